@@ -1,0 +1,59 @@
+# Obsync's front door. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD_DIR ?= build-san
+CMAKE_FLAGS += -DOBSYNC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+else
+BUILD_DIR ?= build
+CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
+endif
+
+JOBS ?= $(shell nproc)
+CTEST_FLAGS ?= --output-on-failure --timeout 600
+
+.PHONY: deps configure build test test-unit test-sanitized bench format format-check tidy clean
+
+## Install every Debian package the build, tests and benchmarks need (idempotent).
+deps:
+	@scripts/deps.sh
+
+configure:
+	@cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS) >/dev/null
+
+## Build everything into build/ (build-san/ with SANITIZE=1).
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+## Everything: formatting check, the full suite, then the unit tests again under ASan+UBSan.
+test: deps format-check
+	@$(MAKE) --no-print-directory build
+	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS) -j $(JOBS)
+ifneq ($(SANITIZE),1)
+	@$(MAKE) --no-print-directory SANITIZE=1 test-unit
+endif
+
+## Unit tests only (label "unit").
+test-unit: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS) -j $(JOBS) -L unit
+
+## Build and run the benchmarks (see docs/performance.md).
+bench: deps build
+	@bench/run_crypto_bench.sh $(BUILD_DIR)
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+## Fails if any file is not clang-formatted (`make format` fixes it).
+format-check:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+
+## clang-tidy over src/ with the root .clang-tidy (warnings are errors).
+tidy: configure
+	@git ls-files 'src/*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet 2>&1 | grep -v "warnings generated" ; test $${PIPESTATUS[1]} -eq 0
+
+clean:
+	@rm -rf build build-san

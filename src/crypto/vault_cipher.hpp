@@ -1,0 +1,55 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "crypto/blob_cipher.hpp"
+#include "crypto/secure_memory.hpp"
+#include "util/bytes.hpp"
+
+namespace obsync::crypto {
+
+// The encryption versions the official client supports (protocol §3.2). v2 and v3 share their
+// cryptography; only the number sent to the server differs.
+enum class EncryptionVersion { v0 = 0, v2 = 2, v3 = 3 };
+
+// Throws Error{crypto} "encryption version N is not supported" for anything but 0, 2 and 3.
+EncryptionVersion encryption_version_from_int(long long value);
+int to_int(EncryptionVersion version) noexcept;
+
+// Everything a client derives from a vault's key: the keyhash the server checks, the encoding
+// of paths and content hashes, and the content key. Immutable and thread-safe once built.
+class VaultCipher {
+public:
+    // scrypt(NFKC(password), NFKC(salt)) then the per-version keys. scrypt takes ~0.1 s and
+    // 32 MiB: build one VaultCipher per vault and share it.
+    static VaultCipher from_password(std::string_view password, std::string_view salt,
+                                     EncryptionVersion version);
+    // From the raw 32-byte scrypt output (what the official client stores as `encryptionKey`).
+    VaultCipher(const Key32& raw_key, std::string_view salt, EncryptionVersion version);
+
+    VaultCipher(VaultCipher&&) noexcept;
+    VaultCipher& operator=(VaultCipher&&) noexcept;
+    ~VaultCipher();
+
+    EncryptionVersion version() const noexcept;
+    // Lowercase hex, 64 characters; sent in /vault/access and in the WebSocket init.
+    const std::string& keyhash() const noexcept;
+
+    // Deterministic encoding of a path or a content hash into lowercase hex (§3.4, §3.5).
+    std::string encode(std::string_view text) const;
+    // Throws Error{bad_input} on malformed hex and Error{crypto} when authentication fails.
+    std::string decode(std::string_view hex) const;
+
+    // File contents (§3.3).
+    Bytes encrypt_content(ByteView plaintext) const;
+    Bytes decrypt_content(ByteView blob) const;
+    BlobDecryptor content_decryptor() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace obsync::crypto
