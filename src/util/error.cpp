@@ -6,6 +6,8 @@ std::string_view to_string(ErrorKind kind) noexcept {
     switch (kind) {
         case ErrorKind::auth:
             return "auth";
+        case ErrorKind::mfa:
+            return "mfa";
         case ErrorKind::not_found:
             return "not_found";
         case ErrorKind::crypto:

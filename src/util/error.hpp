@@ -8,7 +8,8 @@ namespace obsync {
 
 // What a caller can do about a failure (docs/architecture.md, "Errors").
 enum class ErrorKind {
-    auth,       // wrong credentials, wrong or missing 2FA code, expired token
+    auth,       // wrong credentials, invalid or expired token, vault password rejected
+    mfa,        // the account needs a 2FA code, or the code given was wrong
     not_found,  // vault, bucket, table or object does not exist
     crypto,     // wrong vault password, failed authentication tag, unsupported encryption version
     protocol,   // the server said something the protocol does not allow
