@@ -13,7 +13,14 @@ packages=(
     libgtest-dev libgmock-dev libbenchmark-dev
     clang-format clang-tidy
     time
+    python3 iproute2
 )
+# Interop tests (tests/interop): npm fetches the official client and Node 22. A Node with npm
+# bundled (e.g. nodesource's nodejs) must not be replaced by Debian's nodejs/npm, so ask for those
+# only when there is no npm at all.
+if ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
