@@ -14,7 +14,7 @@ endif
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure --timeout 600
 
-.PHONY: deps configure build test test-unit test-sanitized bench format format-check tidy clean
+.PHONY: deps configure build test test-unit test-interop bench format format-check tidy clean
 
 ## Install every Debian package the build, tests and benchmarks need (idempotent).
 deps:
@@ -35,10 +35,14 @@ ifneq ($(SANITIZE),1)
 	@$(MAKE) --no-print-directory SANITIZE=1 test-unit
 endif
 
-## Unit tests only (label "unit").
-test-unit: configure
-	@cmake --build $(BUILD_DIR) -j $(JOBS)
+## Unit tests only (label "unit"; builds only what they need).
+test-unit: deps configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target unit_tests
 	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS) -j $(JOBS) -L unit
+
+## The official Obsidian client against our test server (label "interop"; installs it first).
+test-interop: deps build
+	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS) -L interop
 
 ## Build and run the benchmarks (see docs/performance.md).
 bench: deps build
@@ -51,9 +55,9 @@ format:
 format-check:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 
-## clang-tidy over src/ with the root .clang-tidy (warnings are errors).
+## clang-tidy over src/ and tools/ with the root .clang-tidy (warnings are errors).
 tidy: configure
-	@git ls-files 'src/*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet 2>&1 | grep -v "warnings generated" ; test $${PIPESTATUS[1]} -eq 0
+	@git ls-files 'src/*.cpp' 'tools/*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet 2>&1 | grep -v "warnings generated" ; test $${PIPESTATUS[1]} -eq 0
 
 clean:
 	@rm -rf build build-san
