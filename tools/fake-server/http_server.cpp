@@ -36,6 +36,7 @@ using boost::system::error_code;
 constexpr std::size_t k_max_request_body = 1u << 20;  // REST bodies are a few hundred bytes
 constexpr auto k_idle_timeout = std::chrono::seconds(120);
 
+// Plain data: what every HTTP session needs.
 struct Server {
     const ServerOptions& options;
     RestApi& rest;

@@ -39,7 +39,7 @@ void apply_user(Store& store, const std::string& spec) {
     if (!totp.empty()) {
         obsync::crypto::base32_decode(totp);  // reject a bad secret now, not at signin
     }
-    store.set_credentials(email, password, totp);
+    store.accounts().set_credentials(email, password, totp);
 }
 
 void setup_logging(bool verbose) {

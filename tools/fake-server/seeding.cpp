@@ -110,7 +110,7 @@ std::string seed_vault(Store& store, const SeedOptions& options) {
     if (!std::filesystem::is_directory(options.source_dir)) {
         throw Error(ErrorKind::bad_input, options.source_dir.string() + " is not a directory");
     }
-    const User owner = store.ensure_user(options.owner_email);
+    const User owner = store.accounts().ensure_user(options.owner_email);
     if (store.owner_has_vault_named(owner.id, options.vault_name)) {
         throw Error(ErrorKind::bad_input, "vault " + options.vault_name + " already exists");
     }
@@ -144,20 +144,33 @@ std::string seed_vault(Store& store, const SeedOptions& options) {
     }
     std::sort(entries.begin(), entries.end());
 
-    vault = store.create_vault(std::move(vault));
-    for (const std::string& email : options.share_with) {
-        store.share_vault(vault.id, store.ensure_user(email).id);
-    }
-    for (const Entry& entry : entries) {
-        const std::string encoded = cipher.encode(entry.path);
-        if (entry.folder) {
-            append_marker(store, vault, encoded, true, 0, k_seed_device, owner.id);
-        } else {
-            append_file(store, vault, cipher, encoded, read_file(entry.file), mtime_ms(entry.file),
-                        k_seed_device, owner.id);
+    // Atomic for every reader: records and shares go in under an id that has no vault row yet,
+    // and the row comes last (store.hpp, "Visibility order"). A failure discards them, so the
+    // name stays free for the next attempt.
+    const std::string id = store.new_vault_id();
+    vault.id = id;
+    try {
+        for (const std::string& email : options.share_with) {
+            store.share_vault(vault.id, store.accounts().ensure_user(email).id);
         }
+        for (const Entry& entry : entries) {
+            const std::string encoded = cipher.encode(entry.path);
+            if (entry.folder) {
+                append_marker(store, vault, encoded, true, 0, k_seed_device, owner.id);
+            } else {
+                append_file(store, vault, cipher, encoded, read_file(entry.file),
+                            mtime_ms(entry.file), k_seed_device, owner.id);
+            }
+        }
+        return store.publish_vault(std::move(vault)).id;
+    } catch (...) {
+        try {
+            store.discard_unpublished_vault(id);
+        } catch (const std::exception&) {
+            // What is left is invisible and blocks nothing; the first failure matters more.
+        }
+        throw;
     }
-    return vault.id;
 }
 
 std::int64_t inject_record(Store& store, const InjectOptions& options) {

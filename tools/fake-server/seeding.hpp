@@ -21,7 +21,8 @@ struct SeedOptions {
 };
 
 // `seed`: a new vault holding SRC_DIR, encrypted exactly as the official client would upload it
-// (§3.3, §3.6). Returns the vault id.
+// (§3.3, §3.6). Atomic: readers see the whole vault or none of it, and a failed seed leaves
+// nothing that blocks its name. Returns the vault id.
 std::string seed_vault(Store& store, const SeedOptions& options);
 
 struct InjectOptions {

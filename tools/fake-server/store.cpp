@@ -1,13 +1,7 @@
 #include "store.hpp"
 
-#include <algorithm>
-#include <cctype>
-#include <chrono>
 #include <system_error>
 
-#include "crypto/gcm.hpp"
-#include "crypto/secure_memory.hpp"
-#include "crypto/sha256.hpp"
 #include "util/error.hpp"
 #include "util/hex.hpp"
 
@@ -15,17 +9,6 @@ namespace obsync::fake {
 namespace {
 
 constexpr std::string_view k_schema = R"sql(
-CREATE TABLE IF NOT EXISTS users(
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    email TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    password_salt TEXT NOT NULL DEFAULT '',
-    password_hash TEXT NOT NULL DEFAULT '',
-    totp_secret TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS tokens(
-    token TEXT PRIMARY KEY,
-    user_id INTEGER NOT NULL,
-    created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS vaults(
     id TEXT PRIMARY KEY,
     owner_id INTEGER NOT NULL,
@@ -56,23 +39,11 @@ CREATE TABLE IF NOT EXISTS records(
 CREATE INDEX IF NOT EXISTS records_by_path ON records(vault_id, path, uid);
 )sql";
 
-constexpr std::string_view k_user_columns = "SELECT id, email, name, totp_secret FROM users ";
 constexpr std::string_view k_vault_columns =
     "SELECT id, owner_id, name, salt, keyhash, password, encryption_version, region, created_ms "
     "FROM vaults ";
 constexpr std::string_view k_record_columns =
     "SELECT uid, path, hash, size, ctime, mtime, folder, deleted, device, user_id FROM records ";
-
-std::string lowercase(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
-User read_user(const Statement& s) {
-    return {s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3)};
-}
 
 Vault read_vault(const Statement& s) {
     Vault v;
@@ -113,116 +84,70 @@ std::vector<Vault> read_vaults(Statement& s) {
     return out;
 }
 
-// A salted SHA-256 is enough for a loopback test server; it keeps passwords out of the file.
-std::string password_digest(std::string_view salt, std::string_view password) {
-    std::string input(salt);
-    input += ':';
-    input += password;
-    return crypto::sha256_hex(as_bytes(input));
-}
-
 }  // namespace
 
-std::string random_hex(std::size_t bytes) {
-    Bytes buffer(bytes);
-    crypto::random_bytes(buffer);
-    return to_hex(buffer);
+std::string canonical_keyhash(std::string_view keyhash) {
+    try {
+        return to_hex(from_hex(keyhash));
+    } catch (const Error&) {
+        throw Error(ErrorKind::bad_input, "Invalid keyhash: it is not hex.");
+    }
 }
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+bool keyhash_matches(const Vault& vault, std::string_view keyhash) {
+    try {
+        return canonical_keyhash(keyhash) == vault.keyhash;
+    } catch (const Error&) {
+        return false;
+    }
 }
 
 Store::Store(const std::filesystem::path& data_dir)
     : m_dir((std::filesystem::create_directories(data_dir), data_dir)),
-      m_db(data_dir / "fake-server.db") {
+      m_db(data_dir / "fake-server.db"),
+      m_accounts(m_db) {
     std::filesystem::create_directories(m_dir / "blobs");
     m_db.exec(k_schema);
 }
 
-User Store::ensure_user(std::string_view email) {
-    const std::string key = lowercase(email);
-    const std::string name = key.substr(0, key.find('@'));
-    m_db.prepare("INSERT OR IGNORE INTO users(email, name) VALUES(?1, ?2)")
-        .bind(1, key)
-        .bind(2, name)
-        .step();
-    return *find_user(key);
-}
-
-User Store::set_credentials(std::string_view email, std::string_view password,
-                            std::string_view totp_secret) {
-    const User user = ensure_user(email);
-    const std::string salt = random_hex(16);
-    m_db.prepare(
-            "UPDATE users SET password_salt = ?1, password_hash = ?2, totp_secret = ?3 "
-            "WHERE id = ?4")
-        .bind(1, salt)
-        .bind(2, password_digest(salt, password))
-        .bind(3, totp_secret)
-        .bind(4, user.id)
-        .step();
-    return *find_user(user.id);
-}
-
-std::optional<User> Store::find_user(std::string_view email) {
-    auto s = m_db.prepare(std::string(k_user_columns) + "WHERE email = ?1");
-    s.bind(1, lowercase(email));
-    return s.step() ? std::optional(read_user(s)) : std::nullopt;
-}
-
-std::optional<User> Store::find_user(std::int64_t id) {
-    auto s = m_db.prepare(std::string(k_user_columns) + "WHERE id = ?1");
-    s.bind(1, id);
-    return s.step() ? std::optional(read_user(s)) : std::nullopt;
-}
-
-bool Store::check_password(std::int64_t user_id, std::string_view password) {
-    auto s = m_db.prepare("SELECT password_salt, password_hash FROM users WHERE id = ?1");
-    s.bind(1, user_id);
-    if (!s.step()) {
-        return false;
-    }
-    const std::string expected = s.column_text(1);
-    // Users created by `seed` have no password until `serve --user` gives them one.
-    if (expected.empty()) {
-        return false;
-    }
-    const std::string actual = password_digest(s.column_text(0), password);
-    return crypto::secure_equal(as_bytes(actual), as_bytes(expected));
-}
-
-std::string Store::create_token(std::int64_t user_id) {
-    std::string token = random_hex(16);
-    m_db.prepare("INSERT INTO tokens(token, user_id, created_ms) VALUES(?1, ?2, ?3)")
-        .bind(1, token)
-        .bind(2, user_id)
-        .bind(3, now_ms())
-        .step();
-    return token;
-}
-
-std::optional<User> Store::user_for_token(std::string_view token, std::int64_t ttl_seconds) {
-    auto s = m_db.prepare("SELECT user_id, created_ms FROM tokens WHERE token = ?1");
-    s.bind(1, token);
-    if (!s.step()) {
-        return std::nullopt;
-    }
-    if (ttl_seconds > 0 && now_ms() - s.column_int(1) >= ttl_seconds * 1000) {
-        return std::nullopt;
-    }
-    return find_user(s.column_int(0));
-}
-
-void Store::delete_token(std::string_view token) {
-    m_db.prepare("DELETE FROM tokens WHERE token = ?1").bind(1, token).step();
-}
-
 Vault Store::create_vault(Vault vault) {
-    vault.id = random_hex(16);
+    vault.id = new_vault_id();
     vault.created_ms = now_ms();
+    insert_vault(vault);
+    return vault;
+}
+
+std::string Store::new_vault_id() {
+    std::string id = random_hex(16);
+    std::filesystem::create_directories(m_dir / "blobs" / id);
+    return id;
+}
+
+Vault Store::publish_vault(Vault vault) {
+    // Checked again under the write lock: another `seed` may have taken the name meanwhile.
+    Transaction tx(m_db);
+    if (owner_has_vault_named(vault.owner_id, vault.name)) {
+        throw Error(ErrorKind::bad_input, "vault " + vault.name + " already exists");
+    }
+    vault.created_ms = now_ms();
+    insert_vault(vault);
+    tx.commit();
+    return vault;
+}
+
+void Store::discard_unpublished_vault(std::string_view vault_id) {
+    Transaction tx(m_db);  // the write lock: nobody can publish the id between check and delete
+    if (find_vault(vault_id)) {
+        return;  // published after all: everything under the id is live
+    }
+    m_db.prepare("DELETE FROM records WHERE vault_id = ?1").bind(1, vault_id).step();
+    m_db.prepare("DELETE FROM shares WHERE vault_id = ?1").bind(1, vault_id).step();
+    tx.commit();
+    std::error_code ignored;
+    std::filesystem::remove_all(m_dir / "blobs" / std::string(vault_id), ignored);
+}
+
+void Store::insert_vault(const Vault& vault) {
     auto s = m_db.prepare(
         "INSERT INTO vaults(id, owner_id, name, salt, keyhash, password, encryption_version, "
         "region, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
@@ -235,8 +160,6 @@ Vault Store::create_vault(Vault vault) {
     }
     s.bind(7, std::int64_t{vault.encryption_version}).bind(8, vault.region);
     s.bind(9, vault.created_ms).step();
-    std::filesystem::create_directories(m_dir / "blobs" / vault.id);
-    return vault;
 }
 
 std::optional<Vault> Store::find_vault(std::string_view id) {

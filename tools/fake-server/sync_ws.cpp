@@ -1,29 +1,29 @@
 #include "sync_ws.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <optional>
 #include <system_error>
 
 #include <boost/json/serialize.hpp>
 
-#include "json_fields.hpp"
 #include "upload.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 namespace obsync::fake {
 namespace {
-
-namespace json = boost::json;
 
 // Per-encrypted-file overhead (§3.3): the client checks perFileMax against plaintext sizes, so
 // a file of exactly perFileMax bytes arrives 28 bytes larger.
 constexpr std::uint64_t k_blob_overhead = 28;
 // A client cannot need more pieces than bytes; this bound only stops absurd counts.
 constexpr std::int64_t k_max_pieces = 1 << 20;
+// Names the message in protocol errors about its fields, never the message itself (it may be an
+// init carrying a token).
+constexpr std::string_view k_context = "Invalid message";
 
-std::string text(const json::object& object) {
-    return json::serialize(object);
+std::string text(const boost::json::object& object) {
+    return boost::json::serialize(object);
 }
 
 OutFrame text_frame(std::string message) {
@@ -32,7 +32,7 @@ OutFrame text_frame(std::string message) {
     return frame;
 }
 
-SyncOutput reply(const json::object& object, std::string log) {
+SyncOutput reply(const boost::json::object& object, std::string log) {
     SyncOutput out;
     out.reply.push_back(text_frame(text(object)));
     out.log = std::move(log);
@@ -41,6 +41,11 @@ SyncOutput reply(const json::object& object, std::string log) {
 
 SyncOutput error_reply(std::string_view message, std::string log) {
     return reply({{"err", message}}, std::move(log) + ": " + std::string(message));
+}
+
+// The server's own failures, as opposed to a client message the protocol does not allow.
+std::string internal_error(const std::exception& error) {
+    return std::string("Internal error: ") + error.what();
 }
 
 // §4.2: an init failure is {"res":"err","msg":...}; the connection is then closed.
@@ -54,17 +59,17 @@ SyncOutput init_refusal(std::string_view message) {
 }  // namespace
 
 std::string push_message(const Record& record) {
-    return text(json::object{{"op", "push"},
-                             {"path", record.path},
-                             {"hash", record.hash},
-                             {"size", record.size},
-                             {"ctime", record.ctime},
-                             {"mtime", record.mtime},
-                             {"folder", record.folder},
-                             {"deleted", record.deleted},
-                             {"device", record.device},
-                             {"user", record.user_id},
-                             {"uid", record.uid}});
+    return text(boost::json::object{{"op", "push"},
+                                    {"path", record.path},
+                                    {"hash", record.hash},
+                                    {"size", record.size},
+                                    {"ctime", record.ctime},
+                                    {"mtime", record.mtime},
+                                    {"folder", record.folder},
+                                    {"deleted", record.deleted},
+                                    {"device", record.device},
+                                    {"user", record.user_id},
+                                    {"uid", record.uid}});
 }
 
 SyncSession::SyncSession(Store& store, const ServerOptions& options)
@@ -72,33 +77,44 @@ SyncSession::SyncSession(Store& store, const ServerOptions& options)
 
 SyncSession::~SyncSession() = default;
 
-// Storage failures (a locked or full disk) become an error reply, never a crash.
+// A client message the protocol does not allow (malformed JSON, a field of the wrong type) gets
+// an error reply naming the problem; storage failures (a locked or full disk) get one too, never
+// a crash. Either way an upload in progress is discarded: its next piece can no longer be told
+// apart from a stray frame.
 SyncOutput SyncSession::on_text(std::string_view message) {
     try {
         return handle_text(message);
+    } catch (const Error& e) {
+        return failure(e.kind() == ErrorKind::protocol ? e.what() : internal_error(e), "ws text");
     } catch (const std::exception& e) {
-        if (m_vault_id.empty()) {
-            return init_refusal(std::string("Internal error: ") + e.what());
-        }
-        return error_reply(std::string("Internal error: ") + e.what(), "ws text");
+        return failure(internal_error(e), "ws text");
     }
 }
 
 SyncOutput SyncSession::on_binary(ByteView data) {
     try {
         return handle_binary(data);
+    } catch (const Error& e) {
+        return failure(e.kind() == ErrorKind::protocol ? e.what() : internal_error(e), "ws binary");
     } catch (const std::exception& e) {
-        m_upload.reset();
-        return error_reply(std::string("Internal error: ") + e.what(), "ws binary");
+        return failure(internal_error(e), "ws binary");
     }
+}
+
+SyncOutput SyncSession::failure(const std::string& message, std::string log) {
+    m_upload.reset();
+    if (m_vault_id.empty()) {
+        return init_refusal(message);
+    }
+    return error_reply(message, std::move(log));
 }
 
 SyncOutput SyncSession::handle_text(std::string_view message) {
     if (m_vault_id.empty()) {
         return init(message);
     }
-    const auto request = parse_object(message);
-    const std::string op = request ? get_string(*request, "op").value_or("") : "";
+    const boost::json::object request = json::parse_object(message, k_context);
+    const std::string op = json::get_optional_string(request, "op", k_context).value_or("");
     if (op == "ping") {
         // Pings come from a timer, outside the request queue (§4.3), so one may arrive between
         // the pieces of an upload; the client ignores pongs, so answering cannot confuse it.
@@ -109,18 +125,15 @@ SyncOutput SyncSession::handle_text(std::string_view message) {
         m_upload.reset();
         return error_reply("Expected a binary frame: upload discarded.", "ws push");
     }
-    if (!request) {
-        return error_reply("Malformed JSON.", "ws ?");
-    }
     if (op == "pull") {
-        const auto uid = get_int(*request, "uid");
+        const auto uid = json::get_optional_int(request, "uid", k_context);
         if (!uid) {
             return error_reply("File not found", "ws pull");
         }
         return pull(*uid);
     }
     if (op == "push") {
-        return push(*request);
+        return push(request);
     }
     return error_reply("Unknown op", "ws " + op.substr(0, 32));
 }
@@ -152,31 +165,31 @@ SyncOutput SyncSession::handle_binary(ByteView data) {
 }
 
 SyncOutput SyncSession::init(std::string_view message) {
-    const auto request = parse_object(message);
-    if (!request || get_string(*request, "op") != "init") {
+    const boost::json::object request = json::parse_object(message, k_context);
+    if (json::get_optional_string(request, "op", k_context) != "init") {
         return init_refusal("Expected init.");
     }
     if (m_options.refuse_init) {
         return init_refusal(*m_options.refuse_init);
     }
-    const auto user = m_store.user_for_token(get_string(*request, "token").value_or(""),
-                                             m_options.token_ttl_seconds);
+    const auto user = m_store.accounts().user_for_token(
+        json::get_optional_string(request, "token", k_context).value_or(""),
+        m_options.token_ttl_seconds);
     if (!user) {
         return init_refusal("Not logged in.");
     }
-    const auto vault = m_store.find_vault(get_string(*request, "id").value_or(""));
+    const auto vault =
+        m_store.find_vault(json::get_optional_string(request, "id", k_context).value_or(""));
     if (!vault || !m_store.can_access(*vault, user->id)) {
         return init_refusal("Vault not found.");
     }
-    std::string keyhash = get_string(*request, "keyhash").value_or("");
-    std::transform(keyhash.begin(), keyhash.end(), keyhash.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (keyhash != vault->keyhash) {
+    if (!keyhash_matches(*vault,
+                         json::get_optional_string(request, "keyhash", k_context).value_or(""))) {
         return init_refusal("Invalid encryption key.");
     }
-    const std::int64_t version =
-        std::max<std::int64_t>(0, get_int(*request, "version").value_or(0));
-    const bool initial = get_bool(*request, "initial").value_or(false);
+    const std::int64_t version = std::max<std::int64_t>(
+        0, json::get_optional_int(request, "version", k_context).value_or(0));
+    const bool initial = json::get_bool(request, "initial", k_context, false);
 
     // §4.2: ok first, then the pushes in ascending uid, then ready.
     SyncOutput out =
@@ -196,7 +209,7 @@ SyncOutput SyncSession::init(std::string_view message) {
     // Joined only now: a storage failure above still gets an init refusal.
     m_vault_id = vault->id;
     m_user_id = user->id;
-    m_device = get_string(*request, "device").value_or("");
+    m_device = json::get_optional_string(request, "device", k_context).value_or("");
     return out;
 }
 
@@ -231,25 +244,25 @@ SyncOutput SyncSession::pull(std::int64_t uid) {
     return out;
 }
 
-SyncOutput SyncSession::push(const json::object& request) {
+SyncOutput SyncSession::push(const boost::json::object& request) {
     Record record;
-    const auto path = get_string(request, "path");
+    const auto path = json::get_optional_string(request, "path", k_context);
     if (!path) {
         return error_reply("Invalid push: path is required.", "ws push");
     }
     record.path = *path;
-    record.hash = get_string(request, "hash").value_or("");
-    record.ctime = get_int(request, "ctime").value_or(0);
-    record.mtime = get_int(request, "mtime").value_or(0);
-    record.folder = get_bool(request, "folder").value_or(false);
-    record.deleted = get_bool(request, "deleted").value_or(false);
+    record.hash = json::get_optional_string(request, "hash", k_context).value_or("");
+    record.ctime = json::get_optional_int(request, "ctime", k_context).value_or(0);
+    record.mtime = json::get_optional_int(request, "mtime", k_context).value_or(0);
+    record.folder = json::get_bool(request, "folder", k_context, false);
+    record.deleted = json::get_bool(request, "deleted", k_context, false);
     record.device = m_device;
     record.user_id = m_user_id;
     if (record.folder || record.deleted) {
         return commit(std::move(record), nullptr);  // §7 WebSocket 5: no data follows
     }
-    const std::int64_t size = get_int(request, "size").value_or(0);
-    const std::int64_t pieces = get_int(request, "pieces").value_or(0);
+    const std::int64_t size = json::get_optional_int(request, "size", k_context).value_or(0);
+    const std::int64_t pieces = json::get_optional_int(request, "pieces", k_context).value_or(0);
     const std::uint64_t max_bytes = m_options.per_file_max + k_blob_overhead;
     if (size < 0 || pieces < 0 || pieces > k_max_pieces) {
         return error_reply("Invalid push: bad size or pieces.", "ws push");

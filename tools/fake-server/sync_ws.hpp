@@ -54,6 +54,8 @@ public:
     const std::string& vault_id() const noexcept { return m_vault_id; }
 
 private:
+    // Replies to a message that threw: an init refusal before init, {"err":...} after it.
+    SyncOutput failure(const std::string& message, std::string log);
     SyncOutput handle_text(std::string_view message);
     SyncOutput handle_binary(ByteView data);
     SyncOutput init(std::string_view message);

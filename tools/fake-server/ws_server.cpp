@@ -36,24 +36,37 @@ constexpr std::size_t k_max_backlog = 65536;
 class Connection;
 
 // State shared by all connections; one instance per WsServer.
-struct Hub {
-    Store& store;
-    const ServerOptions& options;
-    // vault id -> connections that completed init on it (§7 WebSocket 5: broadcast targets).
-    std::unordered_map<std::string, std::unordered_set<Connection*>> vaults;
-    bool dropped_once = false;  // --drop-after without --drop-repeat drops one connection only
+class Hub {
+public:
+    Hub(Store& store, const ServerOptions& options) : m_store(store), m_options(options) {}
 
+    Store& store() const noexcept { return m_store; }
+    const ServerOptions& options() const noexcept { return m_options; }
+
+    // A connection receives the broadcasts of a vault from its init until it leaves.
+    void join(const std::string& vault_id, Connection* connection);
+    void leave(const std::string& vault_id, Connection* connection);
     void broadcast(const std::string& vault_id, const std::vector<std::string>& messages);
+
+    // --drop-after: whether a connection that has just sent its `sent`th frame is dropped.
+    bool should_drop(std::uint64_t sent);
+
+private:
+    Store& m_store;
+    const ServerOptions& m_options;
+    // vault id -> connections that completed init on it (§7 WebSocket 5: broadcast targets).
+    std::unordered_map<std::string, std::unordered_set<Connection*>> m_vaults;
+    bool m_dropped_once = false;  // --drop-after without --drop-repeat drops one connection only
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
-    Connection(Hub& server, beast::tcp_stream stream)
-        : m_server(server),
+    Connection(Hub& hub, beast::tcp_stream stream)
+        : m_hub(hub),
           m_ws(std::move(stream)),
           m_wake(m_ws.get_executor()),
           m_drained(m_ws.get_executor()),
-          m_session(server.store, server.options) {}
+          m_session(hub.store(), hub.options()) {}
 
     asio::awaitable<void> run(beast::http::request<beast::http::string_body> request) {
         m_ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -104,9 +117,9 @@ private:
             if (m_close_requested) {
                 continue;  // refused init: nothing more is answered
             }
-            if (m_server.options.latency.count() > 0) {
+            if (m_hub.options().latency.count() > 0) {
                 // Delaying before processing keeps init snapshots and broadcasts consistent.
-                asio::steady_timer timer(m_ws.get_executor(), m_server.options.latency);
+                asio::steady_timer timer(m_ws.get_executor(), m_hub.options().latency);
                 co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
                 if (m_closed) {
                     co_return;
@@ -130,10 +143,10 @@ private:
         }
         if (m_vault.empty() && !m_session.vault_id().empty()) {
             m_vault = m_session.vault_id();
-            m_server.vaults[m_vault].insert(this);
+            m_hub.join(m_vault, this);
         }
         if (!out.broadcast.empty()) {
-            m_server.broadcast(m_vault, out.broadcast);
+            m_hub.broadcast(m_vault, out.broadcast);
         }
         if (m_closed) {
             return;
@@ -148,29 +161,11 @@ private:
         m_wake.cancel();
     }
 
-    bool should_drop(std::uint64_t messages) {
-        const ServerOptions& options = m_server.options;
-        if (options.drop_after == 0 || messages != options.drop_after) {
-            return false;
-        }
-        if (m_server.dropped_once && !options.drop_repeat) {
-            return false;
-        }
-        m_server.dropped_once = true;
-        return true;
-    }
-
     void leave() {
         m_closed = true;
         m_queue.clear();
         m_wake.cancel();
-        const auto it = m_server.vaults.find(m_vault);
-        if (it != m_server.vaults.end()) {
-            it->second.erase(this);
-            if (it->second.empty()) {
-                m_server.vaults.erase(it);
-            }
-        }
+        m_hub.leave(m_vault, this);
     }
 
     // The only writer of the stream: Beast allows one outstanding write, and pushes from other
@@ -226,7 +221,7 @@ private:
                 co_return;
             }
             m_drained.cancel();
-            if (should_drop(++m_sent)) {
+            if (m_hub.should_drop(++m_sent)) {
                 // --drop-after: an abrupt TCP close right after the Nth frame this connection
                 // sent, no close frame: the peer sees the connection vanish mid-reply (for
                 // example between the pieces of a pull).
@@ -249,7 +244,7 @@ private:
         return ok;
     }
 
-    Hub& m_server;
+    Hub& m_hub;
     websocket::stream<beast::tcp_stream> m_ws;
     asio::steady_timer m_wake;     // cancelled to wake the writer
     asio::steady_timer m_drained;  // cancelled by the writer after each frame (backpressure)
@@ -261,9 +256,23 @@ private:
     std::uint64_t m_sent = 0;  // frames written, for --drop-after
 };
 
+void Hub::join(const std::string& vault_id, Connection* connection) {
+    m_vaults[vault_id].insert(connection);
+}
+
+void Hub::leave(const std::string& vault_id, Connection* connection) {
+    const auto it = m_vaults.find(vault_id);
+    if (it != m_vaults.end()) {
+        it->second.erase(connection);
+        if (it->second.empty()) {
+            m_vaults.erase(it);
+        }
+    }
+}
+
 void Hub::broadcast(const std::string& vault_id, const std::vector<std::string>& messages) {
-    const auto it = vaults.find(vault_id);
-    if (it == vaults.end()) {
+    const auto it = m_vaults.find(vault_id);
+    if (it == m_vaults.end()) {
         return;
     }
     for (Connection* connection : it->second) {
@@ -273,6 +282,17 @@ void Hub::broadcast(const std::string& vault_id, const std::vector<std::string>&
     }
 }
 
+bool Hub::should_drop(std::uint64_t sent) {
+    if (m_options.drop_after == 0 || sent != m_options.drop_after) {
+        return false;
+    }
+    if (m_dropped_once && !m_options.drop_repeat) {
+        return false;
+    }
+    m_dropped_once = true;
+    return true;
+}
+
 }  // namespace
 
 struct WsServer::Impl {
@@ -280,7 +300,7 @@ struct WsServer::Impl {
 };
 
 WsServer::WsServer(Store& store, const ServerOptions& options)
-    : m_impl(std::make_unique<Impl>(Impl{Hub{store, options, {}, false}})) {}
+    : m_impl(std::make_unique<Impl>(Impl{Hub(store, options)})) {}
 
 WsServer::~WsServer() = default;
 

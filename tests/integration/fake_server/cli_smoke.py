@@ -4,8 +4,9 @@
     cli_smoke.py PATH/TO/obsync-fake-server
 
 Covers what the in-process tests cannot: the command line, the ready line, HTTP framing, the
-WebSocket transport (upgrade on the API port, pieces, --drop-after), seeding a running server
-and a clean exit on SIGTERM.
+WebSocket transport (upgrade on the API port, pieces, --drop-after, broadcasts to every
+connection of a vault with the echo before the ack), seeding a running server and a clean exit
+on SIGTERM.
 """
 import base64
 import hashlib
@@ -174,6 +175,34 @@ def main():
                 check(str(error) == "closed", "dropped without a close frame")
                 dropped = True
             check(dropped == (connection == "dropped"), f"{connection} connection")
+            ws.sock.close()
+
+        # Two live connections of one vault (--drop-after has had its one drop): a push from one
+        # reaches both, and its sender gets the echo before the ack (§4.5, §7 WebSocket 5).
+        sender, listener = WebSocket(host), WebSocket(host)
+        for ws in (sender, listener):
+            ws.send(dict(init, version=3, initial=False))
+            check(ws.recv()["res"] == "ok", "init")
+            check(ws.recv() == {"op": "ready", "version": 3}, "nothing new before ready")
+        folder = {"op": "push", "path": "0f1e2d", "hash": "", "ctime": 0, "mtime": 0,
+                  "folder": True, "deleted": False, "size": 0, "pieces": 0}
+        sender.send(folder)
+        echo = sender.recv()
+        check(echo.get("op") == "push" and echo["uid"] == 4 and echo["path"] == "0f1e2d"
+              and echo["folder"] and echo["device"] == "smoke", f"echo first: {echo}")
+        check(sender.recv() == {"res": "ok"}, "then the ack")
+        check(listener.recv() == echo, "the other connection gets the same push")
+        # A file push: the echo comes after the last piece, still before the ack.
+        sender.send({"op": "push", "path": "a1b2", "hash": "c3d4", "ctime": 5, "mtime": 6,
+                     "folder": False, "deleted": False, "size": 3, "pieces": 1})
+        check(sender.recv() == {"res": "next"}, "pieces wanted")
+        sender.send(b"xyz", opcode=2)
+        echo = sender.recv()
+        check(echo.get("op") == "push" and echo["uid"] == 5 and echo["size"] == 3
+              and echo["hash"] == "c3d4" and echo["mtime"] == 6, f"file echo first: {echo}")
+        check(sender.recv() == {"res": "ok"}, "then the file ack")
+        check(listener.recv() == echo, "the other connection gets the file push")
+        for ws in (sender, listener):
             ws.sock.close()
 
         server.send_signal(signal.SIGTERM)

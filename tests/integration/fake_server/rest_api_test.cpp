@@ -1,6 +1,8 @@
 // The REST side of the fake server (protocol §1, §2, §7 REST), without HTTP.
 #include "rest_api.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <thread>
 
@@ -17,8 +19,8 @@ constexpr std::string_view k_secret = "JBSWY3DPEHPK3PXP";
 class RestApiTest : public FakeServerTest {
 protected:
     RestApiTest() : m_api(m_store, m_options, std::string(k_host)) {
-        m_store.set_credentials("alice@example.com", "hunter2", "");
-        m_store.set_credentials("bob@example.com", "pw", k_secret);
+        m_store.accounts().set_credentials("alice@example.com", "hunter2", "");
+        m_store.accounts().set_credentials("bob@example.com", "pw", k_secret);
     }
 
     boost::json::object call(std::string_view path, const boost::json::object& body) {
@@ -53,7 +55,7 @@ TEST_F(RestApiTest, SigninReturnsTokenNameAndEmail) {
 }
 
 TEST_F(RestApiTest, WrongPasswordAndPasswordlessUsersFail) {
-    m_store.ensure_user("seeded@example.com");  // as `seed` creates owners
+    m_store.accounts().ensure_user("seeded@example.com");  // as `seed` creates owners
     EXPECT_NE(error_of(call("/user/signin", {{"email", "alice@example.com"}, {"password", "x"}}))
                   .find("Login failed"),
               std::string::npos);
@@ -86,8 +88,30 @@ TEST_F(RestApiTest, BadRequestsGetAnErrorObject) {
     for (const char* body : {"", "not json", "[1,2]", "{\"token\":", "null"}) {
         EXPECT_TRUE(parse(m_api.handle("/vault/list", body).body).contains("error")) << body;
     }
-    EXPECT_FALSE(error_of(call("/vault/list", {{"token", 42}})).empty());
     EXPECT_FALSE(error_of(call("/user/info", {{"token", "0123"}})).empty());
+}
+
+TEST_F(RestApiTest, FieldsOfTheWrongTypeAreCleanProtocolErrors) {
+    // Named field, no "Internal error", and never the body (it may carry a password).
+    EXPECT_EQ(error_of(call("/vault/list", {{"token", 42}})),
+              "Invalid request: field 'token' is not a string");
+    EXPECT_EQ(error_of(call("/user/signin", {{"email", "alice@example.com"},
+                                             {"password", boost::json::array{"hunter2"}}})),
+              "Invalid request: field 'password' is not a string");
+    const std::string token = signin("alice@example.com", "hunter2");
+    EXPECT_EQ(
+        error_of(call(
+            "/vault/create",
+            {{"token", token}, {"name", "V"}, {"keyhash", nullptr}, {"encryption_version", "3"}})),
+        "Invalid request: field 'encryption_version' is not an integer");
+    EXPECT_EQ(error_of(call("/vault/create",
+                            {{"token", token}, {"name", "V"}, {"keyhash", 7}, {"salt", "s"}})),
+              "Invalid request: field 'keyhash' is not a string");
+    EXPECT_EQ(error_of(call("/vault/create",
+                            {{"token", token}, {"name", "V"}, {"keyhash", "xyz!"}, {"salt", "s"}})),
+              "Invalid keyhash: it is not hex.");
+    EXPECT_TRUE(
+        m_store.owned_vaults(m_store.accounts().find_user("alice@example.com")->id).empty());
 }
 
 TEST_F(RestApiTest, CreateListAndAccessEndToEndAndManagedVaults) {
@@ -139,12 +163,27 @@ TEST_F(RestApiTest, CreateListAndAccessEndToEndAndManagedVaults) {
         call("/vault/access",
              {{"token", token}, {"vault_uid", created.at("id")}, {"keyhash", e2e.keyhash()}})
             .empty());
+    // Keyhashes are hex in any case; anything that is not hex is simply a wrong key.
+    std::string upper = e2e.keyhash();
+    std::transform(upper.begin(), upper.end(), upper.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    EXPECT_TRUE(call("/vault/access",
+                     {{"token", token}, {"vault_uid", created.at("id")}, {"keyhash", upper}})
+                    .empty());
+    for (const std::string& bad : std::vector<std::string>{"", "not hex", e2e.keyhash() + "0"}) {
+        EXPECT_EQ(
+            error_of(call("/vault/access",
+                          {{"token", token}, {"vault_uid", created.at("id")}, {"keyhash", bad}})),
+            "Invalid encryption key.")
+            << bad;
+    }
     EXPECT_FALSE(error_of(call("/vault/access", {{"token", token},
                                                  {"vault_uid", created.at("id")},
                                                  {"keyhash", std::string(64, '0')}}))
                      .empty());
     // Bob neither owns the vault nor has it shared with him. (He has 2FA: sign him in directly.)
-    const std::string bob = m_store.create_token(m_store.find_user("bob@example.com")->id);
+    const std::string bob =
+        m_store.accounts().create_token(m_store.accounts().find_user("bob@example.com")->id);
     EXPECT_NE(error_of(call("/vault/access", {{"token", bob},
                                               {"vault_uid", created.at("id")},
                                               {"keyhash", e2e.keyhash()}}))
@@ -153,8 +192,9 @@ TEST_F(RestApiTest, CreateListAndAccessEndToEndAndManagedVaults) {
 }
 
 TEST_F(RestApiTest, SharedVaultsAndRegions) {
-    const Vault vault = make_vault(m_store.find_user("bob@example.com")->id, "Bob's", "k");
-    m_store.share_vault(vault.id, m_store.find_user("alice@example.com")->id);
+    const Vault vault =
+        make_vault(m_store.accounts().find_user("bob@example.com")->id, "Bob's", "k");
+    m_store.share_vault(vault.id, m_store.accounts().find_user("alice@example.com")->id);
     const std::string token = signin("alice@example.com", "hunter2");
     auto list = call("/vault/list", {{"token", token}});
     ASSERT_EQ(list.at("shared").as_array().size(), 1u);

@@ -2,10 +2,12 @@
 #include "seeding.hpp"
 
 #include <algorithm>
+#include <fstream>
 
 #include "crypto/sha256.hpp"
 #include "crypto/vault_cipher.hpp"
 #include "fake_server_fixture.hpp"
+#include "sqlite.hpp"
 #include "util/error.hpp"
 
 namespace obsync::fake::test {
@@ -87,11 +89,67 @@ TEST_F(SeedingTest, ManagedAndSharedVaults) {
     seed.share_with = {"bob@example.com"};
     const Vault vault = *m_store.find_vault(seed_vault(m_store, seed));
     EXPECT_EQ(vault.password, "pw");
-    const auto bob = m_store.find_user("bob@example.com");
+    const auto bob = m_store.accounts().find_user("bob@example.com");
     ASSERT_TRUE(bob);
     EXPECT_EQ(m_store.shared_vaults(bob->id).size(), 1u);
-    EXPECT_FALSE(m_store.check_password(bob->id, ""));
+    EXPECT_FALSE(m_store.accounts().check_password(bob->id, ""));
     EXPECT_THROW(seed_vault(m_store, seed), Error);  // the name is taken
+}
+
+TEST_F(SeedingTest, AFailedSeedLeavesNothingBehind) {
+    // A file that even root cannot read, sorted last so that records are written before it.
+    const std::filesystem::path unreadable = "/proc/sys/vm/compact_memory";
+    if (!std::filesystem::exists(unreadable) || std::ifstream(unreadable).is_open()) {
+        GTEST_SKIP() << "needs " << unreadable << " to exist and refuse reading";
+    }
+    std::filesystem::create_symlink(unreadable, m_dir / "src" / "zz-unreadable");
+    SeedOptions seed = options(3);
+    seed.share_with = {"bob@example.com"};
+    EXPECT_THROW(seed_vault(m_store, seed), Error);
+
+    const User alice = *m_store.accounts().find_user("alice@example.com");
+    EXPECT_TRUE(m_store.owned_vaults(alice.id).empty());
+    EXPECT_TRUE(m_store.shared_vaults(m_store.accounts().find_user("bob@example.com")->id).empty());
+    EXPECT_TRUE(std::filesystem::is_empty(m_dir / "data" / "blobs"));
+    Database db(m_dir / "data" / "fake-server.db");
+    for (const char* table : {"records", "shares", "vaults"}) {
+        auto count = db.prepare(std::string("SELECT COUNT(*) FROM ") + table);
+        ASSERT_TRUE(count.step());
+        EXPECT_EQ(count.column_int(0), 0) << table;
+    }
+
+    // The name is still free.
+    std::filesystem::remove(m_dir / "src" / "zz-unreadable");
+    const std::string id = seed_vault(m_store, seed);
+    EXPECT_EQ(m_store.find_vault_by_name("V3").id, id);
+    EXPECT_EQ(m_store.all_records(id).size(), 9u);
+}
+
+TEST_F(SeedingTest, UnpublishedVaultsAreInvisible) {
+    const User alice = m_store.accounts().ensure_user("alice@example.com");
+    const std::string id = m_store.new_vault_id();
+    Record folder;
+    folder.path = "p";
+    folder.folder = true;
+    EXPECT_EQ(m_store.append_record(id, folder, std::nullopt), 1);
+    EXPECT_FALSE(m_store.find_vault(id));
+    EXPECT_TRUE(m_store.owned_vaults(alice.id).empty());
+
+    Vault vault;
+    vault.id = id;
+    vault.owner_id = alice.id;
+    vault.name = "V";
+    vault.keyhash = "ab";
+    const Vault published = m_store.publish_vault(vault);
+    EXPECT_GT(published.created_ms, 0);
+    ASSERT_EQ(m_store.owned_vaults(alice.id).size(), 1u);
+    m_store.discard_unpublished_vault(id);  // published: a no-op
+    EXPECT_EQ(m_store.max_uid(id), 1);
+
+    vault.id = m_store.new_vault_id();
+    EXPECT_THROW(m_store.publish_vault(vault), Error);  // the name was taken meanwhile
+    m_store.discard_unpublished_vault(vault.id);
+    EXPECT_FALSE(std::filesystem::exists(m_dir / "data" / "blobs" / vault.id));
 }
 
 TEST_F(SeedingTest, InjectKeepsHostilePathsByteForByte) {

@@ -11,8 +11,8 @@ namespace json = boost::json;
 class SyncSessionTest : public FakeServerTest {
 protected:
     SyncSessionTest() {
-        m_user = m_store.ensure_user("alice@example.com");
-        m_token = m_store.create_token(m_user.id);
+        m_user = m_store.accounts().ensure_user("alice@example.com");
+        m_token = m_store.accounts().create_token(m_user.id);
         m_vault = make_vault(m_user.id, "V", "abcd");
         m_options.piece_size = 4;
     }
@@ -111,7 +111,7 @@ protected:
 };
 
 TEST_F(SyncSessionTest, RefusedInitsCloseTheConnection) {
-    auto refused = [&](json::object message, std::string_view expected) {
+    auto refused = [&](const json::object& message, std::string_view expected) {
         SyncSession session(m_store, m_options);
         const SyncOutput out = send(session, message);
         ASSERT_EQ(out.reply.size(), 1u);
@@ -128,8 +128,14 @@ TEST_F(SyncSessionTest, RefusedInitsCloseTheConnection) {
     message["keyhash"] = "0000";
     refused(message, "Invalid encryption key");
     message = init_message(0, true);
+    message["keyhash"] = "not hex";
+    refused(message, "Invalid encryption key");
+    message = init_message(0, true);
     message["token"] = "bad";
     refused(message, "Not logged in");
+    message = init_message(0, true);
+    message["token"] = 42;
+    refused(message, "Invalid message: field 'token' is not a string");
     refused({{"op", "ping"}}, "Expected init");
     m_options.refuse_init = "Your subscription to Obsidian Sync has expired";
     refused(init_message(0, true), "subscription");
@@ -156,6 +162,34 @@ TEST_F(SyncSessionTest, UploadsEchoToTheSenderAndPullBackInPieces) {
     EXPECT_TRUE(text_of(send(session, {{"op", "size"}}).reply.at(0)).contains("err"));
     EXPECT_TRUE(text_of(session.on_text("not json").reply.at(0)).contains("err"));
     EXPECT_TRUE(text_of(session.on_binary(as_bytes("stray")).reply.at(0)).contains("err"));
+}
+
+TEST_F(SyncSessionTest, FieldsOfTheWrongTypeAreCleanErrors) {
+    SyncSession session(m_store, m_options);
+    init(session, 0, true, 0);
+    auto error = [&](const json::object& message) {
+        const SyncOutput out = send(session, message);
+        EXPECT_TRUE(out.broadcast.empty());
+        EXPECT_FALSE(out.close);
+        return std::string(text_of(out.reply.at(0)).at("err").as_string());
+    };
+    EXPECT_EQ(error({{"op", "pull"}, {"uid", "1"}}),
+              "Invalid message: field 'uid' is not an integer");
+    EXPECT_EQ(error({{"op", 1}}), "Invalid message: field 'op' is not a string");
+    EXPECT_EQ(error({{"op", "push"}, {"path", "p"}, {"folder", 1}}),
+              "Invalid message: field 'folder' is not a boolean");
+    EXPECT_EQ(error({{"op", "push"}, {"path", "p"}, {"size", 1.5}, {"pieces", 1}}),
+              "Invalid message: field 'size' is not an integer");
+    EXPECT_NE(std::string(text_of(session.on_text("not json").reply.at(0)).at("err").as_string())
+                  .find("Invalid message: malformed JSON"),
+              std::string::npos);
+    // A malformed message where a piece was due discards the upload, as any other text would.
+    send(session, {{"op", "push"}, {"path", "p"}, {"size", 8}, {"pieces", 2}});
+    EXPECT_TRUE(text_of(session.on_text("[").reply.at(0)).contains("err"));
+    EXPECT_TRUE(text_of(session.on_binary(as_bytes("12345678")).reply.at(0)).contains("err"));
+    EXPECT_EQ(m_store.max_uid(m_vault.id), 0);
+    // The session is still usable afterwards.
+    EXPECT_EQ(push_marker(session, "folder", false), 1);
 }
 
 TEST_F(SyncSessionTest, InitialSnapshotsDropDeletedPathsIncrementalOnesDoNot) {
