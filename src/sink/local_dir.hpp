@@ -1,0 +1,27 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "sync/sink.hpp"
+
+namespace obsync::sink {
+
+// A local folder as the destination of a vault. Nothing is ever written outside `root`: every
+// path is walked from a descriptor of the root, one component at a time, and a symbolic link as
+// a parent folder is refused (Error{bad_input}). Files appear atomically: each is written to
+// `.<name>.obsync-tmp-<16 hex>` in its own folder, then renamed over the target; a symbolic link
+// at the target is replaced, never followed.
+//
+// stat() reports only regular files and folders: a symbolic link (or fifo, socket, device) is
+// reported as absent, because create_file replaces it and list_files skips it.
+//
+// Throws Error{config} for an empty root; the root itself is created by prepare() (or by the
+// first write).
+std::unique_ptr<sync::Sink> open_local_dir(const std::filesystem::path& root);
+
+// Whether a file name is one of our temp files (skipped by list_files, removed by prepare).
+bool is_local_dir_temp_name(std::string_view name) noexcept;
+
+}  // namespace obsync::sink

@@ -1,0 +1,470 @@
+#include "sync/engine.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "crypto/sha256.hpp"
+#include "crypto/vault_cipher.hpp"
+#include "sync/plan.hpp"
+#include "sync/sink.hpp"
+#include "sync/state_store.hpp"
+#include "util/error.hpp"
+#include "util/hex.hpp"
+
+namespace obsync::sync {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto k_nothrow = asio::as_tuple(asio::use_awaitable);
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// A content blob is `iv(12) || ciphertext || tag(16)`; empty content is a 0-byte blob (§3.3).
+std::int64_t plaintext_size(std::int64_t encrypted) {
+    return encrypted > 28 ? encrypted - 28 : 0;
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    co_await timer.async_wait(k_nothrow);
+}
+
+// Capped, jittered exponential backoff between attempts.
+std::chrono::milliseconds backoff(int attempt) {
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    const int capped = std::min(attempt, 6);
+    const int base = 200 * (1 << capped);
+    std::uniform_int_distribution<int> jitter(base / 2, base);
+    return std::chrono::milliseconds(jitter(rng));
+}
+
+}  // namespace
+
+// The state of one run, shared by its workers (all on one io_context thread).
+class Run {
+public:
+    Run(asio::any_io_executor executor, const obsidian::SessionTarget& target,
+        const crypto::VaultCipher& cipher, Sink& sink, StateStore& state,
+        const EngineOptions& options, Engine::ProgressFn progress)
+        : m_executor(std::move(executor)),
+          m_target(target),
+          m_cipher(cipher),
+          m_sink(sink),
+          m_state(state),
+          m_options(options),
+          m_progress(std::move(progress)) {}
+
+    asio::awaitable<EngineResult> execute() {
+        const auto started = Clock::now();
+        const StateSnapshot snapshot = co_await m_state.load();
+        m_result.complete = m_options.full || snapshot.cursor.initial;
+        m_cursor = snapshot.cursor;
+
+        obsidian::SessionOptions session_options = m_options.session;
+        auto first = co_await obsidian::SyncSession::connect(m_executor, m_target, m_cipher,
+                                                             session_options);
+        const obsidian::ChangeSet changes = co_await first->init(
+            m_result.complete ? 0 : snapshot.cursor.version, m_result.complete);
+        m_ready_version = changes.version;
+
+        PlanInput input;
+        input.state = &snapshot;
+        input.changes = &changes;
+        input.complete = m_result.complete;
+        input.keep_deleted = m_options.keep_deleted;
+        const PathFilter filter(m_options.excludes);
+        input.filter = &filter;
+        if (m_options.full) {
+            const auto listed = co_await m_sink.list_files();
+            input.present.emplace(listed.begin(), listed.end());
+        }
+        Plan plan = make_plan(input);
+        for (const auto& record : changes.records) {
+            m_unsettled.insert(record.uid);
+        }
+        for (const Refusal& refusal : plan.refused) {
+            m_result.failures.push_back({refusal.path, refusal.uid, refusal.reason});
+        }
+
+        if (m_options.dry_run) {
+            describe(plan);
+            co_await first->close();
+            m_result.cursor = snapshot.cursor;
+            m_result.duration = elapsed(started);
+            co_return m_result;
+        }
+
+        co_await m_sink.prepare();
+        m_result.unchanged = static_cast<std::int64_t>(plan.refreshed.size());
+        for (const FileState& file : plan.refreshed) {
+            m_pending.upserts.push_back(file);
+        }
+        settle(plan.settled_uids);
+        for (Action& action : plan.removals) {
+            co_await apply_removal(action);
+        }
+        for (Action& action : plan.folders) {
+            co_await apply_folder(action);
+        }
+        co_await download_all(std::move(plan.downloads), std::move(first));
+        for (Action& action : plan.folder_removals) {
+            co_await apply_removal(action);
+        }
+        co_await checkpoint(true);
+        m_result.cursor = m_cursor;
+        m_result.duration = elapsed(started);
+        co_return m_result;
+    }
+
+private:
+    static std::chrono::milliseconds elapsed(Clock::time_point since) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since);
+    }
+
+    void describe(const Plan& plan) {
+        using Kind = PlannedAction::Kind;
+        for (const Action& a : plan.removals) {
+            if (a.touch_destination) {
+                m_result.plan.push_back({Kind::remove, a.path, 0});
+                ++m_result.deleted;
+            }
+        }
+        for (const Action& a : plan.folders) {
+            m_result.plan.push_back({Kind::create_folder, a.path, 0});
+        }
+        for (const Action& a : plan.downloads) {
+            m_result.plan.push_back(
+                {a.update ? Kind::update : Kind::create, a.path, a.record.size});
+            ++(a.update ? m_result.updated : m_result.created);
+            m_result.bytes += plaintext_size(a.record.size);
+        }
+        for (const Action& a : plan.folder_removals) {
+            if (a.touch_destination) {
+                m_result.plan.push_back({Kind::remove_folder, a.path, 0});
+            }
+        }
+        m_result.unchanged = static_cast<std::int64_t>(plan.refreshed.size());
+    }
+
+    void settle(const std::vector<std::int64_t>& uids) {
+        for (const std::int64_t uid : uids) {
+            m_unsettled.erase(uid);
+        }
+    }
+
+    void fail(const Action& action, const std::string& message) {
+        m_result.failures.push_back({action.path, action.record.uid, message});
+        // The uids stay unsettled: the cursor will not pass them.
+    }
+
+    asio::awaitable<void> apply_removal(const Action& action) {
+        try {
+            if (action.touch_destination) {
+                if (action.kind == Action::Kind::remove_folder) {
+                    if (!co_await m_sink.remove_folder_if_empty(action.path)) {
+                        // Not empty: the folder stays (protocol §6.2 step 7), but it is no longer
+                        // part of the vault.
+                    }
+                } else {
+                    co_await m_sink.remove_file(action.path);
+                }
+                ++m_result.deleted;
+            }
+            m_pending.removals.push_back(action.path);
+            settle(action.uids);
+            ++m_pending_count;
+        } catch (const Error& e) {
+            fail(action, e.what());
+        }
+        co_await checkpoint(false);
+    }
+
+    asio::awaitable<void> apply_folder(const Action& action) {
+        try {
+            co_await m_sink.create_folder(action.path);
+            FileState state;
+            state.path = action.path;
+            state.uid = action.record.uid;
+            state.mtime = action.record.mtime;
+            state.folder = true;
+            m_pending.upserts.push_back(state);
+            settle(action.uids);
+            ++m_pending_count;
+        } catch (const Error& e) {
+            fail(action, e.what());
+        }
+        co_await checkpoint(false);
+    }
+
+    // Decrypts and verifies one file while streaming it into the sink; commits only when the GCM
+    // tag and the content hash both check out. Throws on failure (the writer then leaves nothing).
+    asio::awaitable<void> download(obsidian::SyncSession& session, const Action& action) {
+        const obsidian::RemoteRecord& record = action.record;
+        FileMeta meta;
+        meta.mtime_ms = record.mtime;
+        meta.content_hash = record.hash;
+        meta.size = static_cast<std::uint64_t>(plaintext_size(record.size));
+        auto writer = co_await m_sink.create_file(action.path, meta);
+        crypto::BlobDecryptor decryptor = m_cipher.content_decryptor();
+        crypto::Sha256 hasher;
+        const obsidian::SyncSession::PieceHandler on_piece =
+            [&](ByteView piece) -> asio::awaitable<void> {
+            const ByteView plain = decryptor.update(piece);
+            hasher.update(plain);
+            m_progress_state.bytes_done += static_cast<std::int64_t>(piece.size());
+            report();
+            co_await writer->write(plain);
+        };
+        co_await session.pull(record.uid, on_piece);
+        decryptor.finish();
+        if (to_hex(hasher.finish()) != record.hash) {
+            throw Error(ErrorKind::crypto,
+                        "content does not match its hash (corrupted on the server)");
+        }
+        co_await writer->commit();
+        FileState state;
+        state.path = action.path;
+        state.hash = record.hash;
+        state.uid = record.uid;
+        state.mtime = record.mtime;
+        state.size = static_cast<std::int64_t>(decryptor.bytes_out());
+        m_pending.upserts.push_back(state);
+        ++m_pending_count;
+        ++(action.update ? m_result.updated : m_result.created);
+        m_result.bytes += state.size;
+        settle(action.uids);
+    }
+
+    asio::awaitable<std::unique_ptr<obsidian::SyncSession>> open_session() {
+        const obsidian::SessionOptions session_options = m_options.session;
+        auto session = co_await obsidian::SyncSession::connect(m_executor, m_target, m_cipher,
+                                                               session_options);
+        // Only `ready`: the first session already holds the change list (protocol §4.2).
+        co_await session->init(m_ready_version, false);
+        co_return session;
+    }
+
+    asio::awaitable<void> worker(std::unique_ptr<obsidian::SyncSession> session) {
+        while (!m_queue.empty()) {
+            Action action = std::move(m_queue.front());
+            m_queue.pop_front();
+            for (int attempt = 1;; ++attempt) {
+                try {
+                    if (!session) {
+                        session = co_await open_session();
+                    }
+                    co_await download(*session, action);
+                    break;
+                } catch (const Error& e) {
+                    const bool retry =
+                        (e.kind() == ErrorKind::network || e.kind() == ErrorKind::protocol ||
+                         e.kind() == ErrorKind::throttled) &&
+                        attempt < m_options.attempts;
+                    // A refusal of one pull keeps the session in step; anything else may not.
+                    if (e.kind() != ErrorKind::not_found && e.kind() != ErrorKind::crypto) {
+                        session.reset();
+                    }
+                    if (e.kind() == ErrorKind::auth) {
+                        throw;  // the token or key stopped working: nothing else will succeed
+                    }
+                    if (!retry) {
+                        fail(action, e.what());
+                        break;
+                    }
+                }
+                co_await sleep_for(backoff(attempt));
+            }
+            ++m_progress_state.files_done;
+            report();
+            co_await checkpoint(false);
+        }
+        if (session) {
+            co_await session->close();
+        }
+    }
+
+    asio::awaitable<void> download_all(std::vector<Action> downloads,
+                                       std::unique_ptr<obsidian::SyncSession> first) {
+        for (const Action& action : downloads) {
+            m_progress_state.bytes_total += action.record.size;
+        }
+        m_progress_state.files_total = static_cast<std::int64_t>(downloads.size());
+        report();
+        m_queue.assign(std::make_move_iterator(downloads.begin()),
+                       std::make_move_iterator(downloads.end()));
+        const int workers = std::clamp(m_options.concurrency, 1, 16);
+        const int count =
+            std::min<int>(workers, std::max<int>(1, static_cast<int>(m_queue.size())));
+        // Structured concurrency by hand: wait for every worker, rethrow the first failure.
+        int running = count;
+        std::exception_ptr failure;
+        asio::steady_timer all_done(m_executor, asio::steady_timer::time_point::max());
+        for (int i = 0; i < count; ++i) {
+            asio::co_spawn(m_executor, worker(i == 0 ? std::move(first) : nullptr),
+                           [&](const std::exception_ptr& error) {
+                               if (error && !failure) {
+                                   failure = error;
+                                   m_queue.clear();  // the others finish what they hold
+                               }
+                               if (--running == 0) {
+                                   all_done.cancel();
+                               }
+                           });
+        }
+        co_await all_done.async_wait(k_nothrow);
+        if (failure) {
+            std::rethrow_exception(failure);
+        }
+    }
+
+    void report() {
+        if (m_progress) {
+            m_progress(m_progress_state);
+        }
+    }
+
+    // The cursor may pass every record below the lowest unsettled one. A snapshot run moves it
+    // only at the end: until the whole snapshot is applied, files it lacks may still be removed.
+    std::optional<Cursor> cursor_candidate(bool final) const {
+        if (m_result.complete && !final) {
+            return std::nullopt;
+        }
+        Cursor cursor = m_cursor;
+        const std::int64_t limit = m_unsettled.empty() ? m_ready_version : *m_unsettled.begin() - 1;
+        if (m_result.complete) {
+            cursor.version = limit;
+            cursor.initial = false;
+        } else {
+            cursor.version = std::max(cursor.version, limit);
+        }
+        return cursor;
+    }
+
+    asio::awaitable<void> checkpoint(bool final) {
+        const bool due = m_pending_count >= m_options.checkpoint_files ||
+                         Clock::now() - m_last_checkpoint >= m_options.checkpoint_interval;
+        if (m_committing || (!final && !due)) {
+            co_return;
+        }
+        m_committing = true;
+        Checkpoint batch = std::exchange(m_pending, {});
+        m_pending_count = 0;
+        batch.cursor = cursor_candidate(final);
+        try {
+            co_await m_state.commit(batch);
+            if (Clock::now() - m_last_renewal >= m_options.lease_ttl / 3) {
+                co_await m_state.renew_lease(m_options.lease_owner, m_options.lease_ttl);
+                m_last_renewal = Clock::now();
+            }
+        } catch (...) {
+            m_committing = false;
+            throw;
+        }
+        if (batch.cursor) {
+            m_cursor = *batch.cursor;
+        }
+        m_last_checkpoint = Clock::now();
+        m_committing = false;
+        if (final && (!m_pending.upserts.empty() || !m_pending.removals.empty())) {
+            co_await checkpoint(true);
+        }
+    }
+
+    asio::any_io_executor m_executor;
+    const obsidian::SessionTarget& m_target;
+    const crypto::VaultCipher& m_cipher;
+    Sink& m_sink;
+    StateStore& m_state;
+    const EngineOptions& m_options;
+    Engine::ProgressFn m_progress;
+
+    EngineResult m_result;
+    Cursor m_cursor;
+    std::int64_t m_ready_version = 0;
+    std::set<std::int64_t> m_unsettled;
+    std::deque<Action> m_queue;
+    Checkpoint m_pending;
+    std::size_t m_pending_count = 0;
+    bool m_committing = false;
+    Clock::time_point m_last_checkpoint = Clock::now();
+    Clock::time_point m_last_renewal = Clock::now();
+    Progress m_progress_state;
+};
+
+Engine::Engine(asio::any_io_executor executor, obsidian::SessionTarget target,
+               const crypto::VaultCipher& cipher, Sink& sink, StateStore& state,
+               EngineOptions options)
+    : m_executor(std::move(executor)),
+      m_target(std::move(target)),
+      m_cipher(cipher),
+      m_sink(sink),
+      m_state(state),
+      m_options(std::move(options)) {}
+
+asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
+    if (m_options.dry_run) {
+        Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress));
+        co_return co_await run.execute();
+    }
+    if (!co_await m_state.acquire_lease(m_options.lease_owner, m_options.lease_ttl)) {
+        throw Error(ErrorKind::storage,
+                    "vault is being synced by another run (its lease expires within " +
+                        std::to_string(m_options.lease_ttl.count()) + " s); try again later");
+    }
+    RunRecord record;
+    record.started_ms = now_ms();
+    std::exception_ptr failure;
+    std::optional<EngineResult> result;
+    try {
+        Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress));
+        result = co_await run.execute();
+    } catch (const Error& e) {
+        failure = std::current_exception();
+        record.error = e.what();
+    }
+    record.finished_ms = now_ms();
+    if (result) {
+        record.complete = result->complete;
+        record.ok = result->failures.empty();
+        record.created = result->created;
+        record.updated = result->updated;
+        record.deleted = result->deleted;
+        record.failed = result->failed();
+        record.bytes = result->bytes;
+        if (!result->failures.empty()) {
+            record.error = result->failures.front().message;
+        }
+    }
+    // co_await is not allowed in a handler, so the bookkeeping happens here. After a failure it
+    // is best effort: the lease expires on its own.
+    try {
+        co_await m_state.record_run(record);
+        co_await m_state.release_lease(m_options.lease_owner);
+    } catch (const Error&) {
+        if (!failure) {
+            throw;
+        }
+    }
+    if (failure) {
+        std::rethrow_exception(failure);
+    }
+    co_return std::move(*result);
+}
+
+}  // namespace obsync::sync
