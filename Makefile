@@ -14,7 +14,7 @@ endif
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure --timeout 600
 
-.PHONY: deps configure build test test-unit test-interop bench format format-check tidy clean
+.PHONY: deps configure build test test-unit test-interop demo bench format format-check tidy clean
 
 ## Install every Debian package the build, tests and benchmarks need (idempotent).
 deps:
@@ -43,6 +43,10 @@ test-unit: deps configure
 ## The official Obsidian client against our test server (label "interop"; installs it first).
 test-interop: deps build
 	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS) -L interop
+
+## A real sync of the bundled sample vault against the bundled test server, into ./demo-vault.
+demo: deps build
+	@scripts/demo.sh $(BUILD_DIR)
 
 ## Build and run the benchmarks (see docs/performance.md).
 bench: deps build

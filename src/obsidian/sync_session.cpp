@@ -269,8 +269,7 @@ struct SyncSession::Impl : std::enable_shared_from_this<Impl> {
         }
     }
 
-    asio::awaitable<PullResult> do_pull(std::int64_t uid,
-                                        const std::function<void(ByteView)>& on_piece,
+    asio::awaitable<PullResult> do_pull(std::int64_t uid, const PieceHandler& on_piece,
                                         bool& clean_failure) {
         boost::json::object pull;
         pull["op"] = "pull";
@@ -314,7 +313,7 @@ struct SyncSession::Impl : std::enable_shared_from_this<Impl> {
                 throw Error(ErrorKind::protocol, what + ": pieces exceed the announced size of " +
                                                      std::to_string(size) + " bytes");
             }
-            on_piece(as_bytes(message.data));
+            co_await on_piece(as_bytes(message.data));
             ++i;
         }
         if (received != result.size) {
@@ -366,8 +365,8 @@ asio::awaitable<ChangeSet> SyncSession::init(std::int64_t version, bool initial)
     }
 }
 
-asio::awaitable<SyncSession::PullResult> SyncSession::pull(
-    std::int64_t uid, const std::function<void(ByteView)>& on_piece) {
+asio::awaitable<SyncSession::PullResult> SyncSession::pull(std::int64_t uid,
+                                                           const PieceHandler& on_piece) {
     m_impl->ensure_usable();
     m_impl->in_request = true;
     m_impl->request_progress = Clock::now();

@@ -79,10 +79,13 @@ public:
         std::uint64_t size = 0;
         std::uint64_t pieces = 0;
     };
+    // Receives each binary frame of a pull; awaited before the next frame is read, so a slow
+    // destination slows the download instead of buffering it.
+    using PieceHandler = std::function<boost::asio::awaitable<void>(ByteView)>;
+
     // Downloads the encrypted blob of record `uid`, handing each binary frame to `on_piece` as it
     // arrives (nothing is buffered whole). Checks the piece count and the announced size.
-    boost::asio::awaitable<PullResult> pull(std::int64_t uid,
-                                            const std::function<void(ByteView)>& on_piece);
+    boost::asio::awaitable<PullResult> pull(std::int64_t uid, const PieceHandler& on_piece);
 
     // Pushes that arrived outside `init` (live changes from other devices), oldest first.
     std::vector<RemoteRecord> take_live_changes();

@@ -284,7 +284,10 @@ std::optional<ErrorKind> session_kind(ClientVsFakeServer& t, test::FakeServerPro
             for (const auto& record : changes.records) {
                 if (!record.folder) {
                     crypto::BlobDecryptor decryptor = cipher.content_decryptor();
-                    co_await session->pull(record.uid, [&](ByteView p) { decryptor.update(p); });
+                    co_await session->pull(record.uid, [&](ByteView p) -> asio::awaitable<void> {
+                        decryptor.update(p);
+                        co_return;
+                    });
                     decryptor.finish();
                 }
             }
@@ -361,7 +364,10 @@ TEST_F(FaultyServer, CorruptedBlobFailsItsTagOnly) {
                     continue;
                 }
                 crypto::BlobDecryptor decryptor = cipher.content_decryptor();
-                co_await session->pull(record.uid, [&](ByteView p) { decryptor.update(p); });
+                co_await session->pull(record.uid, [&](ByteView p) -> asio::awaitable<void> {
+                    decryptor.update(p);
+                    co_return;
+                });
                 try {
                     decryptor.finish();
                     ++ok;

@@ -122,12 +122,14 @@ DownloadResult download_vault(const DownloadRequest& request) {
                 crypto::Sha256 hasher;
                 {
                     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-                    co_await session->pull(record.uid, [&](ByteView piece) {
-                        const ByteView plain = decryptor.update(piece);
-                        hasher.update(plain);
-                        out.write(reinterpret_cast<const char*>(plain.data()),
-                                  static_cast<std::streamsize>(plain.size()));
-                    });
+                    co_await session->pull(
+                        record.uid, [&](ByteView piece) -> asio::awaitable<void> {
+                            const ByteView plain = decryptor.update(piece);
+                            hasher.update(plain);
+                            out.write(reinterpret_cast<const char*>(plain.data()),
+                                      static_cast<std::streamsize>(plain.size()));
+                            co_return;
+                        });
                     decryptor.finish();
                 }
                 if (to_hex(hasher.finish()) != record.hash) {

@@ -17,7 +17,7 @@ void run_coro(boost::asio::io_context& io, Awaitable awaitable,
     bool done = false;
     std::exception_ptr failure;
     boost::asio::co_spawn(io, std::move(awaitable), [&](std::exception_ptr e) {
-        failure = e;
+        failure = std::move(e);
         done = true;
     });
     const auto deadline = std::chrono::steady_clock::now() + limit;

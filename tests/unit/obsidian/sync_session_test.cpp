@@ -212,8 +212,11 @@ TEST_F(SyncSessionTest, PullAssemblesPiecesAndRoutesPushesBetweenThem) {
                 [&](SyncSession& session) -> asio::awaitable<void> {
                     co_await session.init(0, true);
                     std::string assembled;
-                    const auto result = co_await session.pull(
-                        8, [&](ByteView piece) { assembled += as_chars(piece); });
+                    const auto result =
+                        co_await session.pull(8, [&](ByteView piece) -> asio::awaitable<void> {
+                            assembled += as_chars(piece);
+                            co_return;
+                        });
                     EXPECT_EQ(assembled, "abcdefghij");
                     EXPECT_EQ(result.size, 10U);
                     EXPECT_EQ(result.pieces, 3U);
@@ -222,7 +225,10 @@ TEST_F(SyncSessionTest, PullAssemblesPiecesAndRoutesPushesBetweenThem) {
                     EXPECT_EQ(live.empty() ? "" : live[0].path, "live.md");
                     // The session is still in step: a second pull works.
                     assembled.clear();
-                    co_await session.pull(9, [&](ByteView piece) { assembled += as_chars(piece); });
+                    co_await session.pull(9, [&](ByteView piece) -> asio::awaitable<void> {
+                        assembled += as_chars(piece);
+                        co_return;
+                    });
                     EXPECT_EQ(assembled, "abcdefghij");
                 });
 }
@@ -232,7 +238,11 @@ TEST_F(SyncSessionTest, EmptyFilePullHasNoPieces) {
                 [&](SyncSession& session) -> asio::awaitable<void> {
                     co_await session.init(0, true);
                     int calls = 0;
-                    const auto result = co_await session.pull(1, [&](ByteView) { ++calls; });
+                    const auto result =
+                        co_await session.pull(1, [&](ByteView) -> asio::awaitable<void> {
+                            ++calls;
+                            co_return;
+                        });
                     EXPECT_EQ(result.size, 0U);
                     EXPECT_EQ(calls, 0);
                 });
@@ -247,7 +257,8 @@ ErrorKind pull_failure(SyncSessionTest& t, std::string header, std::vector<WsAct
                       co_await session.init(0, true);
                       const auto start = std::chrono::steady_clock::now();
                       try {
-                          co_await session.pull(1, [](ByteView) {});
+                          co_await session.pull(
+                              1, [](ByteView) -> asio::awaitable<void> { co_return; });
                       } catch (const Error& e) {
                           kind = e.kind();
                           thrown = true;
@@ -304,14 +315,17 @@ TEST_F(SyncSessionTest, PullRefusalsAreNotFoundAndKeepTheSessionUsable) {
             co_await session.init(0, true);
             for (int i = 0; i < 2; ++i) {
                 try {
-                    co_await session.pull(1, [](ByteView) {});
+                    co_await session.pull(1, [](ByteView) -> asio::awaitable<void> { co_return; });
                     ADD_FAILURE() << "pull " << i << " succeeded";
                 } catch (const Error& e) {
                     EXPECT_EQ(e.kind(), ErrorKind::not_found);
                 }
             }
             std::string data;
-            co_await session.pull(1, [&](ByteView p) { data += as_chars(p); });
+            co_await session.pull(1, [&](ByteView p) -> asio::awaitable<void> {
+                data += as_chars(p);
+                co_return;
+            });
             EXPECT_EQ(data, "z");
         });
 }
@@ -353,24 +367,30 @@ TEST_F(SyncSessionTest, PingsAnIdleServerAndSurvivesSlowReplies) {
         [&](SyncSession& session) -> asio::awaitable<void> {
             co_await session.init(0, true);
             std::string data;
-            co_await session.pull(1, [&](ByteView p) { data += as_chars(p); });
+            co_await session.pull(1, [&](ByteView p) -> asio::awaitable<void> {
+                data += as_chars(p);
+                co_return;
+            });
             EXPECT_EQ(data, "q");
         });
     EXPECT_GE(pings, 1);
 }
 
 TEST_F(SyncSessionTest, SessionIsUnusableAfterAnError) {
-    with_server(k_ok_empty, pull_reply(R"({"size":4,"pieces":1})", {WsAction::binary("abcdef")}),
-                [&](SyncSession& session) -> asio::awaitable<void> {
-                    co_await session.init(0, true);
-                    EXPECT_THROW(co_await session.pull(1, [](ByteView) {}), Error);
-                    try {
-                        co_await session.pull(1, [](ByteView) {});
-                        ADD_FAILURE() << "a broken session accepted a request";
-                    } catch (const Error& e) {
-                        EXPECT_EQ(e.kind(), ErrorKind::network);
-                    }
-                });
+    with_server(
+        k_ok_empty, pull_reply(R"({"size":4,"pieces":1})", {WsAction::binary("abcdef")}),
+        [&](SyncSession& session) -> asio::awaitable<void> {
+            co_await session.init(0, true);
+            EXPECT_THROW(
+                co_await session.pull(1, [](ByteView) -> asio::awaitable<void> { co_return; }),
+                Error);
+            try {
+                co_await session.pull(1, [](ByteView) -> asio::awaitable<void> { co_return; });
+                ADD_FAILURE() << "a broken session accepted a request";
+            } catch (const Error& e) {
+                EXPECT_EQ(e.kind(), ErrorKind::network);
+            }
+        });
 }
 
 TEST(SyncUrl, FollowsTheOfficialClientsHostRules) {

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/config.hpp"
+
+namespace obsync::app {
+
+// Exit codes (a contract for scripts).
+enum ExitCode : int {
+    k_exit_ok = 0,
+    k_exit_partial = 1,    // some files or vaults failed
+    k_exit_login = 2,      // login or password problem
+    k_exit_not_found = 3,  // vault not found
+    k_exit_usage = 4,      // usage or configuration error
+};
+
+struct GlobalOptions {
+    std::string api_url;
+    bool json = false;
+    Credentials flags;  // account and vault credentials given on the command line
+};
+
+struct SyncRequest {
+    std::optional<std::string> vault;  // id or exact name; empty with --all
+    bool all = false;
+    std::string dest;
+    bool full = false;
+    bool dry_run = false;
+    bool keep_deleted = false;
+    int concurrency = 4;
+    std::vector<std::string> excludes;
+};
+
+int run_login(const GlobalOptions& global, const std::optional<std::string>& mfa_code);
+int run_logout(const GlobalOptions& global);
+int run_vaults(const GlobalOptions& global);
+int run_sync(const GlobalOptions& global, const SyncRequest& request);
+int run_status(const GlobalOptions& global, const std::optional<std::string>& vault);
+int run_reset(const GlobalOptions& global, const std::optional<std::string>& vault, bool all);
+int run_totp(const GlobalOptions& global);
+
+}  // namespace obsync::app

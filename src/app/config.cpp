@@ -1,0 +1,160 @@
+#include "app/config.hpp"
+
+#include <cstdlib>
+#include <fstream>
+
+#include <boost/json.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/error.hpp"
+#include "util/json.hpp"
+
+namespace obsync::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::optional<std::string> env(const char* name) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') {
+        return std::nullopt;
+    }
+    return std::string(value);
+}
+
+fs::path xdg(const char* variable, const char* fallback) {
+    if (auto value = env(variable)) {
+        return {*value};
+    }
+    const auto home = env("HOME");
+    if (!home) {
+        throw Error(ErrorKind::config, std::string("neither ") + variable + " nor HOME is set");
+    }
+    return fs::path(*home) / fallback;
+}
+
+std::string read_text(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        throw Error(ErrorKind::config, "cannot read " + file.string());
+    }
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void make_private_dir(const fs::path& dir) {
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+}
+
+}  // namespace
+
+Paths Paths::from_environment() {
+    return {xdg("XDG_CONFIG_HOME", ".config") / "obsync",
+            xdg("XDG_STATE_HOME", ".local/state") / "obsync"};
+}
+
+Credentials Credentials::from_environment() {
+    Credentials c;
+    if (const auto file = env("OBSYNC_CREDENTIALS")) {
+        // Error messages name the file and the field, never a value.
+        const auto doc = json::parse_object(read_text(*file), "credentials file " + *file);
+        const std::string context = "credentials file " + *file;
+        c.email = json::get_optional_string(doc, "email", context);
+        c.password = json::get_optional_string(doc, "password", context);
+        c.totp_secret = json::get_optional_string(doc, "totp_secret", context);
+        if (const auto* vaults = doc.if_contains("vaults");
+            vaults != nullptr && vaults->is_object()) {
+            for (const auto& [key, entry] : vaults->as_object()) {
+                if (entry.is_object()) {
+                    if (auto pw =
+                            json::get_optional_string(entry.as_object(), "password", context)) {
+                        c.vault_passwords[std::string(key)] = *pw;
+                    }
+                }
+            }
+        }
+    }
+    Credentials from_env;
+    from_env.email = env("OBSIDIAN_EMAIL");
+    from_env.password = env("OBSIDIAN_PASSWORD");
+    from_env.totp_secret = env("OBSIDIAN_TOTP_SECRET");
+    from_env.vault_password = env("OBSIDIAN_VAULT_PASSWORD");
+    c.override_with(from_env);
+    return c;
+}
+
+void Credentials::override_with(const Credentials& flags) {
+    if (flags.email) {
+        email = flags.email;
+    }
+    if (flags.password) {
+        password = flags.password;
+    }
+    if (flags.totp_secret) {
+        totp_secret = flags.totp_secret;
+    }
+    if (flags.vault_password) {
+        vault_password = flags.vault_password;
+    }
+}
+
+std::optional<std::string> Credentials::password_for_vault(const std::string& id,
+                                                           const std::string& name) const {
+    if (vault_password) {
+        return vault_password;
+    }
+    for (const std::string& key : {id, name}) {
+        if (const auto it = vault_passwords.find(key); it != vault_passwords.end()) {
+            return it->second;
+        }
+    }
+    return std::nullopt;
+}
+
+void write_private_file(const fs::path& file, const std::string& content) {
+    make_private_dir(file.parent_path());
+    const fs::path temp = file.string() + ".tmp";
+    const int fd =
+        ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        throw Error(ErrorKind::storage, "cannot write " + file.string());
+    }
+    const bool ok =
+        ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+        ::fchmod(fd, 0600) == 0;
+    ::close(fd);
+    if (!ok) {
+        fs::remove(temp);
+        throw Error(ErrorKind::storage, "cannot write " + file.string());
+    }
+    fs::rename(temp, file);
+}
+
+std::optional<SavedLogin> load_login(const Paths& paths) {
+    if (!fs::exists(paths.token_file())) {
+        return std::nullopt;
+    }
+    const auto doc = json::parse_object(read_text(paths.token_file()), "saved login");
+    SavedLogin login;
+    login.token = json::get_string(doc, "token", "saved login");
+    login.api_url = json::get_optional_string(doc, "api", "saved login").value_or("");
+    login.email = json::get_optional_string(doc, "email", "saved login").value_or("");
+    return login;
+}
+
+void save_login(const Paths& paths, const SavedLogin& login) {
+    boost::json::object doc;
+    doc["token"] = login.token;
+    doc["api"] = login.api_url;
+    doc["email"] = login.email;
+    write_private_file(paths.token_file(), boost::json::serialize(doc));
+}
+
+void forget_login(const Paths& paths) {
+    fs::remove(paths.token_file());
+}
+
+}  // namespace obsync::app

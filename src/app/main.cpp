@@ -1,0 +1,124 @@
+// obsync: back up Obsidian Sync vaults. The command names and flags are a contract (docs/cli.md).
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "app/commands.hpp"
+#include "util/error.hpp"
+
+using namespace obsync::app;
+
+namespace {
+
+// Adds an option that fills an std::optional<std::string>.
+CLI::Option* add_optional(CLI::App* app, const std::string& name, std::optional<std::string>& out,
+                          const std::string& help) {
+    return app->add_option_function<std::string>(
+        name, [&out](const std::string& value) { out = value; }, help);
+}
+
+int run(int argc, char** argv) {
+    CLI::App app{
+        "obsync: back up Obsidian Sync vaults (complete or incremental, end-to-end "
+        "encrypted included)"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("obsync ") + OBSYNC_VERSION);
+    GlobalOptions global;
+    app.add_option("--api-url", global.api_url,
+                   "Obsidian API base URL (env OBSIDIAN_API_URL; default https://api.obsidian.md)");
+
+    std::optional<std::string> mfa;
+    auto* login = app.add_subcommand("login", "Sign in and save the token");
+    add_optional(login, "--email", global.flags.email, "Account email (env OBSIDIAN_EMAIL)");
+    add_optional(login, "--password", global.flags.password,
+                 "Account password (env OBSIDIAN_PASSWORD)");
+    auto* totp_flag =
+        add_optional(login, "--totp-secret", global.flags.totp_secret,
+                     "Base32 2FA secret; the code is computed (env OBSIDIAN_TOTP_SECRET)");
+    add_optional(login, "--mfa", mfa, "A 2FA code")->excludes(totp_flag);
+
+    auto* logout = app.add_subcommand("logout", "Sign out and forget the token");
+
+    auto* vaults = app.add_subcommand("vaults", "List the account's vaults (own and shared)");
+    vaults->add_flag("--json", global.json, "Print JSON");
+
+    SyncRequest sync;
+    auto* sync_cmd =
+        app.add_subcommand("sync", "Back up one vault, or all with --all, into --dest");
+    auto* vault_arg = add_optional(sync_cmd, "vault", sync.vault, "Vault id or exact name");
+    auto* all_flag =
+        sync_cmd->add_flag("--all", sync.all, "Every vault, each into DEST/<vault name>");
+    vault_arg->excludes(all_flag);
+    sync_cmd->add_option("--dest", sync.dest, "Destination folder")->required();
+    add_optional(sync_cmd, "--password", global.flags.vault_password,
+                 "Vault password (env OBSIDIAN_VAULT_PASSWORD; managed vaults need none)");
+    sync_cmd->add_flag("--full", sync.full, "Complete sync from a fresh snapshot; remove extras");
+    sync_cmd->add_flag("--dry-run", sync.dry_run, "Print the plan, write nothing");
+    sync_cmd->add_option("--concurrency", sync.concurrency, "Parallel sessions (1-16)")
+        ->check(CLI::Range(1, 16));
+    sync_cmd->add_option("--exclude", sync.excludes, "Glob of paths to skip (repeatable)");
+    sync_cmd->add_flag("--keep-deleted", sync.keep_deleted, "Never remove anything from DEST");
+    sync_cmd->add_flag("--json", global.json, "Print one JSON summary on stdout");
+
+    std::optional<std::string> status_vault;
+    auto* status = app.add_subcommand("status", "Show the saved state of each backup");
+    add_optional(status, "vault", status_vault, "Vault id or name");
+    status->add_flag("--json", global.json, "Print JSON");
+
+    std::optional<std::string> reset_vault;
+    bool reset_all = false;
+    auto* reset = app.add_subcommand("reset", "Forget saved state: the next sync is complete");
+    auto* reset_arg = add_optional(reset, "vault", reset_vault, "Vault id or name");
+    reset_arg->excludes(reset->add_flag("--all", reset_all, "Every vault"));
+
+    auto* totp = app.add_subcommand("totp", "Print the current 2FA code");
+    add_optional(totp, "--secret", global.flags.totp_secret,
+                 "Base32 secret (env OBSIDIAN_TOTP_SECRET)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? k_exit_ok : k_exit_usage;
+    }
+
+    if (login->parsed()) {
+        return run_login(global, mfa);
+    }
+    if (logout->parsed()) {
+        return run_logout(global);
+    }
+    if (vaults->parsed()) {
+        return run_vaults(global);
+    }
+    if (sync_cmd->parsed()) {
+        if (!sync.all && !sync.vault) {
+            std::cerr << "obsync sync: name a VAULT or give --all" << std::endl;
+            return k_exit_usage;
+        }
+        return run_sync(global, sync);
+    }
+    if (status->parsed()) {
+        return run_status(global, status_vault);
+    }
+    if (reset->parsed()) {
+        if (!reset_all && !reset_vault) {
+            std::cerr << "obsync reset: name a VAULT or give --all" << std::endl;
+            return k_exit_usage;
+        }
+        return run_reset(global, reset_vault, reset_all);
+    }
+    return run_totp(global);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        // Unexpected: still one clear line and a usable exit code, never a crash dump.
+        std::cerr << "obsync: internal error: " << e.what() << std::endl;
+        return k_exit_partial;
+    }
+}

@@ -1,0 +1,308 @@
+// The obsync binary against the real obsync-fake-server: complete and incremental backups, the
+// failure cases of issue #4 (hostile paths, corrupted blobs, wrong passwords, dropped
+// connections, kill -9), exit codes, and that no secret reaches stdout or stderr.
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "support/fake_server_process.hpp"
+#include "support/test_util.hpp"
+
+namespace obsync {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const std::string k_account_password = "hunter2-account-secret";
+const std::string k_vault_password = "correct horse vault secret";
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_file(const fs::path& path, std::string_view content) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << content;
+}
+
+std::string shell_quote(const std::string& s) {
+    std::string out = "'";
+    for (const char c : s) {
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return out + "'";
+}
+
+struct CliResult {
+    int code = -1;
+    std::string out;
+    std::string err;
+    boost::json::object json() const { return boost::json::parse(out).as_object(); }
+};
+
+// Files and folders below `root` with their contents (folders as "<dir>").
+std::map<std::string, std::string> tree(const fs::path& root) {
+    std::map<std::string, std::string> out;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+        out[fs::relative(entry.path(), root).string()] =
+            entry.is_directory() ? "<dir>" : read_file(entry.path());
+    }
+    return out;
+}
+
+class CliTest : public ::testing::Test {
+public:
+    test::TempDir work;
+    fs::path corpus = work.path() / "corpus";
+    fs::path dest = work.path() / "dest";
+    std::unique_ptr<test::FakeServerProcess> server;
+
+    void start(std::vector<std::string> knobs = {}) {
+        std::vector<std::string> args = {"--user", "alice@example.com:" + k_account_password};
+        args.insert(args.end(), knobs.begin(), knobs.end());
+        server = std::make_unique<test::FakeServerProcess>(work.path() / "data", args);
+    }
+
+    void make_corpus(int notes = 5) {
+        write_file(corpus / "Hello.md", "# Hello\n");
+        write_file(corpus / "Empty.md", "");
+        write_file(corpus / "Deep/er/still/note ünï 😀.md", "deep");
+        write_file(corpus / ".obsidian/app.json", "{}");
+        fs::create_directories(corpus / "Empty folder");
+        std::mt19937_64 rng(3);
+        write_file(corpus / "Attachments/big.bin", as_chars(test::random_bytes(rng, 3 << 20)));
+        for (int i = 0; i < notes; ++i) {
+            write_file(corpus / ("Notes/n" + std::to_string(i) + ".md"), std::string(200 + i, 'n'));
+        }
+    }
+
+    void seed(const std::string& vault = "Vault") {
+        server->seed({"--owner", "alice@example.com", "--vault", vault, "--password",
+                      k_vault_password, "--encryption-version", "3", corpus.string()});
+    }
+
+    std::string env() const {
+        return "XDG_CONFIG_HOME=" + shell_quote((work.path() / "config").string()) +
+               " XDG_STATE_HOME=" + shell_quote((work.path() / "state").string()) +
+               " OBSIDIAN_API_URL=" + shell_quote(server->api_url()) +
+               " OBSIDIAN_EMAIL=alice@example.com OBSIDIAN_PASSWORD=" +
+               shell_quote(k_account_password) +
+               " OBSIDIAN_VAULT_PASSWORD=" + shell_quote(k_vault_password);
+    }
+
+    CliResult obsync(const std::string& args, const std::string& extra_env = "") {
+        const fs::path out = work.path() / "stdout";
+        const fs::path err = work.path() / "stderr";
+        const std::string command = "env " + env() + " " + extra_env + " " + OBSYNC_BINARY + " " +
+                                    args + " >" + out.string() + " 2>" + err.string() +
+                                    " </dev/null";
+        const int status = std::system(command.c_str());
+        CliResult result{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out),
+                         read_file(err)};
+        // No secret in any output, whatever happened.
+        for (const std::string& secret : {k_account_password, k_vault_password}) {
+            EXPECT_EQ(result.out.find(secret), std::string::npos) << args;
+            EXPECT_EQ(result.err.find(secret), std::string::npos) << args;
+        }
+        return result;
+    }
+
+    std::string sync_args(const std::string& extra = "") const {
+        return "sync Vault --dest " + shell_quote(dest.string()) + " --json " + extra;
+    }
+};
+
+TEST_F(CliTest, CompleteThenIncrementalBackupIsIdenticalWithMtimes) {
+    start();
+    make_corpus();
+    seed();
+    const CliResult first = obsync(sync_args());
+    ASSERT_EQ(first.code, 0) << first.err;
+    const auto summary = first.json().at("vaults").as_array().at(0).as_object();
+    EXPECT_EQ(summary.at("created").as_int64(), 10);
+    EXPECT_TRUE(summary.at("complete").as_bool());
+    EXPECT_EQ(tree(corpus), tree(dest));
+    const auto source_mtime = fs::last_write_time(corpus / "Hello.md");
+    const auto copy_mtime = fs::last_write_time(dest / "Hello.md");
+    EXPECT_LT(std::chrono::abs(source_mtime - copy_mtime), 1ms);
+
+    // Nothing changed: nothing is downloaded.
+    const CliResult again = obsync(sync_args());
+    ASSERT_EQ(again.code, 0) << again.err;
+    const auto none = again.json().at("vaults").as_array().at(0).as_object();
+    EXPECT_FALSE(none.at("complete").as_bool());
+    EXPECT_EQ(none.at("created").as_int64() + none.at("updated").as_int64(), 0);
+
+    // Changes on the server: a new file, an edit, a deletion.
+    write_file(work.path() / "new.md", "brand new");
+    server->admin("inject", {"--vault", "Vault", "--password", k_vault_password, "--path",
+                             "New/new.md", "--content-file", (work.path() / "new.md").string()});
+    server->admin("inject", {"--vault", "Vault", "--password", k_vault_password, "--path",
+                             "Hello.md", "--content-file", (work.path() / "new.md").string()});
+    server->admin("inject", {"--vault", "Vault", "--password", k_vault_password, "--path",
+                             "Notes/n0.md", "--deleted"});
+    const CliResult incremental = obsync(sync_args());
+    ASSERT_EQ(incremental.code, 0) << incremental.err;
+    const auto changed = incremental.json().at("vaults").as_array().at(0).as_object();
+    EXPECT_EQ(changed.at("created").as_int64(), 1);
+    EXPECT_EQ(changed.at("updated").as_int64(), 1);
+    EXPECT_EQ(changed.at("deleted").as_int64(), 1);
+    EXPECT_EQ(read_file(dest / "New/new.md"), "brand new");
+    EXPECT_EQ(read_file(dest / "Hello.md"), "brand new");
+    EXPECT_FALSE(fs::exists(dest / "Notes/n0.md"));
+
+    const CliResult status = obsync("status --json");
+    ASSERT_EQ(status.code, 0);
+    const auto backup = status.json().at("backups").as_array().at(0).as_object();
+    EXPECT_EQ(backup.at("files").as_int64(), 10);
+    EXPECT_EQ(backup.at("last_result").as_string(), "ok");
+}
+
+TEST_F(CliTest, HostilePathIsRefusedAndTheRestApplied) {
+    start();
+    make_corpus();
+    seed();
+    for (const char* hostile : {"../escape.md", "/etc/obsync-evil", "a//b.md", "x\\0y.md"}) {
+        server->admin("inject",
+                      {"--vault", "Vault", "--password", k_vault_password, "--path", hostile});
+    }
+    const CliResult result = obsync(sync_args());
+    EXPECT_EQ(result.code, 1) << result.err;
+    const auto summary = result.json().at("vaults").as_array().at(0).as_object();
+    EXPECT_EQ(summary.at("failed").as_int64(), 4);
+    EXPECT_EQ(summary.at("created").as_int64(), 10);
+    EXPECT_FALSE(fs::exists(work.path() / "escape.md"));
+    EXPECT_FALSE(fs::exists("/etc/obsync-evil"));
+    EXPECT_EQ(tree(corpus), tree(dest));
+    // The cursor did not pass the refused records: they are reported again.
+    EXPECT_EQ(obsync(sync_args()).code, 1);
+}
+
+TEST_F(CliTest, SymlinkInsideTheDestinationIsNeverFollowed) {
+    start();
+    make_corpus();
+    seed();
+    const fs::path outside = work.path() / "outside";
+    fs::create_directories(outside);
+    fs::create_directories(dest);
+    fs::create_directory_symlink(outside, dest / "Notes");
+    const CliResult result = obsync(sync_args());
+    EXPECT_EQ(result.code, 1) << result.err;
+    EXPECT_TRUE(fs::is_empty(outside));
+}
+
+TEST_F(CliTest, CorruptedBlobIsReportedOthersApplied) {
+    start();
+    make_corpus();
+    seed();
+    server->admin("corrupt",
+                  {"--vault", "Vault", "--password", k_vault_password, "--path", "Notes/n1.md"});
+    const CliResult result = obsync(sync_args());
+    EXPECT_EQ(result.code, 1) << result.err;
+    const auto summary = result.json().at("vaults").as_array().at(0).as_object();
+    EXPECT_EQ(summary.at("failed").as_int64(), 1);
+    EXPECT_EQ(summary.at("errors").as_array().at(0).as_object().at("path").as_string(),
+              "Notes/n1.md");
+    EXPECT_FALSE(fs::exists(dest / "Notes/n1.md"));
+    EXPECT_TRUE(fs::exists(dest / "Notes/n2.md"));
+    // Still failing on the next run: the cursor did not move past it.
+    const CliResult rerun = obsync(sync_args());
+    EXPECT_EQ(rerun.code, 1);
+    EXPECT_EQ(rerun.json().at("vaults").as_array().at(0).as_object().at("created").as_int64(), 0);
+}
+
+TEST_F(CliTest, WrongVaultPasswordExits2AndWritesNothing) {
+    start();
+    make_corpus();
+    seed();
+    const CliResult result = obsync(sync_args(), "OBSIDIAN_VAULT_PASSWORD=not-it");
+    EXPECT_EQ(result.code, 2);
+    EXPECT_NE(result.err.find("not accepted"), std::string::npos) << result.err;
+    EXPECT_FALSE(fs::exists(dest));
+}
+
+TEST_F(CliTest, ExitCodesForLoginUsageAndMissingVault) {
+    start();
+    make_corpus();
+    seed();
+    EXPECT_EQ(obsync("vaults", "OBSIDIAN_PASSWORD=wrong").code, 2);
+    EXPECT_EQ(obsync("sync Nope --dest " + shell_quote(dest.string())).code, 3);
+    EXPECT_EQ(obsync("sync --dest x").code, 4);
+    EXPECT_EQ(obsync("sync Vault").code, 4);
+    EXPECT_EQ(obsync("frobnicate").code, 4);
+}
+
+TEST_F(CliTest, DryRunWritesNothing) {
+    start();
+    make_corpus();
+    seed();
+    const CliResult result = obsync(sync_args("--dry-run"));
+    ASSERT_EQ(result.code, 0) << result.err;
+    const auto summary = result.json().at("vaults").as_array().at(0).as_object();
+    EXPECT_EQ(summary.at("created").as_int64(), 10);
+    EXPECT_GE(summary.at("plan").as_array().size(), 10U);
+    EXPECT_FALSE(fs::exists(dest));
+    EXPECT_EQ(obsync("status --json").json().at("backups").as_array().size(), 0U);
+}
+
+TEST_F(CliTest, AllVaultsGoToTheirOwnFolders) {
+    start();
+    make_corpus(2);
+    seed("One");
+    seed("Two");
+    const CliResult result = obsync("sync --all --dest " + shell_quote(dest.string()) + " --json");
+    ASSERT_EQ(result.code, 0) << result.err;
+    EXPECT_EQ(tree(corpus), tree(dest / "One"));
+    EXPECT_EQ(tree(corpus), tree(dest / "Two"));
+}
+
+TEST_F(CliTest, DroppedConnectionMidPullIsRetried) {
+    start({"--drop-after", "40", "--piece-size", "65536"});
+    make_corpus();
+    seed();
+    const CliResult result = obsync(sync_args("--concurrency 1"));
+    ASSERT_EQ(result.code, 0) << result.err;
+    EXPECT_EQ(tree(corpus), tree(dest));
+}
+
+TEST_F(CliTest, KillNineThenRerunFinishesWithoutRedownloading) {
+    // ~600 pulls at 25 ms each on one session: about 15 s, so the kill lands mid-run.
+    start({"--latency-ms", "25"});
+    make_corpus(600);
+    seed();
+    const std::string command = "exec env " + env() + " " + OBSYNC_BINARY + " " +
+                                sync_args("--concurrency 1") + " >/dev/null 2>&1";
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+        _exit(127);
+    }
+    std::this_thread::sleep_for(4000ms);  // past at least one 2 s checkpoint, before the end
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    const auto partial = tree(dest);
+    const CliResult rerun = obsync(sync_args());
+    ASSERT_EQ(rerun.code, 0) << rerun.err;
+    EXPECT_EQ(tree(corpus), tree(dest));
+    const auto summary = rerun.json().at("vaults").as_array().at(0).as_object();
+    const std::int64_t downloaded =
+        summary.at("created").as_int64() + summary.at("updated").as_int64();
+    EXPECT_GT(summary.at("unchanged").as_int64(), 0) << "the checkpoint kept nothing";
+    EXPECT_LT(downloaded, 606) << "everything was downloaded again";
+    EXPECT_GT(partial.size(), 0U);
+}
+
+}  // namespace
+}  // namespace obsync
