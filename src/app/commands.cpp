@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <unistd.h>
 
+#include "app/account.hpp"
 #include "app/progress.hpp"
 #include "app/run_coro.hpp"
 #include "crypto/totp.hpp"
@@ -66,87 +67,6 @@ std::optional<std::string> folder_name(const std::string& name) {
     }
     return name;
 }
-
-// Everything a command needs to talk to the account.
-class Session {
-public:
-    explicit Session(const GlobalOptions& global)
-        : m_global(global),
-          m_paths(Paths::from_environment()),
-          m_credentials(Credentials::from_environment()),
-          m_http(m_io.get_executor()) {
-        m_credentials.override_with(global.flags);
-    }
-
-    asio::io_context& io() { return m_io; }
-    const Paths& paths() const { return m_paths; }
-    const Credentials& credentials() const { return m_credentials; }
-    net::HttpClient& http() { return m_http; }
-
-    std::string api_url() const {
-        if (!m_global.api_url.empty()) {
-            return m_global.api_url;
-        }
-        if (const char* env = std::getenv("OBSIDIAN_API_URL"); env != nullptr && *env != '\0') {
-            return env;
-        }
-        return std::string(obsidian::k_default_api_url);
-    }
-
-    // Signs in with the configured credentials; the code comes from the TOTP secret when there is
-    // one. Saves the token.
-    asio::awaitable<std::string> sign_in(const std::optional<std::string>& mfa_code) {
-        if (!m_credentials.email || !m_credentials.password) {
-            throw Error(ErrorKind::auth,
-                        "not logged in: run `obsync login`, or set OBSIDIAN_EMAIL and "
-                        "OBSIDIAN_PASSWORD (or OBSYNC_CREDENTIALS)");
-        }
-        std::string code = mfa_code.value_or("");
-        if (code.empty() && m_credentials.totp_secret) {
-            code = crypto::totp_from_base32(*m_credentials.totp_secret, std::time(nullptr));
-        }
-        obsidian::Api api(m_http, api_url());
-        const obsidian::Account account =
-            co_await api.signin(*m_credentials.email, *m_credentials.password, code);
-        save_login(m_paths, {account.token, api_url(), account.email});
-        co_return account.token;
-    }
-
-    // The saved token, or a fresh login when there is none (or it is for another server).
-    asio::awaitable<std::string> token() {
-        if (const auto saved = load_login(m_paths); saved && saved->api_url == api_url()) {
-            co_return saved->token;
-        }
-        co_return co_await sign_in(std::nullopt);
-    }
-
-    // Lists vaults; a rejected token is replaced by a fresh login once, if credentials allow.
-    asio::awaitable<std::pair<std::string, std::vector<obsidian::VaultInfo>>> vaults() {
-        obsidian::Api api(m_http, api_url());
-        std::string token = co_await this->token();
-        bool retry = false;
-        try {
-            auto list = co_await api.list_vaults(token);
-            co_return std::make_pair(token, std::move(list));
-        } catch (const Error& e) {
-            if (e.kind() != ErrorKind::auth || !m_credentials.email || !m_credentials.password) {
-                throw;
-            }
-            retry = true;
-        }
-        (void)retry;
-        token = co_await sign_in(std::nullopt);
-        auto list = co_await api.list_vaults(token);
-        co_return std::make_pair(token, std::move(list));
-    }
-
-private:
-    const GlobalOptions& m_global;
-    Paths m_paths;
-    Credentials m_credentials;
-    asio::io_context m_io;
-    net::HttpClient m_http;
-};
 
 // The state of a scope that has never been synced, for dry runs: reading it must not create
 // anything, and a dry run never writes.
