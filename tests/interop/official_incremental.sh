@@ -3,8 +3,8 @@
 # a file and adds a folder with a file; `ob sync` on A, then an incremental `ob sync` on B (same
 # config root, so B resumes from its saved version). A and B must be identical again, and so must
 # a fresh device E that downloads the whole vault after those changes.
-# Then our downloader: a full download with a state file, a second batch of changes on A, and an
-# incremental download with the same state file; it must match A both times.
+# Then our downloader and the obsync CLI: a full download with saved state, a second batch of
+# changes on A, and an incremental download from that state; each must match A both times.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 interop_init "$@"
 start_server
@@ -39,6 +39,8 @@ compare_trees "$WORK/A" "$WORK/E"
 # Our downloader, after the official-client parts so those can be verified on their own first.
 our_download "$VAULT" "$WORK/C" --vault-password "$VAULT_PASSWORD" --state "$WORK/ours.state"
 compare_trees "$WORK/A" "$WORK/C"
+obsync_sync "$VAULT" "$WORK/D" "$VAULT_PASSWORD"
+compare_trees "$WORK/A" "$WORK/D"
 
 log "batch 2 on A: edit a large note and a config file, delete, move across folders, new folder"
 (
@@ -56,6 +58,8 @@ log "batch 2 on A: edit a large note and a config file, delete, move across fold
 ob_sync A "$WORK/A"
 our_download "$VAULT" "$WORK/C" --vault-password "$VAULT_PASSWORD" --state "$WORK/ours.state"
 compare_trees "$WORK/A" "$WORK/C"
+obsync_sync "$VAULT" "$WORK/D" "$VAULT_PASSWORD"
+compare_trees "$WORK/A" "$WORK/D"
 ob_sync B "$WORK/B"
 compare_trees "$WORK/A" "$WORK/B"
 
