@@ -275,17 +275,17 @@ TEST_F(LocalDir, PrepareCreatesTheRootAndRemovesLeftovers) {
     write_plain(m_root / ".obsync-tmp-notes.md", "not ours: no dot-name prefix and random");
     write_plain(m_root / ".x.obsync-tmp-ABCDEFABCDEF0123", "not ours: upper case");
     write_plain(m_root / "a" / ".hidden", "a dot file");
-    {
-        sync::FileMeta meta;
-        auto abandoned = run(m_sink->create_file("a/crash.md", meta));
-        // Simulate a crash: the temp file stays because the writer is never destroyed.
-        abandoned.release();  // NOLINT(bugprone-unused-return-value): leaked on purpose
-    }
+    // A writer still alive during prepare() stands for the temp file of a crashed run (a real
+    // crash never runs the destructor); destroying it afterwards must cope with the file gone.
+    const sync::FileMeta meta;
+    auto abandoned = run(m_sink->create_file("a/crash.md", meta));
 
     run(m_sink->prepare());
     EXPECT_EQ(tree(m_root),
               (std::vector<std::string>{".obsync-tmp-notes.md", ".x.obsync-tmp-ABCDEFABCDEF0123",
                                         "a", "a/.hidden", "a/b", "keep.md"}));
+    abandoned.reset();
+    EXPECT_FALSE(fs::exists(m_root / "a" / "crash.md"));
 }
 
 TEST_F(LocalDir, PrepareCreatesMissingParents) {
