@@ -265,6 +265,24 @@ TEST_F(CliTest, AllVaultsGoToTheirOwnFolders) {
     ASSERT_EQ(result.code, 0) << result.err;
     EXPECT_EQ(tree(corpus), tree(dest / "One"));
     EXPECT_EQ(tree(corpus), tree(dest / "Two"));
+
+    // A vault whose password is unknown fails alone: the others are still backed up, exit 1.
+    server->seed({"--owner", "alice@example.com", "--vault", "Locked", "--password",
+                  "another password", "--encryption-version", "3", corpus.string()});
+    write_file(corpus / "Two-only.md", "x");
+    server->admin("inject", {"--vault", "Two", "--password", k_vault_password, "--path",
+                             "Two-only.md", "--content-file", (corpus / "Two-only.md").string()});
+    const CliResult partial = obsync("sync --all --dest " + shell_quote(dest.string()) + " --json");
+    EXPECT_EQ(partial.code, 1) << partial.err;
+    const auto vaults = partial.json().at("vaults").as_array();
+    EXPECT_EQ(vaults.size(), 3U);
+    int failed = 0;
+    for (const auto& v : vaults) {
+        failed += v.as_object().at("ok").as_bool() ? 0 : 1;
+    }
+    EXPECT_EQ(failed, 1);
+    EXPECT_EQ(read_file(dest / "Two" / "Two-only.md"), "x");
+    EXPECT_FALSE(fs::exists(dest / "Locked" / "Hello.md"));
 }
 
 TEST_F(CliTest, DroppedConnectionMidPullIsRetried) {
