@@ -179,11 +179,8 @@ private:
         if (::futimens(m_file.get(), times.data()) != 0) {
             fail_errno(m_where, errno);
         }
-        // The state store records this file as applied right after: its bytes must reach the disk
-        // before the rename does, or a crash could leave an empty file the next run trusts.
-        if (::fsync(m_file.get()) != 0) {
-            fail_errno(m_where, errno);
-        }
+        // No fsync here: the engine flushes the sink (syncfs) before any checkpoint records this
+        // file, which makes a whole batch durable at the cost of one call.
         if (::close(m_file.release()) != 0) {
             fail_errno(m_where, errno);
         }
@@ -218,6 +215,14 @@ public:
                           fail_errno(where(path), errno);
                       }
                   });
+        co_return;
+    }
+
+    boost::asio::awaitable<void> flush() override {
+        const UniqueFd root = open_root(false);
+        if (::syncfs(root.get()) != 0) {
+            fail_errno(where(""), errno);
+        }
         co_return;
     }
 

@@ -367,6 +367,7 @@ private:
         m_pending_count = 0;
         batch.cursor = cursor_candidate(final);
         try {
+            co_await m_sink.flush();
             co_await m_state.commit(batch);
             if (Clock::now() - m_last_renewal >= m_options.lease_ttl / 3) {
                 co_await m_state.renew_lease(m_options.lease_owner, m_options.lease_ttl);

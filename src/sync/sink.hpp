@@ -59,6 +59,11 @@ public:
     virtual boost::asio::awaitable<std::optional<EntryInfo>> stat(std::string_view path) = 0;
     // Every file below the root, as vault paths (for --full clean-up).
     virtual boost::asio::awaitable<std::vector<std::string>> list_files() = 0;
+
+    // Makes every committed file durable. The engine calls it before each state checkpoint, so the
+    // state never records a file whose bytes a crash could still lose; one flush per checkpoint
+    // instead of one per file keeps small-file backups fast.
+    virtual boost::asio::awaitable<void> flush() = 0;
 };
 
 }  // namespace obsync::sync

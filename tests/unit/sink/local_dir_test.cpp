@@ -288,6 +288,14 @@ TEST_F(LocalDir, PrepareCreatesTheRootAndRemovesLeftovers) {
     EXPECT_FALSE(fs::exists(m_root / "a" / "crash.md"));
 }
 
+TEST_F(LocalDir, FlushMakesCommittedFilesDurableAndFailsWithoutARoot) {
+    put("a/flushed.md", "bytes");
+    run(m_sink->flush());
+    EXPECT_EQ(read(m_root / "a" / "flushed.md"), "bytes");
+    auto missing = open_local_dir(m_base / "never-created");
+    EXPECT_THROW(run(missing->flush()), Error);
+}
+
 TEST_F(LocalDir, PrepareCreatesMissingParents) {
     auto nested = open_local_dir(m_base / "x" / "y" / "z");
     run(nested->prepare());
