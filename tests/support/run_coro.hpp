@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -33,6 +35,20 @@ void run_coro(boost::asio::io_context& io, Awaitable awaitable,
     if (failure) {
         std::rethrow_exception(failure);
     }
+}
+
+// run_coro for a coroutine with a result: returns it.
+template <typename T>
+T run_coro_value(boost::asio::io_context& io, boost::asio::awaitable<T> op,
+                 std::chrono::seconds limit = std::chrono::seconds(30)) {
+    std::optional<T> out;
+    // Parameters, not captures: a coroutine's parameters live in its frame.
+    auto store = [](boost::asio::awaitable<T> inner,
+                    std::optional<T>& slot) -> boost::asio::awaitable<void> {
+        slot.emplace(co_await std::move(inner));
+    };
+    run_coro(io, store(std::move(op), out), limit);
+    return std::move(*out);
 }
 
 }  // namespace obsync::test

@@ -28,11 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using boost::asio::awaitable;
 
-template <typename T>
-awaitable<void> capture(awaitable<T> op, std::optional<T>& out) {
-    out.emplace(co_await std::move(op));
-}
-
 std::string read(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::ostringstream out;
@@ -74,9 +69,7 @@ protected:
 
     template <typename T>
     T run(awaitable<T> op) {
-        std::optional<T> out;
-        test::run_coro(m_io, capture(std::move(op), out));
-        return std::move(*out);
+        return test::run_coro_value(m_io, std::move(op));
     }
 
     void run(awaitable<void> op) { test::run_coro(m_io, std::move(op)); }

@@ -28,11 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using boost::asio::awaitable;
 
-template <typename T>
-awaitable<void> capture(awaitable<T> op, std::optional<T>& out) {
-    out.emplace(co_await std::move(op));
-}
-
 sync::FileState file(std::string path, std::string hash, std::int64_t uid, std::int64_t size) {
     sync::FileState f;
     f.path = std::move(path);
@@ -85,9 +80,7 @@ protected:
 
     template <typename T>
     T run(awaitable<T> op) {
-        std::optional<T> out;
-        test::run_coro(m_io, capture(std::move(op), out));
-        return std::move(*out);
+        return test::run_coro_value(m_io, std::move(op));
     }
 
     void run(awaitable<void> op) { test::run_coro(m_io, std::move(op)); }
