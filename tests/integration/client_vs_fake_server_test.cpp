@@ -16,6 +16,7 @@
 #include "obsidian/api.hpp"
 #include "obsidian/sync_session.hpp"
 #include "support/fake_server_process.hpp"
+#include "support/files.hpp"
 #include "support/mini_download.hpp"
 #include "support/run_coro.hpp"
 #include "support/test_util.hpp"
@@ -25,19 +26,11 @@ namespace {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
+using test::read_file;
+using test::write_file;
 using namespace std::chrono_literals;
 
 const std::string k_totp_secret = "JBSWY3DPEHPK3PXP";
-
-void write_file(const fs::path& path, std::string_view content) {
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << content;
-}
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
 
 // A small corpus with the shapes that matter: unicode, nesting, empty file and folder, and a
 // file of three 2 MiB pieces.
