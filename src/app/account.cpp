@@ -56,7 +56,6 @@ asio::awaitable<std::string> Session::token() {
 asio::awaitable<std::pair<std::string, std::vector<obsidian::VaultInfo>>> Session::vaults() {
     obsidian::Api api(m_http, api_url());
     std::string token = co_await this->token();
-    bool rejected = false;
     try {
         auto list = co_await api.list_vaults(token);
         co_return std::make_pair(token, std::move(list));
@@ -64,12 +63,9 @@ asio::awaitable<std::pair<std::string, std::vector<obsidian::VaultInfo>>> Sessio
         if (e.kind() != ErrorKind::auth || !m_credentials.email || !m_credentials.password) {
             throw;
         }
-        rejected = true;
     }
-    // co_await is not allowed in a handler: the fresh sign-in happens here.
-    if (rejected) {
-        token = co_await sign_in(std::nullopt);
-    }
+    // Only a rejected token gets here; co_await is not allowed in the handler itself.
+    token = co_await sign_in(std::nullopt);
     auto list = co_await api.list_vaults(token);
     co_return std::make_pair(token, std::move(list));
 }

@@ -15,26 +15,19 @@
 #include <gtest/gtest.h>
 
 #include "support/fake_server_process.hpp"
+#include "support/files.hpp"
 #include "support/test_util.hpp"
 
 namespace obsync {
 namespace {
 
 namespace fs = std::filesystem;
+using test::read_file;
+using test::write_file;
 using namespace std::chrono_literals;
 
 const std::string k_account_password = "hunter2-account-secret";
 const std::string k_vault_password = "correct horse vault secret";
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-void write_file(const fs::path& path, std::string_view content) {
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << content;
-}
 
 std::string shell_quote(const std::string& s) {
     std::string out = "'";
@@ -241,6 +234,21 @@ TEST_F(CliTest, ExitCodesForLoginUsageAndMissingVault) {
     EXPECT_EQ(obsync("sync --dest x").code, 4);
     EXPECT_EQ(obsync("sync Vault").code, 4);
     EXPECT_EQ(obsync("frobnicate").code, 4);
+}
+
+TEST_F(CliTest, ExpiredTokenIsReplacedByAFreshLogin) {
+    start({"--token-ttl", "1"});
+    make_corpus(1);
+    seed();
+    ASSERT_EQ(obsync("login").code, 0);
+    const std::string saved = read_file(work.path() / "config/obsync/token.json");
+    std::this_thread::sleep_for(1500ms);
+    const CliResult listed = obsync("vaults --json");
+    EXPECT_EQ(listed.code, 0) << listed.err;
+    EXPECT_NE(read_file(work.path() / "config/obsync/token.json"), saved);
+    // Without credentials an expired token is a login problem.
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(obsync("vaults", "OBSIDIAN_EMAIL= OBSIDIAN_PASSWORD=").code, 2);
 }
 
 TEST_F(CliTest, DryRunWritesNothing) {
