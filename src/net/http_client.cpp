@@ -151,6 +151,8 @@ asio::awaitable<HttpResponse> HttpClient::send(HttpRequest request) {
         }
         http::response_parser<http::string_body> parser;
         parser.body_limit(m_impl->options.max_response_body);
+        // A HEAD reply announces a Content-Length but carries no body.
+        parser.skip(verb == http::verb::head);
         const Outcome outcome = co_await m_impl->exchange(*conn, message, parser);
         if (outcome.ec) {
             // A kept-alive connection that the server closed while idle fails before any byte

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "aws/environment.hpp"
+#include "aws/sigv4.hpp"
+#include "net/http_client.hpp"
+#include "util/error.hpp"
+
+namespace obsync::aws {
+
+// One call to an AWS API. Path and query are decoded (the client encodes them once, identically
+// on the wire and in the signature).
+struct AwsRequest {
+    Service service = Service::s3;
+    std::string operation;  // "PutObject", "DynamoDB.Query": for error messages and metrics
+    std::string method = "GET";
+    std::string endpoint;  // "scheme://host[:port]"; empty = the environment's for the service
+    std::string path = "/";
+    QueryParams query;
+    net::Headers headers;  // sent and signed (content-type, x-amz-target, x-amz-meta-*, ...)
+    std::string body;
+    // S3 over TLS only: skip hashing the body (TLS already protects it in transit).
+    bool unsigned_payload = false;
+};
+
+// The failures a caller acts on. Everything else is `other`; the AWS code is in AwsError::code().
+enum class AwsFailure {
+    other,
+    access_denied,             // AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, ...
+    no_such_bucket,            // NoSuchBucket
+    resource_not_found,        // ResourceNotFoundException, NoSuchKey, 404 without a body
+    conditional_check_failed,  // ConditionalCheckFailedException, PreconditionFailed
+    throttled,                 // SlowDown, Throttling*, ProvisionedThroughputExceeded, ...
+    unavailable,               // 5xx, connection errors: retried first
+};
+
+// An AWS service said no. kind() follows the failure: access_denied → auth, not-found ones →
+// not_found, throttled → throttled, unavailable → network, the rest → storage. The message holds
+// the operation, the AWS error code, the HTTP status and AWS's own message, never a credential.
+class AwsError : public Error {
+public:
+    AwsError(AwsFailure failure, std::string code, unsigned status, const std::string& message);
+
+    AwsFailure failure() const noexcept { return m_failure; }
+    const std::string& code() const noexcept { return m_code; }
+    unsigned status() const noexcept { return m_status; }
+
+private:
+    AwsFailure m_failure;
+    std::string m_code;
+    unsigned m_status;
+};
+
+// Classifies an AWS error code (the part after '#' of a JSON "__type", or an S3 <Code>) with the
+// HTTP status. Codes, never message text, decide.
+AwsFailure classify(std::string_view code, unsigned status) noexcept;
+
+struct RetryPolicy {
+    int max_attempts = 8;
+    std::chrono::milliseconds base_delay{100};
+    std::chrono::milliseconds max_delay{std::chrono::seconds(5)};
+};
+
+// Counts since the client was made: what a run reports as metrics.
+struct AwsCallStats {
+    std::uint64_t requests = 0;  // attempts sent, retries included
+    std::uint64_t retries = 0;
+    std::uint64_t bytes_sent = 0;
+};
+
+// Signs (SigV4) and sends AWS API calls over the project's HTTP client, retrying throttling,
+// 5xx and connection failures with capped, jittered exponential backoff. One per io_context
+// thread; concurrent send()s use separate keep-alive connections.
+class AwsClient {
+public:
+    AwsClient(boost::asio::any_io_executor executor, AwsEnvironment environment,
+              RetryPolicy retry = RetryPolicy{});
+    AwsClient(const AwsClient&) = delete;
+    AwsClient& operator=(const AwsClient&) = delete;
+    ~AwsClient();
+
+    // The 2xx response; any other outcome throws AwsError (or Error{network} once retries are
+    // exhausted on connection failures).
+    boost::asio::awaitable<net::HttpResponse> send(AwsRequest request);
+
+    const AwsEnvironment& environment() const noexcept;
+    const AwsCallStats& stats() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace obsync::aws
