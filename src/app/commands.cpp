@@ -1,162 +1,24 @@
 #include "app/commands.hpp"
 
-#include <algorithm>
-#include <array>
 #include <ctime>
 #include <iostream>
-#include <set>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
-#include <unistd.h>
 
 #include "app/account.hpp"
+#include "app/output.hpp"
 #include "app/progress.hpp"
 #include "app/run_coro.hpp"
+#include "app/storage.hpp"
 #include "crypto/totp.hpp"
-#include "crypto/vault_cipher.hpp"
-#include "net/http_client.hpp"
 #include "obsidian/api.hpp"
-#include "sink/local_dir.hpp"
 #include "state/sqlite_store.hpp"
-#include "sync/engine.hpp"
-#include "sync/sink.hpp"
 #include "util/error.hpp"
-#include "util/process_owner.hpp"
 
 namespace obsync::app {
 
 namespace asio = boost::asio;
-namespace fs = std::filesystem;
-
-namespace {
-
-int exit_code_for(ErrorKind kind) {
-    switch (kind) {
-        case ErrorKind::auth:
-        case ErrorKind::mfa:
-        case ErrorKind::crypto:
-            return k_exit_login;
-        case ErrorKind::not_found:
-            return k_exit_not_found;
-        case ErrorKind::config:
-        case ErrorKind::bad_input:
-            return k_exit_usage;
-        default:
-            return k_exit_partial;
-    }
-}
-
-std::string iso_time(std::int64_t ms) {
-    if (ms <= 0) {
-        return "never";
-    }
-    const std::time_t seconds = ms / 1000;
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    std::array<char, 32> text{};
-    std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text.data();
-}
-
-// A vault name that is safe as one folder name, or nothing.
-std::optional<std::string> folder_name(const std::string& name) {
-    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
-        name.find('\0') != std::string::npos || name.size() > 200) {
-        return std::nullopt;
-    }
-    return name;
-}
-
-// The state of a scope that has never been synced, for dry runs: reading it must not create
-// anything, and a dry run never writes.
-class NoStateYet final : public sync::StateStore {
-public:
-    asio::awaitable<sync::StateSnapshot> load() override { co_return sync::StateSnapshot{}; }
-    asio::awaitable<void> commit(const sync::Checkpoint&) override { co_return refuse(); }
-    asio::awaitable<void> set_vault_name(std::string_view) override { co_return refuse(); }
-    asio::awaitable<void> record_run(const sync::RunRecord&) override { co_return refuse(); }
-    asio::awaitable<void> reset() override { co_return refuse(); }
-    asio::awaitable<bool> acquire_lease(std::string_view, std::chrono::seconds) override {
-        co_return true;
-    }
-    asio::awaitable<void> renew_lease(std::string_view, std::chrono::seconds) override {
-        co_return;
-    }
-    asio::awaitable<void> release_lease(std::string_view) override { co_return; }
-
-private:
-    static void refuse() { throw Error(ErrorKind::storage, "a dry run writes no state"); }
-};
-
-std::unique_ptr<sync::StateStore> open_state(const Paths& paths, const sync::StateScope& scope,
-                                             bool dry_run) {
-    if (dry_run) {
-        const auto scopes = state::list_sqlite_scopes(paths.state_db());
-        const bool exists = std::any_of(scopes.begin(), scopes.end(), [&](const auto& s) {
-            return s.vault_id == scope.vault_id && s.destination == scope.destination;
-        });
-        if (!exists) {
-            return std::make_unique<NoStateYet>();
-        }
-    }
-    return state::open_sqlite_state(paths.state_db(), scope);
-}
-
-// Reports an error on stderr (and, with --json, as the summary) and returns its exit code.
-int report(const GlobalOptions& global, const Error& e) {
-    if (global.json) {
-        boost::json::object out;
-        out["ok"] = false;
-        out["error"] = e.what();
-        out["kind"] = std::string(to_string(e.kind()));
-        std::cout << boost::json::serialize(out) << std::endl;
-    }
-    std::cerr << "obsync: " << e.what() << std::endl;
-    return exit_code_for(e.kind());
-}
-
-boost::json::object result_json(const obsidian::VaultInfo& vault, const std::string& dest,
-                                const sync::EngineResult& r) {
-    boost::json::object o;
-    o["id"] = vault.id;
-    o["name"] = vault.name;
-    o["destination"] = dest;
-    o["ok"] = r.failures.empty();
-    o["complete"] = r.complete;
-    o["created"] = r.created;
-    o["updated"] = r.updated;
-    o["deleted"] = r.deleted;
-    o["unchanged"] = r.unchanged;
-    o["failed"] = r.failed();
-    o["bytes"] = r.bytes;
-    o["duration_ms"] = r.duration.count();
-    o["cursor"] = r.cursor.version;
-    boost::json::array errors;
-    for (const auto& f : r.failures) {
-        errors.push_back({{"path", f.path}, {"uid", f.uid}, {"message", f.message}});
-    }
-    o["errors"] = std::move(errors);
-    return o;
-}
-
-const char* action_word(sync::PlannedAction::Kind kind) {
-    switch (kind) {
-        case sync::PlannedAction::Kind::create:
-            return "create";
-        case sync::PlannedAction::Kind::update:
-            return "update";
-        case sync::PlannedAction::Kind::remove:
-            return "delete";
-        case sync::PlannedAction::Kind::create_folder:
-            return "mkdir";
-        case sync::PlannedAction::Kind::remove_folder:
-            return "rmdir";
-    }
-    return "?";
-}
-
-}  // namespace
 
 int run_login(const GlobalOptions& global, const std::optional<std::string>& mfa_code) {
     try {
@@ -222,128 +84,15 @@ int run_vaults(const GlobalOptions& global) {
     }
 }
 
-int run_sync(const GlobalOptions& global, const SyncRequest& request) {
+int run_state_init(const GlobalOptions& global, const std::string& state) {
     try {
-        Session session(global);
-        std::string token;
-        std::vector<obsidian::VaultInfo> chosen;
-        run_coro(session.io(), [&]() -> asio::awaitable<void> {
-            auto [t, vaults] = co_await session.vaults();
-            token = t;
-            if (request.all) {
-                chosen = vaults;
-            } else {
-                chosen.push_back(obsidian::find_vault(vaults, *request.vault));
-            }
-        }());
-
-        boost::json::array results;
-        int exit_code = k_exit_ok;
-        std::set<std::string> used_folders;
-        for (const obsidian::VaultInfo& vault : chosen) {
-            fs::path dest = request.dest;
-            if (request.all) {
-                const auto name = folder_name(vault.name);
-                const std::string folder = name && !used_folders.contains(*name) ? *name : vault.id;
-                used_folders.insert(folder);
-                dest /= folder;
-            }
-            try {
-                const auto password =
-                    vault.managed_password
-                        ? vault.managed_password
-                        : session.credentials().password_for_vault(vault.id, vault.name);
-                if (!password) {
-                    throw Error(ErrorKind::auth,
-                                "vault \"" + vault.name +
-                                    "\" is end-to-end encrypted: give its password "
-                                    "with --password or OBSIDIAN_VAULT_PASSWORD");
-                }
-                const crypto::VaultCipher cipher = crypto::VaultCipher::from_password(
-                    *password, vault.salt,
-                    crypto::encryption_version_from_int(vault.encryption_version));
-                auto sink = sink::open_local_dir(dest);
-                auto state =
-                    open_state(session.paths(), {vault.id, sink->describe()}, request.dry_run);
-                sync::EngineOptions options;
-                options.full = request.full;
-                options.dry_run = request.dry_run;
-                options.keep_deleted = request.keep_deleted;
-                options.concurrency = request.concurrency;
-                options.excludes = request.excludes;
-                options.lease_owner = local_process_owner();
-                ProgressReporter progress(vault.name);
-                sync::EngineResult result;
-                run_coro(session.io(), [&]() -> asio::awaitable<void> {
-                    obsidian::Api api(session.http(), session.api_url());
-                    // A wrong password fails here, before anything is written.
-                    co_await api.check_access(token, vault, cipher.keyhash());
-                    if (!request.dry_run) {
-                        co_await state->set_vault_name(vault.name);
-                    }
-                    const obsidian::SessionTarget target{vault.host, vault.id, token};
-                    sync::Engine engine(session.io().get_executor(), target, cipher, *sink, *state,
-                                        options);
-                    const sync::Engine::ProgressFn on_progress = [&](const sync::Progress& p) {
-                        progress.update(p);
-                    };
-                    result = co_await engine.run(on_progress);
-                }());
-                progress.finish();
-                if (!result.failures.empty()) {
-                    exit_code = std::max<int>(exit_code, k_exit_partial);
-                }
-                if (global.json) {
-                    auto entry = result_json(vault, sink->describe(), result);
-                    if (request.dry_run) {
-                        boost::json::array plan;
-                        for (const auto& a : result.plan) {
-                            plan.push_back({{"action", action_word(a.kind)}, {"path", a.path}});
-                        }
-                        entry["plan"] = std::move(plan);
-                    }
-                    results.push_back(std::move(entry));
-                } else {
-                    if (request.dry_run) {
-                        for (const auto& a : result.plan) {
-                            std::cout << action_word(a.kind) << "  " << a.path << "\n";
-                        }
-                    }
-                    std::cerr << vault.name << ": "
-                              << (request.dry_run ? "would create " : "created ") << result.created
-                              << ", updated " << result.updated << ", deleted " << result.deleted
-                              << ", unchanged " << result.unchanged << ", failed "
-                              << result.failed() << ", "
-                              << human_bytes(static_cast<double>(result.bytes)) << " in "
-                              << static_cast<double>(result.duration.count()) / 1000.0 << " s"
-                              << std::endl;
-                    for (const auto& f : result.failures) {
-                        std::cerr << "  failed: "
-                                  << (f.path.empty() ? "record " + std::to_string(f.uid) : f.path)
-                                  << ": " << f.message << std::endl;
-                    }
-                }
-            } catch (const Error& e) {
-                std::cerr << "obsync: " << vault.name << ": " << e.what() << std::endl;
-                const int code = exit_code_for(e.kind());
-                // With --all one failing vault does not stop the others, and the run reports 1.
-                exit_code = request.all ? std::max<int>(exit_code, k_exit_partial)
-                                        : std::max(exit_code, code);
-                if (global.json) {
-                    results.push_back({{"id", vault.id},
-                                       {"name", vault.name},
-                                       {"ok", false},
-                                       {"error", e.what()},
-                                       {"kind", std::string(to_string(e.kind()))}});
-                }
-            }
-        }
-        if (global.json) {
-            std::cout << boost::json::serialize(boost::json::object{{"ok", exit_code == k_exit_ok},
-                                                                    {"vaults", results}})
-                      << std::endl;
-        }
-        return exit_code;
+        asio::io_context io;
+        StorageOptions options;
+        options.state = state;
+        Storage storage(io, Paths::from_environment(), options);
+        storage.init_state_table();
+        std::cerr << "State table ready: " << state << std::endl;
+        return k_exit_ok;
     } catch (const Error& e) {
         return report(global, e);
     }

@@ -26,7 +26,10 @@ struct GlobalOptions {
 struct SyncRequest {
     std::optional<std::string> vault;  // id or exact name; empty with --all
     bool all = false;
-    std::string dest;
+    std::string dest;                  // a folder or s3://BUCKET/PREFIX
+    std::optional<std::string> state;  // sqlite://PATH or dynamodb://TABLE
+    std::string sse;                   // S3 server-side encryption: AES256 or aws:kms
+    std::string sse_kms_key_id;
     bool full = false;
     bool dry_run = false;
     bool keep_deleted = false;
@@ -38,6 +41,8 @@ int run_login(const GlobalOptions& global, const std::optional<std::string>& mfa
 int run_logout(const GlobalOptions& global);
 int run_vaults(const GlobalOptions& global);
 int run_sync(const GlobalOptions& global, const SyncRequest& request);
+// Creates the DynamoDB state table (and its TTL) if it is missing.
+int run_state_init(const GlobalOptions& global, const std::string& state);
 int run_status(const GlobalOptions& global, const std::optional<std::string>& vault);
 int run_reset(const GlobalOptions& global, const std::optional<std::string>& vault, bool all);
 int run_totp(const GlobalOptions& global);

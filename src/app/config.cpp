@@ -3,17 +3,22 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/run_coro.hpp"
+#include "aws/client.hpp"
+#include "aws/secrets_manager.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 
 namespace obsync::app {
 
 namespace fs = std::filesystem;
+namespace asio = boost::asio;
 
 namespace {
 
@@ -56,26 +61,52 @@ Paths Paths::from_environment() {
             xdg("XDG_STATE_HOME", ".local/state") / "obsync"};
 }
 
-Credentials Credentials::from_environment() {
-    Credentials c;
-    if (const auto file = env("OBSYNC_CREDENTIALS")) {
-        // Error messages name the file and the field, never a value.
-        const auto doc = json::parse_object(read_text(*file), "credentials file " + *file);
-        const std::string context = "credentials file " + *file;
-        c.email = json::get_optional_string(doc, "email", context);
-        c.password = json::get_optional_string(doc, "password", context);
-        c.totp_secret = json::get_optional_string(doc, "totp_secret", context);
-        if (const auto* vaults = doc.if_contains("vaults");
-            vaults != nullptr && vaults->is_object()) {
-            for (const auto& [key, entry] : vaults->as_object()) {
-                if (entry.is_object()) {
-                    if (auto pw =
-                            json::get_optional_string(entry.as_object(), "password", context)) {
-                        c.vault_passwords[std::string(key)] = *pw;
-                    }
+namespace {
+
+// The credentials JSON (a file or a secret). Error messages name the source and the field, never
+// a value.
+void apply_credentials_document(Credentials& c, const std::string& text,
+                                const std::string& context) {
+    const auto doc = json::parse_object(text, context);
+    c.email = json::get_optional_string(doc, "email", context);
+    c.password = json::get_optional_string(doc, "password", context);
+    c.totp_secret = json::get_optional_string(doc, "totp_secret", context);
+    if (const auto* vaults = doc.if_contains("vaults"); vaults != nullptr && vaults->is_object()) {
+        for (const auto& [key, entry] : vaults->as_object()) {
+            if (entry.is_object()) {
+                if (auto pw = json::get_optional_string(entry.as_object(), "password", context)) {
+                    c.vault_passwords[std::string(key)] = *pw;
                 }
             }
         }
+    }
+}
+
+std::string fetch_secret(const std::string& secret_id) {
+    asio::io_context io;
+    aws::AwsClient client(io.get_executor(), aws::AwsEnvironment::from_environment());
+    std::string value;
+    run_coro(io, [&]() -> asio::awaitable<void> {
+        value = co_await aws::get_secret_string(client, secret_id);
+    }());
+    return value;
+}
+
+}  // namespace
+
+Credentials Credentials::from_environment() {
+    Credentials c;
+    const auto file = env("OBSYNC_CREDENTIALS");
+    const auto secret_id = env("OBSYNC_SECRET_ID");
+    if (file && secret_id) {
+        throw Error(ErrorKind::config,
+                    "OBSYNC_CREDENTIALS and OBSYNC_SECRET_ID are both set: keep one of them");
+    }
+    if (file) {
+        apply_credentials_document(c, read_text(*file), "credentials file " + *file);
+    }
+    if (secret_id) {
+        apply_credentials_document(c, fetch_secret(*secret_id), "credentials secret " + *secret_id);
     }
     Credentials from_env;
     from_env.email = env("OBSIDIAN_EMAIL");

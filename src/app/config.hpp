@@ -20,7 +20,8 @@ struct Paths {
 
 // Account credentials and vault passwords. Sources, first match wins: command-line flags, then
 // OBSIDIAN_EMAIL / OBSIDIAN_PASSWORD / OBSIDIAN_TOTP_SECRET / OBSIDIAN_VAULT_PASSWORD, then the
-// JSON file named by OBSYNC_CREDENTIALS:
+// JSON file named by OBSYNC_CREDENTIALS, or the same JSON as the Secrets Manager secret named by
+// OBSYNC_SECRET_ID (name or ARN; read with the AWS_* environment, as on Lambda):
 //   {"email":…, "password":…, "totp_secret":…, "vaults": {"<vault id or name>": {"password":…}}}
 struct Credentials {
     std::optional<std::string> email;
@@ -29,7 +30,8 @@ struct Credentials {
     std::optional<std::string> vault_password;           // --password / OBSIDIAN_VAULT_PASSWORD
     std::map<std::string, std::string> vault_passwords;  // from the file, by id or name
 
-    // Throws Error{config} if OBSYNC_CREDENTIALS names an unreadable or malformed file.
+    // Throws Error{config} if OBSYNC_CREDENTIALS names an unreadable or malformed file, or the
+    // secret is missing or malformed; AWS failures reading the secret propagate as aws::AwsError.
     static Credentials from_environment();
     // Flags override what the environment gave.
     void override_with(const Credentials& flags);

@@ -49,7 +49,14 @@ int run(int argc, char** argv) {
     auto* all_flag =
         sync_cmd->add_flag("--all", sync.all, "Every vault, each into DEST/<vault name>");
     vault_arg->excludes(all_flag);
-    sync_cmd->add_option("--dest", sync.dest, "Destination folder")->required();
+    sync_cmd->add_option("--dest", sync.dest, "Destination folder, or s3://BUCKET/PREFIX")
+        ->required();
+    add_optional(sync_cmd, "--state", sync.state,
+                 "Where sync state lives: sqlite://PATH (default: the local state database) or "
+                 "dynamodb://TABLE");
+    sync_cmd->add_option("--sse", sync.sse, "S3 server-side encryption: AES256 or aws:kms")
+        ->check(CLI::IsMember({"AES256", "aws:kms"}));
+    sync_cmd->add_option("--sse-kms-key-id", sync.sse_kms_key_id, "KMS key for --sse aws:kms");
     add_optional(sync_cmd, "--password", global.flags.vault_password,
                  "Vault password (env OBSIDIAN_VAULT_PASSWORD; managed vaults need none)");
     sync_cmd->add_flag("--full", sync.full, "Complete sync from a fresh snapshot; remove extras");
@@ -59,6 +66,11 @@ int run(int argc, char** argv) {
     sync_cmd->add_option("--exclude", sync.excludes, "Glob of paths to skip (repeatable)");
     sync_cmd->add_flag("--keep-deleted", sync.keep_deleted, "Never remove anything from DEST");
     sync_cmd->add_flag("--json", global.json, "Print one JSON summary on stdout");
+
+    std::string init_state;
+    auto* state_init = app.add_subcommand(
+        "state-init", "Create the DynamoDB state table (on-demand, TTL on `ttl`) if it is missing");
+    state_init->add_option("--state", init_state, "dynamodb://TABLE")->required();
 
     std::optional<std::string> status_vault;
     auto* status = app.add_subcommand("status", "Show the saved state of each backup");
@@ -97,6 +109,9 @@ int run(int argc, char** argv) {
             return k_exit_usage;
         }
         return run_sync(global, sync);
+    }
+    if (state_init->parsed()) {
+        return run_state_init(global, init_state);
     }
     if (status->parsed()) {
         return run_status(global, status_vault);

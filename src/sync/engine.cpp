@@ -90,7 +90,15 @@ public:
         input.keep_deleted = m_options.keep_deleted;
         const PathFilter filter(m_options.excludes);
         input.filter = &filter;
-        if (m_options.full) {
+        if (m_result.complete && !m_options.dry_run) {
+            // What the destination already holds: with --full, files the snapshot lacks are
+            // removed; in any complete run, a file whose stored hash matches is not fetched again.
+            const auto listed = co_await m_sink.list_files();
+            m_present.insert(listed.begin(), listed.end());
+            if (m_options.full) {
+                input.present = m_present;
+            }
+        } else if (m_options.full) {
             const auto listed = co_await m_sink.list_files();
             input.present.emplace(listed.begin(), listed.end());
         }
@@ -216,6 +224,9 @@ private:
     // tag and the content hash both check out. Throws on failure (the writer then leaves nothing).
     asio::awaitable<void> download(obsidian::SyncSession& session, const Action& action) {
         const obsidian::RemoteRecord& record = action.record;
+        if (co_await already_there(action)) {
+            co_return;
+        }
         FileMeta meta;
         meta.mtime_ms = record.mtime;
         meta.content_hash = record.hash;
@@ -249,6 +260,30 @@ private:
         ++(action.update ? m_result.updated : m_result.created);
         m_result.bytes += state.size;
         settle(action.uids);
+    }
+
+    // In a complete run without (matching) state, a destination that keeps content hashes (S3
+    // metadata) may already hold this exact file: then it is recorded, not downloaded again.
+    asio::awaitable<bool> already_there(const Action& action) {
+        const obsidian::RemoteRecord& record = action.record;
+        if (!m_present.contains(action.path)) {
+            co_return false;
+        }
+        const auto info = co_await m_sink.stat(action.path);
+        if (!info || info->folder || info->content_hash != record.hash) {
+            co_return false;
+        }
+        FileState state;
+        state.path = action.path;
+        state.hash = record.hash;
+        state.uid = record.uid;
+        state.mtime = record.mtime;
+        state.size = static_cast<std::int64_t>(info->size);
+        m_pending.upserts.push_back(state);
+        ++m_pending_count;
+        ++m_result.unchanged;
+        settle(action.uids);
+        co_return true;
     }
 
     asio::awaitable<std::unique_ptr<obsidian::SyncSession>> open_session() {
@@ -315,6 +350,7 @@ private:
         int running = count;
         std::exception_ptr failure;
         asio::steady_timer all_done(m_executor, asio::steady_timer::time_point::max());
+        m_workers_left = count;
         for (int i = 0; i < count; ++i) {
             asio::co_spawn(m_executor, worker(i == 0 ? std::move(first) : nullptr),
                            [&](const std::exception_ptr& error) {
@@ -322,14 +358,46 @@ private:
                                    failure = error;
                                    m_queue.clear();  // the others finish what they hold
                                }
+                               worker_finished();
                                if (--running == 0) {
                                    all_done.cancel();
                                }
                            });
         }
+        ++running;
+        asio::co_spawn(m_executor, keep_lease(), [&](const std::exception_ptr& error) {
+            if (error && !failure) {
+                failure = error;
+                m_queue.clear();
+            }
+            if (--running == 0) {
+                all_done.cancel();
+            }
+        });
         co_await all_done.async_wait(k_nothrow);
         if (failure) {
             std::rethrow_exception(failure);
+        }
+    }
+
+    // Renews the lease while downloads run, so that one long file (a large upload to S3) never
+    // outlasts it between checkpoints. Ends when the last worker does.
+    asio::awaitable<void> keep_lease() {
+        const auto period =
+            std::chrono::duration_cast<std::chrono::milliseconds>(m_options.lease_ttl / 3);
+        while (m_workers_left > 0) {
+            m_lease_timer.expires_after(period);
+            co_await m_lease_timer.async_wait(k_nothrow);
+            if (m_workers_left > 0 && Clock::now() - m_last_renewal >= period) {
+                m_last_renewal = Clock::now();
+                co_await m_state.renew_lease(m_options.lease_owner, m_options.lease_ttl);
+            }
+        }
+    }
+
+    void worker_finished() {
+        if (--m_workers_left == 0) {
+            m_lease_timer.cancel();
         }
     }
 
@@ -406,6 +474,9 @@ private:
     Clock::time_point m_last_checkpoint = Clock::now();
     Clock::time_point m_last_renewal = Clock::now();
     Progress m_progress_state;
+    std::set<std::string> m_present;  // destination files, listed at the start of complete runs
+    int m_workers_left = 0;
+    asio::steady_timer m_lease_timer{m_executor};
 };
 
 Engine::Engine(asio::any_io_executor executor, obsidian::SessionTarget target,

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/cli_runner.hpp"
 #include "support/fake_server_process.hpp"
 #include "support/files.hpp"
 #include "support/test_util.hpp"
@@ -22,27 +23,14 @@ namespace obsync {
 namespace {
 
 namespace fs = std::filesystem;
+using test::CliResult;
 using test::read_file;
+using test::shell_quote;
 using test::write_file;
 using namespace std::chrono_literals;
 
 const std::string k_account_password = "hunter2-account-secret";
 const std::string k_vault_password = "correct horse vault secret";
-
-std::string shell_quote(const std::string& s) {
-    std::string out = "'";
-    for (const char c : s) {
-        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    }
-    return out + "'";
-}
-
-struct CliResult {
-    int code = -1;
-    std::string out;
-    std::string err;
-    boost::json::object json() const { return boost::json::parse(out).as_object(); }
-};
 
 // Files and folders below `root` with their contents (folders as "<dir>").
 std::map<std::string, std::string> tree(const fs::path& root) {
@@ -95,14 +83,8 @@ public:
     }
 
     CliResult obsync(const std::string& args, const std::string& extra_env = "") {
-        const fs::path out = work.path() / "stdout";
-        const fs::path err = work.path() / "stderr";
-        const std::string command = "env " + env() + " " + extra_env + " " + OBSYNC_BINARY + " " +
-                                    args + " >" + out.string() + " 2>" + err.string() +
-                                    " </dev/null";
-        const int status = std::system(command.c_str());
-        CliResult result{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out),
-                         read_file(err)};
+        const CliResult result = test::run_shell(
+            "env " + env() + " " + extra_env + " " + OBSYNC_BINARY + " " + args, work.path());
         // No secret in any output, whatever happened.
         for (const std::string& secret : {k_account_password, k_vault_password}) {
             EXPECT_EQ(result.out.find(secret), std::string::npos) << args;

@@ -1,0 +1,148 @@
+#include "app/storage.hpp"
+
+#include "app/run_coro.hpp"
+#include "aws/client.hpp"
+#include "aws/s3.hpp"
+#include "sink/local_dir.hpp"
+#include "sink/s3_sink.hpp"
+#include "state/dynamodb_store.hpp"
+#include "state/sqlite_store.hpp"
+#include "util/error.hpp"
+
+namespace obsync::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+bool starts_with(const std::string& text, std::string_view prefix) {
+    return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool is_s3(const std::string& dest) {
+    return starts_with(dest, "s3://");
+}
+
+// A dry run reads what exists and writes nothing, not even a new empty state.
+class DryRunState final : public sync::StateStore {
+public:
+    explicit DryRunState(std::unique_ptr<sync::StateStore> inner) : m_inner(std::move(inner)) {}
+
+    asio::awaitable<sync::StateSnapshot> load() override {
+        if (!m_inner) {
+            co_return sync::StateSnapshot{};
+        }
+        co_return co_await m_inner->load();
+    }
+    asio::awaitable<void> commit(const sync::Checkpoint&) override { co_return refuse(); }
+    asio::awaitable<void> set_vault_name(std::string_view) override { co_return refuse(); }
+    asio::awaitable<void> record_run(const sync::RunRecord&) override { co_return refuse(); }
+    asio::awaitable<void> reset() override { co_return refuse(); }
+    asio::awaitable<bool> acquire_lease(std::string_view, std::chrono::seconds) override {
+        co_return true;
+    }
+    asio::awaitable<void> renew_lease(std::string_view, std::chrono::seconds) override {
+        co_return;
+    }
+    asio::awaitable<void> release_lease(std::string_view) override { co_return; }
+
+private:
+    static void refuse() { throw Error(ErrorKind::storage, "a dry run writes no state"); }
+
+    std::unique_ptr<sync::StateStore> m_inner;
+};
+
+}  // namespace
+
+Storage::Storage(asio::io_context& io, Paths paths, StorageOptions options)
+    : m_io(io), m_paths(std::move(paths)), m_options(std::move(options)) {
+    m_sqlite_file = m_paths.state_db();
+    if (m_options.state) {
+        const std::string& state = *m_options.state;
+        if (starts_with(state, "sqlite://")) {
+            m_sqlite_file = state.substr(9);
+            if (m_sqlite_file.empty()) {
+                throw Error(ErrorKind::config, "--state sqlite://PATH needs a file path");
+            }
+        } else if (starts_with(state, "dynamodb://")) {
+            m_dynamodb_table = state::parse_dynamodb_url(state);
+        } else {
+            throw Error(ErrorKind::config,
+                        "--state must be sqlite://PATH or dynamodb://TABLE, not \"" + state + "\"");
+        }
+    }
+    if (!m_options.dest.empty() && is_s3(m_options.dest)) {
+        (void)aws::parse_s3_location(m_options.dest);  // a malformed URL fails before any login
+        if (!m_options.sse.empty() && m_options.sse != "AES256" && m_options.sse != "aws:kms") {
+            throw Error(ErrorKind::config, "--sse must be AES256 or aws:kms");
+        }
+        if (!m_options.sse_kms_key_id.empty() && m_options.sse != "aws:kms") {
+            throw Error(ErrorKind::config, "--sse-kms-key-id needs --sse aws:kms");
+        }
+    } else if (!m_options.sse.empty() || !m_options.sse_kms_key_id.empty()) {
+        throw Error(ErrorKind::config, "--sse applies to s3:// destinations only");
+    }
+}
+
+Storage::~Storage() = default;
+
+aws::AwsClient& Storage::aws() {
+    if (!m_aws) {
+        m_aws = std::make_unique<aws::AwsClient>(m_io.get_executor(),
+                                                 aws::AwsEnvironment::from_environment());
+    }
+    return *m_aws;
+}
+
+std::unique_ptr<sync::Sink> Storage::open_sink(const std::string& folder) {
+    if (!is_s3(m_options.dest)) {
+        std::filesystem::path root = m_options.dest;
+        if (!folder.empty()) {
+            root /= folder;
+        }
+        return sink::open_local_dir(root);
+    }
+    sink::S3SinkOptions options;
+    options.location = aws::parse_s3_location(m_options.dest);
+    if (!folder.empty()) {
+        options.location.prefix =
+            options.location.prefix.empty() ? folder : options.location.prefix + "/" + folder;
+    }
+    options.sse = m_options.sse;
+    options.sse_kms_key_id = m_options.sse_kms_key_id;
+    options.sync_time = m_options.sync_time;
+    return sink::open_s3_sink(aws(), options);
+}
+
+std::unique_ptr<sync::StateStore> Storage::open_state(const sync::StateScope& scope, bool dry_run) {
+    std::unique_ptr<sync::StateStore> store;
+    if (m_dynamodb_table) {
+        state::DynamoStateOptions options;
+        options.table = *m_dynamodb_table;
+        options.scope = scope;
+        store = state::open_dynamodb_state(aws(), options);
+    } else if (!dry_run) {
+        store = state::open_sqlite_state(m_sqlite_file, scope);
+    } else {
+        // Opening the database would create it: look first.
+        for (const auto& existing : state::list_sqlite_scopes(m_sqlite_file)) {
+            if (existing.vault_id == scope.vault_id && existing.destination == scope.destination) {
+                store = state::open_sqlite_state(m_sqlite_file, scope);
+                break;
+            }
+        }
+    }
+    if (dry_run) {
+        return std::make_unique<DryRunState>(std::move(store));
+    }
+    return store;
+}
+
+void Storage::init_state_table() {
+    if (!m_dynamodb_table) {
+        throw Error(ErrorKind::config, "state-init needs --state dynamodb://TABLE");
+    }
+    run_coro(m_io, state::create_dynamodb_state_table(aws(), *m_dynamodb_table));
+}
+
+}  // namespace obsync::app

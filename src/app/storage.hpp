@@ -1,0 +1,60 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "app/config.hpp"
+#include "sync/sink.hpp"
+#include "sync/state_store.hpp"
+
+namespace obsync::aws {
+class AwsClient;
+}
+
+namespace obsync::app {
+
+// Where backups go and where their state lives, as the command line names them.
+struct StorageOptions {
+    std::string dest;                  // a folder, or s3://BUCKET[/PREFIX]
+    std::optional<std::string> state;  // sqlite://PATH | dynamodb://TABLE; default local SQLite
+    std::string sse;                   // "", "AES256" or "aws:kms" (S3 only)
+    std::string sse_kms_key_id;        // with aws:kms
+    std::string sync_time;             // ISO-8601 UTC of the run, stored with every S3 object
+};
+
+// Opens sinks and state stores for one run. The AWS client is made on first use, so a local
+// backup never needs AWS settings. Throws Error{config} on malformed options.
+class Storage {
+public:
+    Storage(boost::asio::io_context& io, Paths paths, StorageOptions options);
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+    ~Storage();
+
+    // The destination of one vault: DEST itself, or DEST/<folder> with --all.
+    std::unique_ptr<sync::Sink> open_sink(const std::string& folder);
+    // The state of one backup. A dry run gets a store that reads (without creating anything) and
+    // refuses every write.
+    std::unique_ptr<sync::StateStore> open_state(const sync::StateScope& scope, bool dry_run);
+
+    // Whether the state lives in the local SQLite database (`status` and `reset` read it).
+    bool local_state() const noexcept { return !m_dynamodb_table.has_value(); }
+
+    // Creates the DynamoDB state table if it is missing (obsync state-init).
+    void init_state_table();
+
+    aws::AwsClient& aws();
+
+private:
+    boost::asio::io_context& m_io;
+    Paths m_paths;
+    StorageOptions m_options;
+    std::filesystem::path m_sqlite_file;
+    std::optional<std::string> m_dynamodb_table;
+    std::unique_ptr<aws::AwsClient> m_aws;
+};
+
+}  // namespace obsync::app

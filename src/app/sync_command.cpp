@@ -1,0 +1,178 @@
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <set>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+
+#include "app/account.hpp"
+#include "app/commands.hpp"
+#include "app/output.hpp"
+#include "app/progress.hpp"
+#include "app/run_coro.hpp"
+#include "app/storage.hpp"
+#include "crypto/vault_cipher.hpp"
+#include "obsidian/api.hpp"
+#include "sync/engine.hpp"
+#include "util/error.hpp"
+#include "util/process_owner.hpp"
+
+namespace obsync::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// A vault name that is safe as one folder name, or nothing.
+std::optional<std::string> folder_name(const std::string& name) {
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+        name.find('\0') != std::string::npos || name.size() > 200) {
+        return std::nullopt;
+    }
+    return name;
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+int run_sync(const GlobalOptions& global, const SyncRequest& request) {
+    try {
+        Session session(global);
+        std::string token;
+        std::vector<obsidian::VaultInfo> chosen;
+        run_coro(session.io(), [&]() -> asio::awaitable<void> {
+            auto [t, vaults] = co_await session.vaults();
+            token = t;
+            if (request.all) {
+                chosen = vaults;
+            } else {
+                chosen.push_back(obsidian::find_vault(vaults, *request.vault));
+            }
+        }());
+
+        StorageOptions storage_options;
+        storage_options.dest = request.dest;
+        storage_options.state = request.state;
+        storage_options.sse = request.sse;
+        storage_options.sse_kms_key_id = request.sse_kms_key_id;
+        storage_options.sync_time = iso_time(now_ms());
+        Storage storage(session.io(), session.paths(), storage_options);
+
+        boost::json::array results;
+        int exit_code = k_exit_ok;
+        std::set<std::string> used_folders;
+        for (const obsidian::VaultInfo& vault : chosen) {
+            std::string folder;
+            if (request.all) {
+                const auto name = folder_name(vault.name);
+                folder = name && !used_folders.contains(*name) ? *name : vault.id;
+                used_folders.insert(folder);
+            }
+            try {
+                const auto password =
+                    vault.managed_password
+                        ? vault.managed_password
+                        : session.credentials().password_for_vault(vault.id, vault.name);
+                if (!password) {
+                    throw Error(ErrorKind::auth,
+                                "vault \"" + vault.name +
+                                    "\" is end-to-end encrypted: give its password "
+                                    "with --password or OBSIDIAN_VAULT_PASSWORD");
+                }
+                const crypto::VaultCipher cipher = crypto::VaultCipher::from_password(
+                    *password, vault.salt,
+                    crypto::encryption_version_from_int(vault.encryption_version));
+                auto sink = storage.open_sink(folder);
+                const sync::StateScope scope{vault.id, sink->describe()};
+                auto state = storage.open_state(scope, request.dry_run);
+                sync::EngineOptions options;
+                options.full = request.full;
+                options.dry_run = request.dry_run;
+                options.keep_deleted = request.keep_deleted;
+                options.concurrency = request.concurrency;
+                options.excludes = request.excludes;
+                options.lease_owner = local_process_owner();
+                ProgressReporter progress(vault.name);
+                sync::EngineResult result;
+                run_coro(session.io(), [&]() -> asio::awaitable<void> {
+                    obsidian::Api api(session.http(), session.api_url());
+                    // A wrong password fails here, before anything is written.
+                    co_await api.check_access(token, vault, cipher.keyhash());
+                    if (!request.dry_run) {
+                        co_await state->set_vault_name(vault.name);
+                    }
+                    const obsidian::SessionTarget target{vault.host, vault.id, token};
+                    sync::Engine engine(session.io().get_executor(), target, cipher, *sink, *state,
+                                        options);
+                    const sync::Engine::ProgressFn on_progress = [&](const sync::Progress& p) {
+                        progress.update(p);
+                    };
+                    result = co_await engine.run(on_progress);
+                }());
+                progress.finish();
+                if (!result.failures.empty()) {
+                    exit_code = std::max<int>(exit_code, k_exit_partial);
+                }
+                if (global.json) {
+                    auto entry = result_json(vault, sink->describe(), result);
+                    if (request.dry_run) {
+                        boost::json::array plan;
+                        for (const auto& a : result.plan) {
+                            plan.push_back({{"action", action_word(a.kind)}, {"path", a.path}});
+                        }
+                        entry["plan"] = std::move(plan);
+                    }
+                    results.push_back(std::move(entry));
+                } else {
+                    if (request.dry_run) {
+                        for (const auto& a : result.plan) {
+                            std::cout << action_word(a.kind) << "  " << a.path << "\n";
+                        }
+                    }
+                    std::cerr << vault.name << ": "
+                              << (request.dry_run ? "would create " : "created ") << result.created
+                              << ", updated " << result.updated << ", deleted " << result.deleted
+                              << ", unchanged " << result.unchanged << ", failed "
+                              << result.failed() << ", "
+                              << human_bytes(static_cast<double>(result.bytes)) << " in "
+                              << static_cast<double>(result.duration.count()) / 1000.0 << " s"
+                              << std::endl;
+                    for (const auto& f : result.failures) {
+                        std::cerr << "  failed: "
+                                  << (f.path.empty() ? "record " + std::to_string(f.uid) : f.path)
+                                  << ": " << f.message << std::endl;
+                    }
+                }
+            } catch (const Error& e) {
+                std::cerr << "obsync: " << vault.name << ": " << e.what() << std::endl;
+                const int code = exit_code_for(e);
+                // With --all one failing vault does not stop the others, and the run reports 1.
+                exit_code = request.all ? std::max<int>(exit_code, k_exit_partial)
+                                        : std::max(exit_code, code);
+                if (global.json) {
+                    results.push_back({{"id", vault.id},
+                                       {"name", vault.name},
+                                       {"ok", false},
+                                       {"error", e.what()},
+                                       {"kind", std::string(to_string(e.kind()))}});
+                }
+            }
+        }
+        if (global.json) {
+            std::cout << boost::json::serialize(boost::json::object{{"ok", exit_code == k_exit_ok},
+                                                                    {"vaults", results}})
+                      << std::endl;
+        }
+        return exit_code;
+    } catch (const Error& e) {
+        return report(global, e);
+    }
+}
+
+}  // namespace obsync::app
