@@ -57,26 +57,33 @@ void check_etag(const std::string& etag) {
 
 }  // namespace
 
+S3Address s3_address(const AwsEnvironment& environment, const std::string& bucket,
+                     const std::string& key) {
+    S3Address address;
+    if (environment.s3_path_style() || bucket.find('.') != std::string::npos) {
+        address.path = "/" + bucket;
+        if (!key.empty()) {
+            address.path += "/" + key;
+        }
+        return address;
+    }
+    // https://bucket.s3.region.amazonaws.com, or the custom endpoint with "bucket." in front.
+    address.endpoint = environment.endpoint(Service::s3);
+    const std::size_t host = address.endpoint.find("://");
+    address.endpoint.insert(host == std::string::npos ? 0 : host + 3, bucket + ".");
+    address.path = "/" + key;
+    return address;
+}
+
 AwsRequest S3Client::request(const std::string& bucket, const std::string& key, std::string method,
                              std::string operation) const {
     AwsRequest request;
     request.service = Service::s3;
     request.method = std::move(method);
     request.operation = std::move(operation);
-    const AwsEnvironment& env = m_client->environment();
-    if (env.s3_path_style()) {
-        request.path = "/" + bucket;
-        if (!key.empty()) {
-            request.path += "/" + key;
-        }
-    } else {
-        // https://bucket.s3.region.amazonaws.com, or the custom endpoint with "bucket." in front.
-        std::string endpoint = env.endpoint(Service::s3);
-        const std::size_t host = endpoint.find("://");
-        endpoint.insert(host == std::string::npos ? 0 : host + 3, bucket + ".");
-        request.endpoint = std::move(endpoint);
-        request.path = "/" + key;
-    }
+    S3Address address = s3_address(m_client->environment(), bucket, key);
+    request.endpoint = std::move(address.endpoint);
+    request.path = std::move(address.path);
     return request;
 }
 

@@ -63,6 +63,17 @@ struct CompletedPart {
     std::string etag;  // as UploadPart returned it, quotes included
 };
 
+// Where a request for `key` in `bucket` goes: the endpoint ("" = the environment's S3 endpoint)
+// and the decoded path. Path-style ("/bucket/key") when the environment asks for it (a custom
+// endpoint, by default) or when the bucket name has a dot (a dotted host would not match S3's
+// TLS certificate); virtual-hosted ("https://bucket.s3.region.amazonaws.com" + "/key") otherwise.
+struct S3Address {
+    std::string endpoint;
+    std::string path;
+};
+S3Address s3_address(const AwsEnvironment& environment, const std::string& bucket,
+                     const std::string& key);
+
 // The few S3 operations a backup needs, over AwsClient (which signs, retries and types errors).
 // Keys are plain (decoded) strings. Failures are AwsError (or Error{network}) whose message starts
 // with "s3://bucket/key: ". Sends no checksum headers: MinIO, R2 and B2 refuse some of them.

@@ -2,6 +2,8 @@
 
 #include "aws/s3.hpp"
 
+#include <map>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -97,6 +99,45 @@ TEST(ContentTypeTest, UnknownOrMissingExtensionsAreOctetStream) {
     EXPECT_EQ(content_type_for("folder.md/file"), "application/octet-stream");
     EXPECT_EQ(content_type_for("trailing."), "application/octet-stream");
     EXPECT_EQ(content_type_for("a.mdx"), "application/octet-stream");
+}
+
+AwsEnvironment environment_with(std::map<std::string, std::string> values) {
+    values.emplace("AWS_ACCESS_KEY_ID", "AKID");
+    values.emplace("AWS_SECRET_ACCESS_KEY", "secret");
+    values.emplace("AWS_REGION", "eu-west-1");
+    return AwsEnvironment::from_lookup([&](const char* name) -> std::optional<std::string> {
+        const auto it = values.find(name);
+        return it == values.end() ? std::nullopt : std::optional<std::string>(it->second);
+    });
+}
+
+TEST(S3AddressTest, AwsItselfIsVirtualHosted) {
+    const S3Address address = s3_address(environment_with({}), "my-backups", "a b/c.md");
+    EXPECT_EQ(address.endpoint, "https://my-backups.s3.eu-west-1.amazonaws.com");
+    EXPECT_EQ(address.path, "/a b/c.md");
+}
+
+TEST(S3AddressTest, ACustomEndpointIsPathStyleUnlessAskedOtherwise) {
+    const auto minio = environment_with({{"AWS_ENDPOINT_URL_S3", "https://minio.example:9000"}});
+    const S3Address path_style = s3_address(minio, "my-backups", "k");
+    EXPECT_EQ(path_style.endpoint, "");
+    EXPECT_EQ(path_style.path, "/my-backups/k");
+
+    const auto r2 = environment_with(
+        {{"AWS_ENDPOINT_URL", "https://acct.r2.example.com"}, {"OBSYNC_S3_ADDRESSING", "virtual"}});
+    const S3Address virtual_hosted = s3_address(r2, "my-backups", "k");
+    EXPECT_EQ(virtual_hosted.endpoint, "https://my-backups.acct.r2.example.com");
+    EXPECT_EQ(virtual_hosted.path, "/k");
+}
+
+TEST(S3AddressTest, ADottedBucketStaysPathStyleSoTheCertificateMatches) {
+    const S3Address address = s3_address(environment_with({}), "backups.example.com", "k");
+    EXPECT_EQ(address.endpoint, "");
+    EXPECT_EQ(address.path, "/backups.example.com/k");
+}
+
+TEST(S3AddressTest, AnUnknownAddressingStyleIsAConfigurationError) {
+    EXPECT_THROW(environment_with({{"OBSYNC_S3_ADDRESSING", "sideways"}}), Error);
 }
 
 }  // namespace
