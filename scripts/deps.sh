@@ -28,6 +28,17 @@ for p in "${packages[@]}"; do
     [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
+# The AWS tests need moto_server (an AWS emulator; Python). It is not a Debian package: when it
+# is missing, try pip (it may have no network: then say what to do instead of failing later).
+if [[ -z ${OBSYNC_MOTO_SERVER:-} ]] && ! command -v moto_server >/dev/null; then
+    echo "deps: moto_server not found, trying: pip install 'moto[server]'" >&2
+    if ! python3 -m pip install --quiet 'moto[server]' >&2; then
+        echo "deps: could not install moto; install it with pip install 'moto[server]' or point" \
+            "OBSYNC_MOTO_SERVER at a moto_server binary (the AWS tests need it)" >&2
+        exit 1
+    fi
+fi
+
 if ((${#missing[@]} == 0)); then
     exit 0
 fi
