@@ -4,9 +4,11 @@
 #include <array>
 #include <cerrno>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sink/unique_fd.hpp"
 #include "sync/path_policy.hpp"
 #include "util/error.hpp"
 
@@ -26,35 +29,12 @@ constexpr std::size_t k_temp_digits = 16;
 // NAME_MAX is 255 bytes: the dot, the marker and the digits must fit next to the name.
 constexpr std::size_t k_max_temp_stem = 200;
 
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) noexcept : m_fd(fd) {}
-    UniqueFd(UniqueFd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept {
-        if (this != &other) {
-            reset();
-            m_fd = std::exchange(other.m_fd, -1);
-        }
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd() { reset(); }
+// An open folder, shared by the sink's cache and the writers that rename into it.
+using SharedFd = std::shared_ptr<const UniqueFd>;
 
-    int get() const noexcept { return m_fd; }
-    bool valid() const noexcept { return m_fd >= 0; }
-    int release() noexcept { return std::exchange(m_fd, -1); }
-    void reset() noexcept {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-            m_fd = -1;
-        }
-    }
-
-private:
-    int m_fd = -1;
-};
+// Folders kept open between calls; past this the cache starts over (well under the usual limit
+// of 1,024 descriptors, next to at most 16 open writers).
+constexpr std::size_t k_max_cached_dirs = 128;
 
 struct DirCloser {
     void operator()(DIR* dir) const noexcept { ::closedir(dir); }
@@ -73,20 +53,6 @@ struct DirCloser {
 void check_path(std::string_view path) {
     if (const auto reason = sync::unsafe_path_reason(path)) {
         throw Error(ErrorKind::bad_input, "unsafe path \"" + std::string(path) + "\": " + *reason);
-    }
-}
-
-std::vector<std::string> split(std::string_view path) {
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t end = path.find('/', start);
-        if (end == std::string_view::npos) {
-            parts.emplace_back(path.substr(start));
-            return parts;
-        }
-        parts.emplace_back(path.substr(start, end - start));
-        start = end + 1;
     }
 }
 
@@ -125,7 +91,7 @@ timespec to_timespec(std::int64_t ms) {
 
 class LocalFileWriter final : public sync::FileWriter {
 public:
-    LocalFileWriter(UniqueFd dir, UniqueFd file, std::string temp, std::string leaf,
+    LocalFileWriter(SharedFd dir, UniqueFd file, std::string temp, std::string leaf,
                     std::int64_t mtime_ms, std::string where)
         : m_dir(std::move(dir)),
           m_file(std::move(file)),
@@ -140,7 +106,7 @@ public:
     ~LocalFileWriter() override {
         m_file.reset();
         if (!m_committed) {
-            ::unlinkat(m_dir.get(), m_temp.c_str(), 0);
+            ::unlinkat(m_dir->get(), m_temp.c_str(), 0);
         }
     }
 
@@ -185,13 +151,13 @@ private:
             fail_errno(m_where, errno);
         }
         // renameat replaces a symbolic link at the target itself, never what it points to.
-        if (::renameat(m_dir.get(), m_temp.c_str(), m_dir.get(), m_leaf.c_str()) != 0) {
+        if (::renameat(m_dir->get(), m_temp.c_str(), m_dir->get(), m_leaf.c_str()) != 0) {
             fail_errno(m_where, errno);
         }
         m_committed = true;
     }
 
-    UniqueFd m_dir;
+    SharedFd m_dir;
     UniqueFd m_file;
     std::string m_temp;
     std::string m_leaf;
@@ -207,6 +173,9 @@ public:
     std::string describe() const override { return m_root; }
 
     boost::asio::awaitable<void> prepare() override {
+        // A new run: folders are opened afresh, whatever happened to them in between.
+        m_dirs.clear();
+        m_root_dir.reset();
         UniqueFd root = open_root(true);
         walk_tree(std::move(root), "",
                   [this](int dir, const std::string& name, const std::string& path) {
@@ -219,8 +188,11 @@ public:
     }
 
     boost::asio::awaitable<void> flush() override {
-        const UniqueFd root = open_root(false);
-        if (::syncfs(root.get()) != 0) {
+        const SharedFd root = root_dir(false);
+        if (!root) {
+            fail(ErrorKind::storage, m_root, "the destination folder does not exist");
+        }
+        if (::syncfs(root->get()) != 0) {
             fail_errno(where(""), errno);
         }
         co_return;
@@ -233,9 +205,7 @@ public:
 
     boost::asio::awaitable<void> create_folder(std::string_view path) override {
         check_path(path);
-        const std::vector<std::string> parts = split(path);
-        UniqueFd root = open_root(true);
-        open_dirs(std::move(root), path, parts, parts.size(), true);
+        folder(path, true);
         co_return;
     }
 
@@ -270,7 +240,7 @@ public:
 private:
     // The parent folder of a vault path, opened, and the last component.
     struct Parent {
-        UniqueFd dir;
+        SharedFd dir;
         std::string leaf;
     };
 
@@ -348,35 +318,68 @@ private:
         }
     }
 
-    // Opens the first `count` components of `path` from `root`.
-    UniqueFd open_dirs(UniqueFd root, std::string_view path, const std::vector<std::string>& parts,
-                       std::size_t count, bool create) const {
-        UniqueFd current = std::move(root);
-        std::size_t prefix = 0;
-        for (std::size_t i = 0; i < count; ++i) {
-            prefix += parts[i].size() + (i == 0 ? 0 : 1);
-            UniqueFd next =
-                open_dir(current.get(), parts[i], create, where(path.substr(0, prefix)));
-            if (!next.valid()) {
-                return {};
+    // The root, opened once and kept (see open_root); null when it is missing and not `create`.
+    SharedFd root_dir(bool create) {
+        if (!m_root_dir) {
+            UniqueFd fd = open_root(create);
+            if (!fd.valid()) {
+                return nullptr;
             }
-            current = std::move(next);
+            m_root_dir = std::make_shared<const UniqueFd>(std::move(fd));
         }
-        return current;
+        return m_root_dir;
     }
 
-    std::optional<Parent> open_parent(std::string_view path, bool create) const {
+    // The folder at vault path `path` ("" is the root), opened one component at a time from the
+    // root and kept, so that a file costs one lookup of its own name instead of one per folder
+    // above it. Null when a component is missing (or a file) and not `create`.
+    SharedFd folder(std::string_view path, bool create) {
+        if (path.empty()) {
+            return root_dir(create);
+        }
+        if (const auto hit = m_dirs.find(std::string(path)); hit != m_dirs.end()) {
+            return hit->second;
+        }
+        const std::size_t slash = path.rfind('/');
+        const std::string_view above =
+            slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+        const SharedFd parent = folder(above, create);
+        if (!parent) {
+            return nullptr;
+        }
+        const std::string name(slash == std::string_view::npos ? path : path.substr(slash + 1));
+        UniqueFd fd = open_dir(parent->get(), name, create, where(path));
+        if (!fd.valid()) {
+            return nullptr;
+        }
+        if (m_dirs.size() >= k_max_cached_dirs) {
+            m_dirs.clear();
+        }
+        auto opened = std::make_shared<const UniqueFd>(std::move(fd));
+        m_dirs.emplace(std::string(path), opened);
+        return opened;
+    }
+
+    // Forgets `path` and every folder below it (after it was removed).
+    void forget_folder(std::string_view path) {
+        std::erase_if(m_dirs, [path](const auto& entry) {
+            const std::string& cached = entry.first;
+            return cached.starts_with(path) &&
+                   (cached.size() == path.size() || cached[path.size()] == '/');
+        });
+    }
+
+    std::optional<Parent> open_parent(std::string_view path, bool create) {
         check_path(path);
-        std::vector<std::string> parts = split(path);
-        UniqueFd root = open_root(create);
-        if (!root.valid()) {
+        const std::size_t slash = path.rfind('/');
+        const std::string_view above =
+            slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+        SharedFd dir = folder(above, create);
+        if (!dir) {
             return std::nullopt;
         }
-        UniqueFd dir = open_dirs(std::move(root), path, parts, parts.size() - 1, create);
-        if (!dir.valid()) {
-            return std::nullopt;
-        }
-        return Parent{std::move(dir), std::move(parts.back())};
+        return Parent{std::move(dir),
+                      std::string(slash == std::string_view::npos ? path : path.substr(slash + 1))};
     }
 
     std::unique_ptr<sync::FileWriter> do_create_file(std::string_view path,
@@ -392,13 +395,13 @@ private:
             fail(ErrorKind::bad_input, where(path), "the name is reserved for temp files");
         }
         struct stat st {};
-        if (::fstatat(parent->dir.get(), parent->leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        if (::fstatat(parent->dir->get(), parent->leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
             S_ISDIR(st.st_mode)) {
             fail(ErrorKind::storage, where(path), "a folder is in the way");
         }
         for (int attempt = 0;; ++attempt) {
             std::string temp = temp_name(parent->leaf);
-            const int fd = ::openat(parent->dir.get(), temp.c_str(),
+            const int fd = ::openat(parent->dir->get(), temp.c_str(),
                                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
             if (fd >= 0) {
                 return std::make_unique<LocalFileWriter>(std::move(parent->dir), UniqueFd(fd),
@@ -411,12 +414,12 @@ private:
         }
     }
 
-    void do_remove_file(std::string_view path) const {
+    void do_remove_file(std::string_view path) {
         const std::optional<Parent> parent = open_parent(path, false);
         if (!parent) {
             return;
         }
-        if (::unlinkat(parent->dir.get(), parent->leaf.c_str(), 0) == 0 || errno == ENOENT) {
+        if (::unlinkat(parent->dir->get(), parent->leaf.c_str(), 0) == 0 || errno == ENOENT) {
             return;
         }
         if (errno == EISDIR) {
@@ -425,13 +428,14 @@ private:
         fail_errno(where(path), errno);
     }
 
-    bool do_remove_folder_if_empty(std::string_view path) const {
+    bool do_remove_folder_if_empty(std::string_view path) {
         const std::optional<Parent> parent = open_parent(path, false);
         if (!parent) {
             return true;
         }
-        if (::unlinkat(parent->dir.get(), parent->leaf.c_str(), AT_REMOVEDIR) == 0 ||
+        if (::unlinkat(parent->dir->get(), parent->leaf.c_str(), AT_REMOVEDIR) == 0 ||
             errno == ENOENT) {
+            forget_folder(path);
             return true;
         }
         if (errno == ENOTEMPTY || errno == EEXIST) {
@@ -443,13 +447,13 @@ private:
         fail_errno(where(path), errno);
     }
 
-    std::optional<sync::EntryInfo> do_stat(std::string_view path) const {
+    std::optional<sync::EntryInfo> do_stat(std::string_view path) {
         const std::optional<Parent> parent = open_parent(path, false);
         if (!parent) {
             return std::nullopt;
         }
         struct stat st {};
-        if (::fstatat(parent->dir.get(), parent->leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (::fstatat(parent->dir->get(), parent->leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT || errno == ENOTDIR) {
                 return std::nullopt;
             }
@@ -513,6 +517,8 @@ private:
     }
 
     std::string m_root;
+    SharedFd m_root_dir;
+    std::unordered_map<std::string, SharedFd> m_dirs;  // by vault path, without the root
 };
 
 }  // namespace

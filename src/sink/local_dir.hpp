@@ -14,6 +14,10 @@ namespace obsync::sink {
 // `.<name>.obsync-tmp-<16 hex>` in its own folder, then renamed over the target; a symbolic link
 // at the target is replaced, never followed.
 //
+// Folders are opened once and kept open until the next prepare() (up to 128 at a time), so a
+// file costs one lookup of its own name; a folder moved away by someone else during a run is
+// therefore still written to where it went.
+//
 // stat() reports only regular files and folders: a symbolic link (or fifo, socket, device) is
 // reported as absent, because create_file replaces it and list_files skips it.
 //

@@ -370,6 +370,34 @@ TEST_F(LocalDir, RemoveFolderIfEmptySemantics) {
               ErrorKind::storage);
 }
 
+// Folders stay open between calls (one lookup per file): a folder the sink removed must be
+// opened afresh, and a file may then take its name.
+TEST_F(LocalDir, AFolderRemovedAndRecreatedIsOpenedAgain) {
+    put("a/b/x.md", "x");
+    run(m_sink->remove_file("a/b/x.md"));
+    EXPECT_TRUE(run(m_sink->remove_folder_if_empty("a/b")));
+    EXPECT_TRUE(run(m_sink->remove_folder_if_empty("a")));
+    put("a", "now a file");
+    EXPECT_EQ(read(m_root / "a"), "now a file");
+    run(m_sink->remove_file("a"));
+    put("a/b/y.md", "y");
+    EXPECT_EQ(read(m_root / "a" / "b" / "y.md"), "y");
+    EXPECT_EQ(tree(m_root), (std::vector<std::string>{"a", "a/b", "a/b/y.md"}));
+}
+
+TEST_F(LocalDir, ManyFoldersInOneRunAllArrive) {
+    // More folders than the sink keeps open at a time (128).
+    for (int i = 0; i < 300; ++i) {
+        put("f" + std::to_string(i % 150) + "/deep/n" + std::to_string(i) + ".md",
+            std::to_string(i));
+    }
+    for (int i = 0; i < 300; ++i) {
+        EXPECT_EQ(read(m_root / ("f" + std::to_string(i % 150)) / "deep" /
+                       ("n" + std::to_string(i) + ".md")),
+                  std::to_string(i));
+    }
+}
+
 TEST_F(LocalDir, StatReportsFilesAndFoldersOnly) {
     put("f.md", "12345");
     run(m_sink->create_folder("dir"));
