@@ -272,12 +272,14 @@ std::optional<Record> Store::find_record(std::string_view vault_id, std::int64_t
 std::vector<Record> Store::records_after(std::string_view vault_id, std::int64_t version,
                                          bool initial) {
     // For an initial sync a path whose latest record is a deletion is left out entirely, even
-    // if older live records of it are newer than `version` (§4.6, compacted snapshot).
+    // if older live records of it are newer than `version` (§4.6, compacted snapshot). "Latest"
+    // is a lookup in records_by_path per record: a join with a grouped subquery made SQLite
+    // compare every record with every path (0.35 s for 2,000 files).
     const std::string sql =
-        initial ? "SELECT r.uid, r.path, r.hash, r.size, r.ctime, r.mtime, r.folder, r.deleted, "
-                  "r.device, r.user_id FROM records r JOIN (SELECT path, MAX(uid) AS uid FROM "
-                  "records WHERE vault_id = ?1 GROUP BY path) l ON r.uid = l.uid "
-                  "WHERE r.vault_id = ?1 AND r.deleted = 0 AND r.uid > ?2 ORDER BY r.uid"
+        initial ? std::string(k_record_columns) +
+                      "AS r WHERE vault_id = ?1 AND deleted = 0 AND uid > ?2 AND NOT EXISTS "
+                      "(SELECT 1 FROM records n WHERE n.vault_id = ?1 AND n.path = r.path AND "
+                      "n.uid > r.uid) ORDER BY uid"
                 : std::string(k_record_columns) + "WHERE vault_id = ?1 AND uid > ?2 ORDER BY uid";
     auto s = m_db.prepare(sql);
     s.bind(1, vault_id).bind(2, version);
