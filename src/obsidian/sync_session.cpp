@@ -270,11 +270,15 @@ struct SyncSession::Impl : std::enable_shared_from_this<Impl> {
     }
 
     asio::awaitable<PullResult> do_pull(std::int64_t uid, const PieceHandler& on_piece,
-                                        bool& clean_failure) {
+                                        const SentHandler& on_sent, bool& clean_failure) {
         boost::json::object pull;
         pull["op"] = "pull";
         pull["uid"] = uid;
         co_await send(pull);
+        if (on_sent) {
+            co_await on_sent();
+            request_progress = Clock::now();
+        }
         const std::string what = "pull of record " + std::to_string(uid);
         const auto header = co_await reply(what);
         if (json::is_truthy(header.if_contains("err"))) {
@@ -367,12 +371,19 @@ asio::awaitable<ChangeSet> SyncSession::init(std::int64_t version, bool initial)
 
 asio::awaitable<SyncSession::PullResult> SyncSession::pull(std::int64_t uid,
                                                            const PieceHandler& on_piece) {
+    SentHandler nothing;
+    co_return co_await pull(uid, on_piece, std::move(nothing));
+}
+
+asio::awaitable<SyncSession::PullResult> SyncSession::pull(std::int64_t uid,
+                                                           const PieceHandler& on_piece,
+                                                           SentHandler on_sent) {
     m_impl->ensure_usable();
     m_impl->in_request = true;
     m_impl->request_progress = Clock::now();
     bool clean_failure = false;
     try {
-        const PullResult result = co_await m_impl->do_pull(uid, on_piece, clean_failure);
+        const PullResult result = co_await m_impl->do_pull(uid, on_piece, on_sent, clean_failure);
         m_impl->in_request = false;
         co_return result;
     } catch (...) {

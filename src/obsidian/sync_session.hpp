@@ -87,6 +87,13 @@ public:
     // arrives (nothing is buffered whole). Checks the piece count and the announced size.
     boost::asio::awaitable<PullResult> pull(std::int64_t uid, const PieceHandler& on_piece);
 
+    // Runs once the pull request is on its way and before its reply is read: work that the
+    // round trip can hide (the engine opens the destination file and commits the previous one
+    // there). If it throws, the reply is left unread and the session is no longer usable.
+    using SentHandler = std::function<boost::asio::awaitable<void>()>;
+    boost::asio::awaitable<PullResult> pull(std::int64_t uid, const PieceHandler& on_piece,
+                                            SentHandler on_sent);
+
     // Pushes that arrived outside `init` (live changes from other devices), oldest first.
     std::vector<RemoteRecord> take_live_changes();
 

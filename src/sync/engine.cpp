@@ -54,6 +54,13 @@ std::chrono::milliseconds backoff(int attempt) {
     return std::chrono::milliseconds(jitter(rng));
 }
 
+// A file downloaded and verified, waiting for its commit (see Run::download).
+struct Finished {
+    std::unique_ptr<FileWriter> writer;
+    Action action;
+    FileState state;
+};
+
 }  // namespace
 
 // The state of one run, shared by its workers (all on one io_context thread).
@@ -222,7 +229,12 @@ private:
 
     // Decrypts and verifies one file while streaming it into the sink; commits only when the GCM
     // tag and the content hash both check out. Throws on failure (the writer then leaves nothing).
-    asio::awaitable<void> download(obsidian::SyncSession& session, const Action& action) {
+    //
+    // The sink's work is kept off the round trip: once the pull request is out, the worker
+    // commits its previous file (`finished`) and opens this one's writer while the server
+    // answers; this file is left in `finished` for the next request (or the worker's end).
+    asio::awaitable<void> download(obsidian::SyncSession& session, const Action& action,
+                                   std::optional<Finished>& finished) {
         const obsidian::RemoteRecord& record = action.record;
         if (co_await already_there(action)) {
             co_return;
@@ -231,7 +243,11 @@ private:
         meta.mtime_ms = record.mtime;
         meta.content_hash = record.hash;
         meta.size = static_cast<std::uint64_t>(plaintext_size(record.size));
-        auto writer = co_await m_sink.create_file(action.path, meta);
+        std::unique_ptr<FileWriter> writer;
+        const obsidian::SyncSession::SentHandler on_sent = [&]() -> asio::awaitable<void> {
+            co_await commit(finished);
+            writer = co_await m_sink.create_file(action.path, meta);
+        };
         crypto::BlobDecryptor decryptor = m_cipher.content_decryptor();
         crypto::Sha256 hasher;
         const obsidian::SyncSession::PieceHandler on_piece =
@@ -242,24 +258,44 @@ private:
             report();
             co_await writer->write(plain);
         };
-        co_await session.pull(record.uid, on_piece);
+        co_await session.pull(record.uid, on_piece, on_sent);
         decryptor.finish();
         if (to_hex(hasher.finish()) != record.hash) {
             throw Error(ErrorKind::crypto,
                         "content does not match its hash (corrupted on the server)");
         }
-        co_await writer->commit();
         FileState state;
         state.path = action.path;
         state.hash = record.hash;
         state.uid = record.uid;
         state.mtime = record.mtime;
         state.size = static_cast<std::int64_t>(decryptor.bytes_out());
-        m_pending.upserts.push_back(state);
+        finished = Finished{std::move(writer), action, std::move(state)};
+    }
+
+    // Makes a downloaded and verified file visible; only then does it count (state, cursor).
+    // A failure is this file's alone: the worker has moved on to the next one.
+    asio::awaitable<void> commit(std::optional<Finished>& finished) {
+        if (!finished) {
+            co_return;
+        }
+        Finished file = std::move(*finished);
+        finished.reset();
+        std::optional<std::string> failure;
+        try {
+            co_await file.writer->commit();
+        } catch (const Error& e) {
+            failure = e.what();
+        }
+        if (failure) {
+            fail(file.action, *failure);
+            co_return;
+        }
+        m_result.bytes += file.state.size;
+        m_pending.upserts.push_back(std::move(file.state));
         ++m_pending_count;
-        ++(action.update ? m_result.updated : m_result.created);
-        m_result.bytes += state.size;
-        settle(action.uids);
+        ++(file.action.update ? m_result.updated : m_result.created);
+        settle(file.action.uids);
     }
 
     // In a complete run without (matching) state, a destination that keeps content hashes (S3
@@ -296,6 +332,25 @@ private:
     }
 
     asio::awaitable<void> worker(std::unique_ptr<obsidian::SyncSession> session) {
+        std::optional<Finished> finished;
+        std::exception_ptr failure;
+        try {
+            co_await work(session, finished);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        // The last file, or the one before a fatal error, was verified: keep it.
+        co_await commit(finished);
+        if (failure) {
+            std::rethrow_exception(failure);
+        }
+        if (session) {
+            co_await session->close();
+        }
+    }
+
+    asio::awaitable<void> work(std::unique_ptr<obsidian::SyncSession>& session,
+                               std::optional<Finished>& finished) {
         while (!m_queue.empty()) {
             Action action = std::move(m_queue.front());
             m_queue.pop_front();
@@ -304,7 +359,7 @@ private:
                     if (!session) {
                         session = co_await open_session();
                     }
-                    co_await download(*session, action);
+                    co_await download(*session, action, finished);
                     break;
                 } catch (const Error& e) {
                     const bool retry =
@@ -328,9 +383,6 @@ private:
             ++m_progress_state.files_done;
             report();
             co_await checkpoint(false);
-        }
-        if (session) {
-            co_await session->close();
         }
     }
 

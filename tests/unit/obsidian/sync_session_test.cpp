@@ -1,6 +1,10 @@
 #include "obsidian/sync_session.hpp"
 
+#include <optional>
+
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <gtest/gtest.h>
@@ -231,6 +235,79 @@ TEST_F(SyncSessionTest, PullAssemblesPiecesAndRoutesPushesBetweenThem) {
                     });
                     EXPECT_EQ(assembled, "abcdefghij");
                 });
+}
+
+TEST_F(SyncSessionTest, OnSentRunsOnceTheRequestIsOutAndBeforeTheReplyIsRead) {
+    bool server_saw_pull = false;
+    const auto reply =
+        pull_reply(R"({"size":4,"pieces":1,"deleted":false})", {WsAction::binary("abcd")});
+    with_server(
+        k_ok_empty,
+        [&](const std::string& message, bool binary) {
+            server_saw_pull = server_saw_pull || is_op(message, "pull");
+            return reply(message, binary);
+        },
+        [&](SyncSession& session) -> asio::awaitable<void> {
+            co_await session.init(0, true);
+            std::string assembled;
+            bool server_saw_pull_in_on_sent = false;
+            std::size_t pieces_before_on_sent_ended = 1;
+            const SyncSession::SentHandler on_sent = [&]() -> asio::awaitable<void> {
+                // The request is on the wire: the server reads it while we wait here.
+                asio::steady_timer timer(co_await asio::this_coro::executor);
+                for (int i = 0; i < 200 && !server_saw_pull; ++i) {
+                    timer.expires_after(10ms);
+                    co_await timer.async_wait(asio::use_awaitable);
+                }
+                server_saw_pull_in_on_sent = server_saw_pull;
+                pieces_before_on_sent_ended = assembled.size();
+            };
+            co_await session.pull(
+                1,
+                [&](ByteView piece) -> asio::awaitable<void> {
+                    assembled += as_chars(piece);
+                    co_return;
+                },
+                on_sent);
+            EXPECT_TRUE(server_saw_pull_in_on_sent);
+            EXPECT_EQ(pieces_before_on_sent_ended, 0U);
+            EXPECT_EQ(assembled, "abcd");
+        });
+}
+
+TEST_F(SyncSessionTest, AFailingOnSentFailsThePullAndRetiresTheSession) {
+    with_server(
+        k_ok_empty,
+        pull_reply(R"({"size":4,"pieces":1,"deleted":false})", {WsAction::binary("abcd")}),
+        [&](SyncSession& session) -> asio::awaitable<void> {
+            co_await session.init(0, true);
+            const SyncSession::SentHandler on_sent = []() -> asio::awaitable<void> {
+                throw Error(ErrorKind::storage, "disk full");
+                co_return;
+            };
+            int pieces = 0;
+            const SyncSession::PieceHandler on_piece = [&](ByteView) -> asio::awaitable<void> {
+                ++pieces;
+                co_return;
+            };
+            std::optional<ErrorKind> first;
+            try {
+                co_await session.pull(1, on_piece, on_sent);
+            } catch (const Error& e) {
+                first = e.kind();
+            }
+            EXPECT_EQ(first, ErrorKind::storage);
+            EXPECT_EQ(pieces, 0);
+            // Its reply is still unread: the session must not be used again.
+            std::optional<ErrorKind> second;
+            try {
+                co_await session.pull(1, on_piece);
+            } catch (const Error& e) {
+                second = e.kind();
+            }
+            EXPECT_EQ(second, ErrorKind::network);
+            EXPECT_EQ(pieces, 0);
+        });
 }
 
 TEST_F(SyncSessionTest, EmptyFilePullHasNoPieces) {

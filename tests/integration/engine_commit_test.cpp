@@ -1,0 +1,187 @@
+// The engine commits a downloaded file while its next pull travels (and opens the next file's
+// writer there too). Whatever the sink refuses there fails that file alone, is never recorded,
+// and is downloaded again by the next run.
+#include <set>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
+
+#include "crypto/vault_cipher.hpp"
+#include "net/http_client.hpp"
+#include "obsidian/api.hpp"
+#include "sink/local_dir.hpp"
+#include "state/sqlite_store.hpp"
+#include "support/fake_server_process.hpp"
+#include "support/files.hpp"
+#include "support/run_coro.hpp"
+#include "sync/engine.hpp"
+#include "util/error.hpp"
+
+namespace obsync {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+class FailingCommit final : public sync::FileWriter {
+public:
+    explicit FailingCommit(std::unique_ptr<sync::FileWriter> inner) : m_inner(std::move(inner)) {}
+    asio::awaitable<void> write(ByteView bytes) override { co_await m_inner->write(bytes); }
+    asio::awaitable<void> commit() override {
+        throw Error(ErrorKind::storage, "disk full (test)");
+        co_return;
+    }
+
+private:
+    std::unique_ptr<sync::FileWriter> m_inner;
+};
+
+// A local folder that refuses to open or to commit the files it is told to.
+class RefusingSink final : public sync::Sink {
+public:
+    RefusingSink(std::unique_ptr<sync::Sink> inner, std::set<std::string> refuse_create,
+                 std::set<std::string> refuse_commit)
+        : m_inner(std::move(inner)),
+          m_refuse_create(std::move(refuse_create)),
+          m_refuse_commit(std::move(refuse_commit)) {}
+
+    std::string describe() const override { return m_inner->describe(); }
+    asio::awaitable<void> prepare() override { co_await m_inner->prepare(); }
+    asio::awaitable<std::unique_ptr<sync::FileWriter>> create_file(std::string_view path,
+                                                                   sync::FileMeta meta) override {
+        if (m_refuse_create.contains(std::string(path))) {
+            throw Error(ErrorKind::storage, "cannot create (test)");
+        }
+        auto writer = co_await m_inner->create_file(path, meta);
+        if (m_refuse_commit.contains(std::string(path))) {
+            co_return std::make_unique<FailingCommit>(std::move(writer));
+        }
+        co_return writer;
+    }
+    asio::awaitable<void> create_folder(std::string_view path) override {
+        co_await m_inner->create_folder(path);
+    }
+    asio::awaitable<void> remove_file(std::string_view path) override {
+        co_await m_inner->remove_file(path);
+    }
+    asio::awaitable<bool> remove_folder_if_empty(std::string_view path) override {
+        co_return co_await m_inner->remove_folder_if_empty(path);
+    }
+    asio::awaitable<std::optional<sync::EntryInfo>> stat(std::string_view path) override {
+        co_return co_await m_inner->stat(path);
+    }
+    asio::awaitable<std::vector<std::string>> list_files() override {
+        co_return co_await m_inner->list_files();
+    }
+    asio::awaitable<void> flush() override { co_await m_inner->flush(); }
+
+private:
+    std::unique_ptr<sync::Sink> m_inner;
+    std::set<std::string> m_refuse_create;
+    std::set<std::string> m_refuse_commit;
+};
+
+class EngineCommitTest : public ::testing::Test {
+protected:
+    static constexpr int k_files = 6;
+
+    EngineCommitTest()
+        : m_server(m_work.path() / "data",
+                   {"--user", "alice@example.com:pw", "--latency-ms", "5"}) {
+        for (int i = 0; i < k_files; ++i) {
+            test::write_file(m_work.path() / "corpus" / name(i), "note " + std::to_string(i));
+        }
+        m_server.seed({"--owner", "alice@example.com", "--vault", "Vault", "--password", "vault-pw",
+                       "--encryption-version", "3", (m_work.path() / "corpus").string()});
+    }
+
+    static std::string name(int i) { return "n" + std::to_string(i) + ".md"; }
+
+    // One run on one session (so every file goes through the same worker's pipeline).
+    sync::EngineResult run(std::set<std::string> refuse_create,
+                           std::set<std::string> refuse_commit) {
+        asio::io_context io;
+        net::HttpClient http(io.get_executor());
+        obsidian::Api api(http, m_server.api_url());
+        const auto account = test::run_coro_value(io, api.signin("alice@example.com", "pw", ""));
+        const auto vaults = test::run_coro_value(io, api.list_vaults(account.token));
+        const obsidian::VaultInfo vault = obsidian::find_vault(vaults, "Vault");
+        const crypto::VaultCipher cipher = crypto::VaultCipher::from_password(
+            "vault-pw", vault.salt, crypto::encryption_version_from_int(vault.encryption_version));
+        RefusingSink sink(sink::open_local_dir(dest()), std::move(refuse_create),
+                          std::move(refuse_commit));
+        auto state =
+            state::open_sqlite_state(m_work.path() / "state.db", {vault.id, sink.describe()});
+        sync::EngineOptions options;
+        options.concurrency = 1;
+        options.lease_owner = "test-owner";
+        sync::Engine engine(io.get_executor(), {vault.host, vault.id, account.token}, cipher, sink,
+                            *state, options);
+        return test::run_coro_value(io, engine.run(sync::Engine::ProgressFn{}),
+                                    std::chrono::seconds(60));
+    }
+
+    fs::path dest() const { return m_work.path() / "dest"; }
+
+    static std::set<std::string> failed_paths(const sync::EngineResult& result) {
+        std::set<std::string> paths;
+        for (const auto& failure : result.failures) {
+            paths.insert(failure.path);
+        }
+        return paths;
+    }
+
+    test::TempDir m_work;
+    test::FakeServerProcess m_server;
+};
+
+TEST_F(EngineCommitTest, ARefusedCommitFailsThatFileAloneAndTheNextRunFetchesIt) {
+    const sync::EngineResult first = run({}, {name(2)});
+    EXPECT_EQ(failed_paths(first), std::set<std::string>{name(2)});
+    ASSERT_EQ(first.failures.size(), 1U);
+    EXPECT_NE(first.failures[0].message.find("disk full"), std::string::npos);
+    EXPECT_EQ(first.created, k_files - 1);
+    EXPECT_FALSE(fs::exists(dest() / name(2)));
+    EXPECT_EQ(test::read_file(dest() / name(3)), "note 3");
+
+    const sync::EngineResult second = run({}, {});
+    EXPECT_TRUE(second.failures.empty());
+    EXPECT_EQ(second.created, 1);
+    EXPECT_EQ(test::read_file(dest() / name(2)), "note 2");
+}
+
+TEST_F(EngineCommitTest, EveryCommitRefusedIncludingTheLastRecordsNothing) {
+    std::set<std::string> all;
+    for (int i = 0; i < k_files; ++i) {
+        all.insert(name(i));
+    }
+    const sync::EngineResult first = run({}, all);
+    EXPECT_EQ(failed_paths(first), all);
+    EXPECT_EQ(first.created, 0);
+    for (int i = 0; i < k_files; ++i) {
+        EXPECT_FALSE(fs::exists(dest() / name(i))) << name(i);
+    }
+
+    const sync::EngineResult second = run({}, {});
+    EXPECT_TRUE(second.failures.empty());
+    EXPECT_EQ(second.created, k_files);
+}
+
+TEST_F(EngineCommitTest, ARefusedCreateFailsThatFileAndTheOthersStillArrive) {
+    const sync::EngineResult first = run({name(3)}, {});
+    EXPECT_EQ(failed_paths(first), std::set<std::string>{name(3)});
+    EXPECT_EQ(first.created, k_files - 1);
+    for (int i = 0; i < k_files; ++i) {
+        EXPECT_EQ(fs::exists(dest() / name(i)), i != 3) << name(i);
+    }
+
+    const sync::EngineResult second = run({}, {});
+    EXPECT_TRUE(second.failures.empty());
+    EXPECT_EQ(second.created, 1);
+    EXPECT_EQ(test::read_file(dest() / name(3)), "note 3");
+}
+
+}  // namespace
+}  // namespace obsync
