@@ -87,6 +87,7 @@ struct SyncSession::Impl : std::enable_shared_from_this<Impl> {
     Clock::time_point last_ping = Clock::now();
     bool reading = false;
     bool in_request = false;
+    bool in_callback = false;  // the caller's code runs (on_sent, on_piece), not the server's
     bool broken = false;
     bool closed = false;
     std::vector<RemoteRecord> live;
@@ -154,6 +155,22 @@ struct SyncSession::Impl : std::enable_shared_from_this<Impl> {
         }
     }
 
+    // Pauses the request timeout while the caller's callback runs: a slow destination (an S3
+    // part on a slow uplink) is not the server failing to answer.
+    class CallbackScope {
+    public:
+        explicit CallbackScope(Impl& impl) : m_impl(impl) { m_impl.in_callback = true; }
+        CallbackScope(const CallbackScope&) = delete;
+        CallbackScope& operator=(const CallbackScope&) = delete;
+        ~CallbackScope() {
+            m_impl.in_callback = false;
+            m_impl.request_progress = Clock::now();
+        }
+
+    private:
+        Impl& m_impl;
+    };
+
     static asio::awaitable<void> watchdog(std::shared_ptr<Impl> self) {
         const auto shortest = std::min(
             {self->options.ping_after, self->options.silence_limit, self->options.request_timeout});
@@ -166,7 +183,8 @@ struct SyncSession::Impl : std::enable_shared_from_this<Impl> {
                 break;
             }
             const auto now = Clock::now();
-            if (self->in_request && now - self->request_progress > self->options.request_timeout) {
+            if (self->in_request && !self->in_callback &&
+                now - self->request_progress > self->options.request_timeout) {
                 self->ws->abort("the sync server did not answer within " +
                                 std::to_string(self->options.request_timeout.count()) + " ms");
                 break;
@@ -276,8 +294,8 @@ struct SyncSession::Impl : std::enable_shared_from_this<Impl> {
         pull["uid"] = uid;
         co_await send(pull);
         if (on_sent) {
+            const CallbackScope scope(*this);
             co_await on_sent();
-            request_progress = Clock::now();
         }
         const std::string what = "pull of record " + std::to_string(uid);
         const auto header = co_await reply(what);
@@ -317,7 +335,10 @@ struct SyncSession::Impl : std::enable_shared_from_this<Impl> {
                 throw Error(ErrorKind::protocol, what + ": pieces exceed the announced size of " +
                                                      std::to_string(size) + " bytes");
             }
-            co_await on_piece(as_bytes(message.data));
+            {
+                const CallbackScope scope(*this);
+                co_await on_piece(as_bytes(message.data));
+            }
             ++i;
         }
         if (received != result.size) {

@@ -310,6 +310,30 @@ TEST_F(SyncSessionTest, AFailingOnSentFailsThePullAndRetiresTheSession) {
         });
 }
 
+TEST_F(SyncSessionTest, SlowCallbacksAreNotTheServerTimingOut) {
+    options.request_timeout = 300ms;  // each callback below takes longer than that
+    with_server(k_ok_empty,
+                pull_reply(R"({"size":8,"pieces":2,"deleted":false})",
+                           {WsAction::binary("abcd"), WsAction::binary("efgh")}),
+                [&](SyncSession& session) -> asio::awaitable<void> {
+                    co_await session.init(0, true);
+                    asio::steady_timer timer(co_await asio::this_coro::executor);
+                    const SyncSession::SentHandler on_sent = [&]() -> asio::awaitable<void> {
+                        timer.expires_after(700ms);
+                        co_await timer.async_wait(asio::use_awaitable);
+                    };
+                    std::string assembled;
+                    const SyncSession::PieceHandler on_piece =
+                        [&](ByteView piece) -> asio::awaitable<void> {
+                        timer.expires_after(700ms);
+                        co_await timer.async_wait(asio::use_awaitable);
+                        assembled += as_chars(piece);
+                    };
+                    co_await session.pull(1, on_piece, on_sent);
+                    EXPECT_EQ(assembled, "abcdefgh");
+                });
+}
+
 TEST_F(SyncSessionTest, EmptyFilePullHasNoPieces) {
     with_server(k_ok_empty, pull_reply(R"({"size":0,"pieces":0,"deleted":false})", {}),
                 [&](SyncSession& session) -> asio::awaitable<void> {
