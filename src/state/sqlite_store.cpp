@@ -270,8 +270,10 @@ private:
             }
         }
         if (checkpoint.cursor) {
-            SqliteStatement cursor(
-                m_db, "UPDATE scopes SET cursor_version = ?1, cursor_initial = ?2 WHERE id = ?3");
+            // Only forwards, as in DynamoDB: a stale run must not undo a newer one's progress.
+            SqliteStatement cursor(m_db,
+                                   "UPDATE scopes SET cursor_version = ?1, cursor_initial = ?2 "
+                                   "WHERE id = ?3 AND cursor_version <= ?1");
             cursor.bind(1, checkpoint.cursor->version)
                 .bind(2, std::int64_t{checkpoint.cursor->initial ? 1 : 0})
                 .bind(3, m_scope_id)

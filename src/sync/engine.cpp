@@ -186,6 +186,12 @@ private:
     void fail(const Action& action, const std::string& message) {
         m_result.failures.push_back({action.path, action.record.uid, message});
         // The uids stay unsettled: the cursor will not pass them.
+        if (action.kind == Action::Kind::download && action.restore) {
+            // The state must not claim a file the destination lacks, or the next run would
+            // trust it and never fetch it again.
+            m_pending.removals.push_back(action.path);
+            ++m_pending_count;
+        }
     }
 
     asio::awaitable<void> apply_removal(const Action& action) {
@@ -468,8 +474,15 @@ private:
         Cursor cursor = m_cursor;
         const std::int64_t limit = m_unsettled.empty() ? m_ready_version : *m_unsettled.begin() - 1;
         if (m_result.complete) {
-            cursor.version = limit;
-            cursor.initial = false;
+            if (limit < cursor.version) {
+                // A --full run over saved progress that could not apply everything. The cursor
+                // never moves back (a stale run must not undo a newer one's progress), so the
+                // next run takes a snapshot again and fetches what failed here.
+                cursor.initial = true;
+            } else {
+                cursor.version = limit;
+                cursor.initial = false;
+            }
         } else {
             cursor.version = std::max(cursor.version, limit);
         }

@@ -84,6 +84,7 @@ Plan make_plan(const PlanInput& input) {
         action.kind = Action::Kind::download;
         action.record = newest;
         action.update = state != nullptr || (input.present && input.present->contains(path));
+        action.restore = state != nullptr && !state->folder && state->hash == newest.hash;
         plan.downloads.push_back(std::move(action));
     }
 

@@ -20,6 +20,7 @@ struct Action {
     std::string path;
     obsidian::RemoteRecord record;  // download and create_folder
     bool update = false;            // download over a file the state already knows
+    bool restore = false;  // download of a file the state lists but the destination lacks (--full)
     bool touch_destination = true;  // false: change the state only (--keep-deleted)
     std::vector<std::int64_t> uids;
 };

@@ -25,6 +25,8 @@ public:
 
     virtual boost::asio::awaitable<StateSnapshot> load() = 0;
     // Applies `checkpoint` atomically: after a crash either all of it or none of it is visible.
+    // The cursor only moves forwards: a cursor below the stored version is ignored (the files
+    // still count), so a stale run can never undo a newer one's progress.
     virtual boost::asio::awaitable<void> commit(const Checkpoint& checkpoint) = 0;
     virtual boost::asio::awaitable<void> set_vault_name(std::string_view name) = 0;
     virtual boost::asio::awaitable<void> record_run(const RunRecord& run) = 0;

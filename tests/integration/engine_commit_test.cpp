@@ -100,8 +100,8 @@ protected:
     static std::string name(int i) { return "n" + std::to_string(i) + ".md"; }
 
     // One run on one session (so every file goes through the same worker's pipeline).
-    sync::EngineResult run(std::set<std::string> refuse_create,
-                           std::set<std::string> refuse_commit) {
+    sync::EngineResult run(std::set<std::string> refuse_create, std::set<std::string> refuse_commit,
+                           bool full = false) {
         asio::io_context io;
         net::HttpClient http(io.get_executor());
         obsidian::Api api(http, m_server.api_url());
@@ -117,6 +117,7 @@ protected:
         sync::EngineOptions options;
         options.concurrency = 1;
         options.lease_owner = "test-owner";
+        options.full = full;
         sync::Engine engine(io.get_executor(), {vault.host, vault.id, account.token}, cipher, sink,
                             *state, options);
         return test::run_coro_value(io, engine.run(sync::Engine::ProgressFn{}),
@@ -181,6 +182,34 @@ TEST_F(EngineCommitTest, ARefusedCreateFailsThatFileAndTheOthersStillArrive) {
     EXPECT_TRUE(second.failures.empty());
     EXPECT_EQ(second.created, 1);
     EXPECT_EQ(test::read_file(dest() / name(3)), "note 3");
+}
+
+// --full over saved progress restores what the destination lost; when that fails, the cursor
+// must not move back (DynamoDB refuses it), and the next plain run must still fetch the file.
+TEST_F(EngineCommitTest, AFailedRestoreInAFullRunIsFetchedByTheNextRun) {
+    const sync::EngineResult first = run({}, {});
+    ASSERT_EQ(first.created, k_files);
+    const auto saved = state::list_sqlite_scopes(m_work.path() / "state.db");
+    ASSERT_EQ(saved.size(), 1U);
+    ASSERT_FALSE(saved[0].cursor.initial);
+
+    fs::remove(dest() / name(2));
+    const sync::EngineResult full = run({name(2)}, {}, true);
+    EXPECT_EQ(failed_paths(full), std::set<std::string>{name(2)});
+    const auto after = state::list_sqlite_scopes(m_work.path() / "state.db");
+    ASSERT_EQ(after.size(), 1U);
+    EXPECT_EQ(after[0].cursor.version, saved[0].cursor.version);  // not moved back
+    EXPECT_TRUE(after[0].cursor.initial);                         // the next run is complete
+    EXPECT_EQ(after[0].file_count, k_files - 1);                  // n2.md is not claimed
+
+    const sync::EngineResult next = run({}, {});
+    EXPECT_TRUE(next.failures.empty());
+    EXPECT_EQ(next.created + next.updated, 1);
+    EXPECT_EQ(test::read_file(dest() / name(2)), "note 2");
+    const auto final_state = state::list_sqlite_scopes(m_work.path() / "state.db");
+    ASSERT_EQ(final_state.size(), 1U);
+    EXPECT_FALSE(final_state[0].cursor.initial);
+    EXPECT_EQ(final_state[0].file_count, k_files);
 }
 
 }  // namespace

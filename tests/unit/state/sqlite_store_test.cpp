@@ -178,6 +178,34 @@ TEST_F(SqliteStore, UpsertsReplaceRemovalsForgetAndCursorIsOptional) {
     EXPECT_TRUE(same(s.files[0], file("a.md", "h3", 3, 30)));
 }
 
+TEST_F(SqliteStore, CursorNeverMovesBackwards) {
+    auto store = open();
+    sync::Checkpoint ahead;
+    ahead.cursor = sync::Cursor{100, false};
+    run(store->commit(ahead));
+    sync::Checkpoint behind;
+    behind.upserts = {file("late.md", "h", 50, 1)};
+    behind.cursor = sync::Cursor{60, false};
+    run(store->commit(behind));  // the files still count; the cursor stays
+    sync::StateSnapshot s = run(store->load());
+    EXPECT_EQ(s.cursor.version, 100);
+    EXPECT_EQ(s.files.size(), 1U);
+
+    sync::Checkpoint same_version;
+    same_version.cursor = sync::Cursor{100, true};  // the same version may change the flag
+    run(store->commit(same_version));
+    EXPECT_TRUE(run(store->load()).cursor.initial);
+    sync::Checkpoint forward;
+    forward.cursor = sync::Cursor{101, false};
+    run(store->commit(forward));
+    s = run(store->load());
+    EXPECT_EQ(s.cursor.version, 101);
+    EXPECT_FALSE(s.cursor.initial);
+
+    run(store->reset());  // reset is the one way back
+    EXPECT_EQ(run(store->load()).cursor.version, 0);
+}
+
 TEST_F(SqliteStore, FailedCommitLeavesThePreviousState) {
     {
         auto store = open();

@@ -86,6 +86,7 @@ TEST(Plan, KnownHashIsNotDownloadedAgain) {
     const Plan plan = f.plan(false);
     EXPECT_EQ(paths(plan.downloads), std::vector<std::string>{"changed.md"});
     EXPECT_TRUE(plan.downloads[0].update);
+    EXPECT_FALSE(plan.downloads[0].restore);  // a new version, not a lost copy
     EXPECT_EQ(plan.refreshed.size(), 1U);
     EXPECT_EQ(plan.refreshed[0].uid, 5);
     EXPECT_EQ(plan.settled_uids, std::vector<std::int64_t>{5});
@@ -97,6 +98,7 @@ TEST(Plan, FullSyncDownloadsAKnownFileThatIsMissingFromTheDestination) {
     f.changes.records = {file(5, "gone-locally.md", "h1")};
     const Plan plan = f.plan(true, false, std::set<std::string>{});
     EXPECT_EQ(paths(plan.downloads), std::vector<std::string>{"gone-locally.md"});
+    EXPECT_TRUE(plan.downloads[0].restore);
 }
 
 TEST(Plan, NewestRecordOfAPathDecidesAndSettlesTheOlderOnes) {
