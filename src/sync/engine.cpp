@@ -14,6 +14,7 @@
 
 #include "crypto/sha256.hpp"
 #include "crypto/vault_cipher.hpp"
+#include "sync/ledger.hpp"
 #include "sync/plan.hpp"
 #include "sync/sink.hpp"
 #include "sync/state_store.hpp"
@@ -81,7 +82,7 @@ public:
         const auto started = Clock::now();
         const StateSnapshot snapshot = co_await m_state.load();
         m_result.complete = m_options.full || snapshot.cursor.initial;
-        m_cursor = snapshot.cursor;
+        m_ledger.start(snapshot.cursor, m_result.complete);
 
         obsidian::SessionOptions session_options = m_options.session;
         auto first = co_await obsidian::SyncSession::connect(m_executor, m_target, m_cipher,
@@ -89,6 +90,12 @@ public:
         const obsidian::ChangeSet changes = co_await first->init(
             m_result.complete ? 0 : snapshot.cursor.version, m_result.complete);
         m_ready_version = changes.version;
+        std::vector<std::int64_t> uids;
+        uids.reserve(changes.records.size());
+        for (const auto& record : changes.records) {
+            uids.push_back(record.uid);
+        }
+        m_ledger.expect(uids, changes.version);
 
         PlanInput input;
         input.state = &snapshot;
@@ -110,9 +117,6 @@ public:
             input.present.emplace(listed.begin(), listed.end());
         }
         Plan plan = make_plan(input);
-        for (const auto& record : changes.records) {
-            m_unsettled.insert(record.uid);
-        }
         for (const Refusal& refusal : plan.refused) {
             m_result.failures.push_back({refusal.path, refusal.uid, refusal.reason});
         }
@@ -128,9 +132,9 @@ public:
         co_await m_sink.prepare();
         m_result.unchanged = static_cast<std::int64_t>(plan.refreshed.size());
         for (const FileState& file : plan.refreshed) {
-            m_pending.upserts.push_back(file);
+            m_ledger.upsert(file);
         }
-        settle(plan.settled_uids);
+        m_ledger.settle(plan.settled_uids);
         for (Action& action : plan.removals) {
             co_await apply_removal(action);
         }
@@ -142,7 +146,7 @@ public:
             co_await apply_removal(action);
         }
         co_await checkpoint(true);
-        m_result.cursor = m_cursor;
+        m_result.cursor = m_ledger.cursor();
         m_result.duration = elapsed(started);
         co_return m_result;
     }
@@ -177,20 +181,13 @@ private:
         m_result.unchanged = static_cast<std::int64_t>(plan.refreshed.size());
     }
 
-    void settle(const std::vector<std::int64_t>& uids) {
-        for (const std::int64_t uid : uids) {
-            m_unsettled.erase(uid);
-        }
-    }
-
     void fail(const Action& action, const std::string& message) {
         m_result.failures.push_back({action.path, action.record.uid, message});
         // The uids stay unsettled: the cursor will not pass them.
         if (action.kind == Action::Kind::download && action.restore) {
             // The state must not claim a file the destination lacks, or the next run would
             // trust it and never fetch it again.
-            m_pending.removals.push_back(action.path);
-            ++m_pending_count;
+            m_ledger.remove(action.path);
         }
     }
 
@@ -207,9 +204,8 @@ private:
                 }
                 ++m_result.deleted;
             }
-            m_pending.removals.push_back(action.path);
-            settle(action.uids);
-            ++m_pending_count;
+            m_ledger.remove(action.path);
+            m_ledger.settle(action.uids);
         } catch (const Error& e) {
             fail(action, e.what());
         }
@@ -224,9 +220,8 @@ private:
             state.uid = action.record.uid;
             state.mtime = action.record.mtime;
             state.folder = true;
-            m_pending.upserts.push_back(state);
-            settle(action.uids);
-            ++m_pending_count;
+            m_ledger.upsert(state);
+            m_ledger.settle(action.uids);
         } catch (const Error& e) {
             fail(action, e.what());
         }
@@ -298,10 +293,9 @@ private:
             co_return;
         }
         m_result.bytes += file.state.size;
-        m_pending.upserts.push_back(std::move(file.state));
-        ++m_pending_count;
+        m_ledger.upsert(std::move(file.state));
         ++(file.action.update ? m_result.updated : m_result.created);
-        settle(file.action.uids);
+        m_ledger.settle(file.action.uids);
     }
 
     // In a complete run without (matching) state, a destination that keeps content hashes (S3
@@ -321,10 +315,9 @@ private:
         state.uid = record.uid;
         state.mtime = record.mtime;
         state.size = static_cast<std::int64_t>(info->size);
-        m_pending.upserts.push_back(state);
-        ++m_pending_count;
+        m_ledger.upsert(state);
         ++m_result.unchanged;
-        settle(action.uids);
+        m_ledger.settle(action.uids);
         co_return true;
     }
 
@@ -465,40 +458,14 @@ private:
         }
     }
 
-    // The cursor may pass every record below the lowest unsettled one. A snapshot run moves it
-    // only at the end: until the whole snapshot is applied, files it lacks may still be removed.
-    std::optional<Cursor> cursor_candidate(bool final) const {
-        if (m_result.complete && !final) {
-            return std::nullopt;
-        }
-        Cursor cursor = m_cursor;
-        const std::int64_t limit = m_unsettled.empty() ? m_ready_version : *m_unsettled.begin() - 1;
-        if (m_result.complete) {
-            if (limit < cursor.version) {
-                // A --full run over saved progress that could not apply everything. The cursor
-                // never moves back (a stale run must not undo a newer one's progress), so the
-                // next run takes a snapshot again and fetches what failed here.
-                cursor.initial = true;
-            } else {
-                cursor.version = limit;
-                cursor.initial = false;
-            }
-        } else {
-            cursor.version = std::max(cursor.version, limit);
-        }
-        return cursor;
-    }
-
     asio::awaitable<void> checkpoint(bool final) {
-        const bool due = m_pending_count >= m_options.checkpoint_files ||
+        const bool due = m_ledger.pending() >= m_options.checkpoint_files ||
                          Clock::now() - m_last_checkpoint >= m_options.checkpoint_interval;
         if (m_committing || (!final && !due)) {
             co_return;
         }
         m_committing = true;
-        Checkpoint batch = std::exchange(m_pending, {});
-        m_pending_count = 0;
-        batch.cursor = cursor_candidate(final);
+        const Checkpoint batch = m_ledger.take(final);
         try {
             co_await m_sink.flush();
             co_await m_state.commit(batch);
@@ -510,12 +477,10 @@ private:
             m_committing = false;
             throw;
         }
-        if (batch.cursor) {
-            m_cursor = *batch.cursor;
-        }
+        m_ledger.stored(batch);
         m_last_checkpoint = Clock::now();
         m_committing = false;
-        if (final && (!m_pending.upserts.empty() || !m_pending.removals.empty())) {
+        if (final && m_ledger.pending() > 0) {
             co_await checkpoint(true);
         }
     }
@@ -529,12 +494,9 @@ private:
     Engine::ProgressFn m_progress;
 
     EngineResult m_result;
-    Cursor m_cursor;
+    Ledger m_ledger;
     std::int64_t m_ready_version = 0;
-    std::set<std::int64_t> m_unsettled;
     std::deque<Action> m_queue;
-    Checkpoint m_pending;
-    std::size_t m_pending_count = 0;
     bool m_committing = false;
     Clock::time_point m_last_checkpoint = Clock::now();
     Clock::time_point m_last_renewal = Clock::now();

@@ -1,0 +1,118 @@
+#include "sync/ledger.hpp"
+
+#include <gtest/gtest.h>
+
+namespace obsync::sync {
+namespace {
+
+FileState note(std::string path, std::int64_t uid) {
+    FileState f;
+    f.path = std::move(path);
+    f.uid = uid;
+    f.hash = "h";
+    return f;
+}
+
+TEST(Ledger, AnIncrementalRunMovesTheCursorBelowTheLowestUnappliedRecord) {
+    Ledger ledger;
+    ledger.start(Cursor{10, false}, false);
+    ledger.expect({11, 12, 13, 14}, 14);
+
+    ledger.settle({11, 13});
+    Checkpoint batch = ledger.take(false);
+    ASSERT_TRUE(batch.cursor.has_value());
+    EXPECT_EQ(batch.cursor->version, 11);  // 12 is not applied
+    EXPECT_FALSE(batch.cursor->initial);
+    ledger.stored(batch);
+
+    ledger.settle({12, 14});
+    batch = ledger.take(false);
+    ASSERT_TRUE(batch.cursor.has_value());
+    EXPECT_EQ(batch.cursor->version, 14);
+    ledger.stored(batch);
+    EXPECT_EQ(ledger.cursor().version, 14);
+}
+
+TEST(Ledger, AFailureAtTheStartOfAnIncrementalRunKeepsTheSavedCursor) {
+    Ledger ledger;
+    ledger.start(Cursor{10, false}, false);
+    ledger.expect({11, 12}, 12);
+    ledger.settle({12});
+    const Checkpoint batch = ledger.take(true);
+    ASSERT_TRUE(batch.cursor.has_value());
+    EXPECT_EQ(batch.cursor->version, 10);
+}
+
+TEST(Ledger, ASnapshotRunMovesTheCursorOnlyAtTheEnd) {
+    Ledger ledger;
+    ledger.start(Cursor{0, true}, true);
+    ledger.expect({3, 5, 9}, 9);
+    ledger.settle({3, 5, 9});
+    EXPECT_FALSE(ledger.take(false).cursor.has_value());
+    const Checkpoint final_batch = ledger.take(true);
+    ASSERT_TRUE(final_batch.cursor.has_value());
+    EXPECT_EQ(final_batch.cursor->version, 9);
+    EXPECT_FALSE(final_batch.cursor->initial);
+}
+
+TEST(Ledger, ASnapshotRunWithAFailureEndsBelowIt) {
+    Ledger ledger;
+    ledger.start(Cursor{0, true}, true);
+    ledger.expect({3, 5, 9}, 9);
+    ledger.settle({3, 9});
+    const Checkpoint batch = ledger.take(true);
+    ASSERT_TRUE(batch.cursor.has_value());
+    EXPECT_EQ(batch.cursor->version, 4);
+    EXPECT_FALSE(batch.cursor->initial);
+}
+
+TEST(Ledger, AFullRunNeverMovesTheCursorBackAndAsksForAnotherSnapshot) {
+    Ledger ledger;
+    ledger.start(Cursor{100, false}, true);  // --full over saved progress
+    ledger.expect({3, 5, 120}, 120);
+    ledger.settle({3, 120});
+    const Checkpoint failed = ledger.take(true);
+    ASSERT_TRUE(failed.cursor.has_value());
+    EXPECT_EQ(failed.cursor->version, 100);
+    EXPECT_TRUE(failed.cursor->initial);
+
+    Ledger clean;
+    clean.start(Cursor{100, false}, true);
+    clean.expect({3, 5, 120}, 120);
+    clean.settle({3, 5, 120});
+    const Checkpoint done = clean.take(true);
+    ASSERT_TRUE(done.cursor.has_value());
+    EXPECT_EQ(done.cursor->version, 120);
+    EXPECT_FALSE(done.cursor->initial);
+}
+
+TEST(Ledger, ChangesWaitForTheNextCheckpointAndAreTakenOnce) {
+    Ledger ledger;
+    ledger.start(Cursor{}, false);
+    ledger.upsert(note("a.md", 1));
+    ledger.remove("b.md");
+    EXPECT_EQ(ledger.pending(), 2U);
+    const Checkpoint batch = ledger.take(false);
+    ASSERT_EQ(batch.upserts.size(), 1U);
+    EXPECT_EQ(batch.upserts[0].path, "a.md");
+    EXPECT_EQ(batch.removals, std::vector<std::string>{"b.md"});
+    EXPECT_EQ(ledger.pending(), 0U);
+    const Checkpoint empty = ledger.take(false);
+    EXPECT_TRUE(empty.upserts.empty());
+    EXPECT_TRUE(empty.removals.empty());
+}
+
+TEST(Ledger, AnUnstoredCheckpointDoesNotMoveTheCursor) {
+    Ledger ledger;
+    ledger.start(Cursor{10, false}, false);
+    ledger.expect({11}, 11);
+    ledger.settle({11});
+    const Checkpoint batch = ledger.take(false);
+    ASSERT_TRUE(batch.cursor.has_value());
+    EXPECT_EQ(ledger.cursor().version, 10);  // until the store has it
+    ledger.stored(batch);
+    EXPECT_EQ(ledger.cursor().version, 11);
+}
+
+}  // namespace
+}  // namespace obsync::sync
