@@ -34,6 +34,20 @@ void check_path(std::string_view path) {
     }
 }
 
+// A vault path split at its last '/': the folder above ("" for the root) and the last name.
+struct PathSplit {
+    std::string_view above;
+    std::string_view name;
+};
+
+PathSplit split_last(std::string_view path) {
+    const std::size_t slash = path.rfind('/');
+    if (slash == std::string_view::npos) {
+        return {std::string_view(), path};
+    }
+    return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
 class LocalDirSink final : public sync::Sink {
 public:
     explicit LocalDirSink(std::string root) : m_root(std::move(root)) {}
@@ -168,15 +182,12 @@ private:
         if (const auto hit = m_dirs.find(std::string(path)); hit != m_dirs.end()) {
             return hit->second;
         }
-        const std::size_t slash = path.rfind('/');
-        const std::string_view above =
-            slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
-        const SharedFd parent = folder(above, create);
+        const PathSplit split = split_last(path);
+        const SharedFd parent = folder(split.above, create);
         if (!parent) {
             return nullptr;
         }
-        const std::string name(slash == std::string_view::npos ? path : path.substr(slash + 1));
-        UniqueFd fd = open_dir(parent->get(), name, create, where(path));
+        UniqueFd fd = open_dir(parent->get(), std::string(split.name), create, where(path));
         if (!fd.valid()) {
             return nullptr;
         }
@@ -199,21 +210,17 @@ private:
 
     std::optional<Parent> open_parent(std::string_view path, bool create) {
         check_path(path);
-        const std::size_t slash = path.rfind('/');
-        const std::string_view above =
-            slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
-        SharedFd dir = folder(above, create);
+        const PathSplit split = split_last(path);
+        SharedFd dir = folder(split.above, create);
         if (!dir) {
             return std::nullopt;
         }
-        return Parent{std::move(dir),
-                      std::string(slash == std::string_view::npos ? path : path.substr(slash + 1))};
+        return Parent{std::move(dir), std::string(split.name)};
     }
 
     std::unique_ptr<sync::FileWriter> do_create_file(std::string_view path,
                                                      const sync::FileMeta& meta) {
-        check_path(path);
-        std::optional<Parent> parent = open_parent(path, true);
+        std::optional<Parent> parent = open_parent(path, true);  // checks the path
         if (!parent) {
             fail_at(ErrorKind::storage, where(path), "cannot open the parent folder");
         }
