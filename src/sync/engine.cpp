@@ -89,7 +89,6 @@ public:
                                                              session_options);
         const obsidian::ChangeSet changes = co_await first->init(
             m_result.complete ? 0 : snapshot.cursor.version, m_result.complete);
-        m_ready_version = changes.version;
         std::vector<std::int64_t> uids;
         uids.reserve(changes.records.size());
         for (const auto& record : changes.records) {
@@ -282,14 +281,10 @@ private:
         }
         Finished file = std::move(*finished);
         finished.reset();
-        std::optional<std::string> failure;
         try {
             co_await file.writer->commit();
         } catch (const Error& e) {
-            failure = e.what();
-        }
-        if (failure) {
-            fail(file.action, *failure);
+            fail(file.action, e.what());
             co_return;
         }
         m_result.bytes += file.state.size;
@@ -326,7 +321,7 @@ private:
         auto session = co_await obsidian::SyncSession::connect(m_executor, m_target, m_cipher,
                                                                session_options);
         // Only `ready`: the first session already holds the change list (protocol §4.2).
-        co_await session->init(m_ready_version, false);
+        co_await session->init(m_ledger.ready_version(), false);
         co_return session;
     }
 
@@ -495,7 +490,6 @@ private:
 
     EngineResult m_result;
     Ledger m_ledger;
-    std::int64_t m_ready_version = 0;
     std::deque<Action> m_queue;
     bool m_committing = false;
     Clock::time_point m_last_checkpoint = Clock::now();

@@ -23,17 +23,14 @@ void Ledger::settle(const std::vector<std::int64_t>& uids) {
 
 void Ledger::upsert(FileState file) {
     m_pending.upserts.push_back(std::move(file));
-    ++m_pending_count;
 }
 
 void Ledger::remove(std::string path) {
     m_pending.removals.push_back(std::move(path));
-    ++m_pending_count;
 }
 
 Checkpoint Ledger::take(bool final) {
     Checkpoint batch = std::exchange(m_pending, {});
-    m_pending_count = 0;
     batch.cursor = cursor_candidate(final);
     return batch;
 }

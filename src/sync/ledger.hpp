@@ -31,13 +31,17 @@ public:
     void upsert(FileState file);
     void remove(std::string path);
     // State changes waiting for the next checkpoint.
-    std::size_t pending() const noexcept { return m_pending_count; }
+    std::size_t pending() const noexcept {
+        return m_pending.upserts.size() + m_pending.removals.size();
+    }
 
     // Takes the waiting changes, with the cursor when it may move.
     Checkpoint take(bool final);
     // `batch` (from take) was stored: its cursor is where the run now stands.
     void stored(const Checkpoint& batch);
     const Cursor& cursor() const noexcept { return m_cursor; }
+    // The version the server announced (`ready`): what extra sessions `init` at.
+    std::int64_t ready_version() const noexcept { return m_ready_version; }
 
 private:
     std::optional<Cursor> cursor_candidate(bool final) const;
@@ -47,7 +51,6 @@ private:
     std::int64_t m_ready_version = 0;
     std::set<std::int64_t> m_unsettled;
     Checkpoint m_pending;
-    std::size_t m_pending_count = 0;
 };
 
 }  // namespace obsync::sync
