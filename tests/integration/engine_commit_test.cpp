@@ -8,11 +8,9 @@
 
 #include <gtest/gtest.h>
 
-#include "crypto/vault_cipher.hpp"
-#include "net/http_client.hpp"
-#include "obsidian/api.hpp"
 #include "sink/local_dir.hpp"
 #include "state/sqlite_store.hpp"
+#include "support/engine_vault.hpp"
 #include "support/fake_server_process.hpp"
 #include "support/files.hpp"
 #include "support/run_coro.hpp"
@@ -103,23 +101,17 @@ protected:
     sync::EngineResult run(std::set<std::string> refuse_create, std::set<std::string> refuse_commit,
                            bool full = false) {
         asio::io_context io;
-        net::HttpClient http(io.get_executor());
-        obsidian::Api api(http, m_server.api_url());
-        const auto account = test::run_coro_value(io, api.signin("alice@example.com", "pw", ""));
-        const auto vaults = test::run_coro_value(io, api.list_vaults(account.token));
-        const obsidian::VaultInfo vault = obsidian::find_vault(vaults, "Vault");
-        const crypto::VaultCipher cipher = crypto::VaultCipher::from_password(
-            "vault-pw", vault.salt, crypto::encryption_version_from_int(vault.encryption_version));
+        const test::EngineVault vault = test::open_engine_vault(
+            io, m_server.api_url(), "alice@example.com", "pw", "Vault", "vault-pw");
         RefusingSink sink(sink::open_local_dir(dest()), std::move(refuse_create),
                           std::move(refuse_commit));
-        auto state =
-            state::open_sqlite_state(m_work.path() / "state.db", {vault.id, sink.describe()});
+        auto state = state::open_sqlite_state(m_work.path() / "state.db",
+                                              {vault.target.vault_id, sink.describe()});
         sync::EngineOptions options;
         options.concurrency = 1;
         options.lease_owner = "test-owner";
         options.full = full;
-        sync::Engine engine(io.get_executor(), {vault.host, vault.id, account.token}, cipher, sink,
-                            *state, options);
+        sync::Engine engine(io.get_executor(), vault.target, vault.cipher, sink, *state, options);
         return test::run_coro_value(io, engine.run(sync::Engine::ProgressFn{}),
                                     std::chrono::seconds(60));
     }

@@ -6,11 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#include "crypto/vault_cipher.hpp"
-#include "net/http_client.hpp"
-#include "obsidian/api.hpp"
 #include "sink/local_dir.hpp"
 #include "state/sqlite_store.hpp"
+#include "support/engine_vault.hpp"
 #include "support/fake_server_process.hpp"
 #include "support/files.hpp"
 #include "support/run_coro.hpp"
@@ -70,17 +68,12 @@ TEST(EngineLeaseTest, TheLeaseIsRenewedWhileDownloadsRunBetweenCheckpoints) {
                  "--encryption-version", "3", (work.path() / "corpus").string()});
 
     asio::io_context io;
-    net::HttpClient http(io.get_executor());
-    obsidian::Api api(http, server.api_url());
-    const auto account = test::run_coro_value(io, api.signin("alice@example.com", "pw", ""));
-    const auto vaults = test::run_coro_value(io, api.list_vaults(account.token));
-    const obsidian::VaultInfo vault = obsidian::find_vault(vaults, "Vault");
-    const crypto::VaultCipher cipher = crypto::VaultCipher::from_password(
-        "vault-pw", vault.salt, crypto::encryption_version_from_int(vault.encryption_version));
+    const test::EngineVault vault = test::open_engine_vault(
+        io, server.api_url(), "alice@example.com", "pw", "Vault", "vault-pw");
 
     auto sink = sink::open_local_dir(work.path() / "dest");
-    RenewalCounter state(
-        state::open_sqlite_state(work.path() / "state.db", {vault.id, sink->describe()}));
+    RenewalCounter state(state::open_sqlite_state(work.path() / "state.db",
+                                                  {vault.target.vault_id, sink->describe()}));
     sync::EngineOptions options;
     options.concurrency = 1;
     options.lease_owner = "test-owner";
@@ -88,8 +81,7 @@ TEST(EngineLeaseTest, TheLeaseIsRenewedWhileDownloadsRunBetweenCheckpoints) {
     // No checkpoint before the end: only the lease keeper can renew while files download.
     options.checkpoint_interval = std::chrono::hours(1);
     options.checkpoint_files = 100000;
-    sync::Engine engine(io.get_executor(), {vault.host, vault.id, account.token}, cipher, *sink,
-                        state, options);
+    sync::Engine engine(io.get_executor(), vault.target, vault.cipher, *sink, state, options);
     const sync::EngineResult result =
         test::run_coro_value(io, engine.run(sync::Engine::ProgressFn{}), std::chrono::seconds(60));
     EXPECT_EQ(result.created, 30);
