@@ -71,8 +71,10 @@ public:
     asio::awaitable<void> run(beast::http::request<beast::http::string_body> request) {
         m_ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
         m_ws.read_message_max(k_max_message);
-        // Like the Node `ws` server behind Obsidian Sync: one frame per message, written at once.
-        // Beast would otherwise cut every message into 4 KB frames, one send() each.
+        // One frame per message, written at once; Beast would otherwise cut every message into
+        // 4 KB frames, one send() each. How the real server frames its messages is not known
+        // (protocol §4 says only "text frames" and "binary frames"); the client reassembles
+        // fragmented messages either way (tests/unit/net/websocket_client_test.cpp).
         m_ws.auto_fragment(false);
         error_code ec;
         co_await m_ws.async_accept(request, asio::redirect_error(asio::use_awaitable, ec));
