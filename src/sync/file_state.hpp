@@ -23,6 +23,20 @@ struct Cursor {
     bool initial = true;  // true until a complete snapshot has been applied
 };
 
+// A server record refused for good: its path is unsafe or could not be decrypted, or the
+// destination cannot hold the name. The cursor passes it (it would never apply), but the state
+// keeps it, so every run reports it until the server replaces or deletes that path.
+struct RefusedRecord {
+    std::string path;  // as the server sent it (may be invalid UTF-8); empty when undecryptable
+    std::int64_t uid = 0;
+    std::string reason;  // user-facing, never a secret
+};
+
+// The identity of a refusal in the state: its path, or its uid when the path could not be read.
+inline std::string refusal_key(const RefusedRecord& refused) {
+    return refused.path.empty() ? "#" + std::to_string(refused.uid) : "/" + refused.path;
+}
+
 // The outcome of one run, kept for `obsync status`.
 struct RunRecord {
     std::int64_t started_ms = 0;
@@ -43,12 +57,15 @@ struct StateSnapshot {
     std::vector<FileState> files;
     std::optional<RunRecord> last_run;
     std::string vault_name;
+    std::vector<RefusedRecord> refused;  // refusals recorded by earlier runs, any order
 };
 
 // One atomic step of progress: files applied, paths removed and, when it may move, the cursor.
 struct Checkpoint {
     std::vector<FileState> upserts;
     std::vector<std::string> removals;
+    std::vector<RefusedRecord> refusals;        // recorded (replacing one with the same key)
+    std::vector<std::string> cleared_refusals;  // refusal_key()s forgotten
     std::optional<Cursor> cursor;
 };
 

@@ -18,6 +18,8 @@ std::string_view to_string(ErrorKind kind) noexcept {
             return "network";
         case ErrorKind::throttled:
             return "throttled";
+        case ErrorKind::unavailable:
+            return "unavailable";
         case ErrorKind::storage:
             return "storage";
         case ErrorKind::config:

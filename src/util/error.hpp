@@ -15,6 +15,9 @@ enum class ErrorKind {
     protocol,   // the server said something the protocol does not allow
     network,    // connection refused, reset or timed out: retryable
     throttled,  // the service asked us to slow down: retryable
+    // A service stayed down (no success for a while although requests kept failing): stop the
+    // run now, checkpointed, instead of failing every remaining file; retryable later.
+    unavailable,
     storage,    // the destination or the state store failed
     config,     // missing or contradictory configuration
     bad_input,  // malformed data handed to us (bad hex, bad base32, hostile path)
@@ -23,7 +26,8 @@ enum class ErrorKind {
 std::string_view to_string(ErrorKind kind) noexcept;
 
 inline bool is_retryable(ErrorKind kind) noexcept {
-    return kind == ErrorKind::network || kind == ErrorKind::throttled;
+    return kind == ErrorKind::network || kind == ErrorKind::throttled ||
+           kind == ErrorKind::unavailable;
 }
 
 // The one exception type of the project. Messages are written for the user and never carry
