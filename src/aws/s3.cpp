@@ -140,15 +140,16 @@ asio::awaitable<void> S3Client::create_bucket(const std::string& bucket) {
     co_await send(std::move(req), std::move(where));
 }
 
-asio::awaitable<void> S3Client::put_object(const std::string& bucket, const std::string& key,
-                                           std::string body, const net::Headers& headers) {
+asio::awaitable<std::string> S3Client::put_object(const std::string& bucket, const std::string& key,
+                                                  std::string body, const net::Headers& headers) {
     AwsRequest req = request(bucket, key, "PUT", "PutObject");
     req.headers = headers;
     req.body = std::move(body);
     // Over TLS the body is protected in transit; hashing it would cost a pass over every byte.
     req.unsigned_payload = m_client->environment().endpoint(Service::s3).rfind("https://", 0) == 0;
     std::string where = where_of(bucket, key);
-    co_await send(std::move(req), std::move(where));
+    const net::HttpResponse response = co_await send(std::move(req), std::move(where));
+    co_return std::string(response.header("etag").value_or(""));
 }
 
 asio::awaitable<std::optional<ObjectInfo>> S3Client::head_object(const std::string& bucket,
@@ -182,8 +183,10 @@ asio::awaitable<std::optional<ObjectInfo>> S3Client::head_object(const std::stri
     co_return info;
 }
 
-asio::awaitable<void> S3Client::delete_object(const std::string& bucket, const std::string& key) {
+asio::awaitable<void> S3Client::delete_object(const std::string& bucket, const std::string& key,
+                                              const net::Headers& headers) {
     AwsRequest req = request(bucket, key, "DELETE", "DeleteObject");
+    req.headers = headers;
     std::string where = where_of(bucket, key);
     co_await send(std::move(req), std::move(where));
 }

@@ -91,13 +91,17 @@ public:
     // For tests and benchmarks: creates the bucket in the environment's region.
     boost::asio::awaitable<void> create_bucket(const std::string& bucket);
 
-    boost::asio::awaitable<void> put_object(const std::string& bucket, const std::string& key,
-                                            std::string body, const net::Headers& headers);
+    // Returns the new object's ETag. `headers` may hold If-None-Match: * or If-Match: ETAG (a
+    // conditional write: AwsError{conditional_check_failed} when the condition fails).
+    boost::asio::awaitable<std::string> put_object(const std::string& bucket,
+                                                   const std::string& key, std::string body,
+                                                   const net::Headers& headers);
     // nullopt when the object does not exist.
     boost::asio::awaitable<std::optional<ObjectInfo>> head_object(const std::string& bucket,
                                                                   const std::string& key);
-    // Deleting a missing key succeeds (S3 answers 204 either way).
-    boost::asio::awaitable<void> delete_object(const std::string& bucket, const std::string& key);
+    // Deleting a missing key succeeds (S3 answers 204 either way). `headers` may hold If-Match.
+    boost::asio::awaitable<void> delete_object(const std::string& bucket, const std::string& key,
+                                               const net::Headers& headers = {});
 
     // One page of keys under `prefix`, at most `max_keys` (S3 caps it at 1000). Pass the previous
     // page's next_continuation_token, empty for the first page.

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sink/local_claim.hpp"
 #include "sink/local_file_writer.hpp"
 #include "sink/posix_dir.hpp"
 #include "sync/path_policy.hpp"
@@ -40,6 +41,13 @@ struct PathSplit {
     std::string_view name;
 };
 
+// The lock and marker of local_claim.hpp, at the root only.
+bool is_backup_meta(std::string_view path) {
+    return path.starts_with(sync::k_backup_meta_dir) &&
+           path.size() > sync::k_backup_meta_dir.size() &&
+           path[sync::k_backup_meta_dir.size()] == '/';
+}
+
 PathSplit split_last(std::string_view path) {
     const std::size_t slash = path.rfind('/');
     if (slash == std::string_view::npos) {
@@ -53,6 +61,14 @@ public:
     explicit LocalDirSink(std::string root) : m_root(std::move(root)) {}
 
     std::string describe() const override { return m_root; }
+
+    boost::asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim(
+        const sync::BackupIdentity& backup, std::chrono::seconds) override {
+        co_return claim_local_dir(m_root, backup);
+    }
+
+    // A folder keeps no record of who wrote a file: only the state can say.
+    boost::asio::awaitable<bool> written_by_backup(std::string_view) override { co_return false; }
 
     boost::asio::awaitable<void> prepare() override {
         // A new run: folders are opened afresh, whatever happened to them in between.
@@ -113,7 +129,7 @@ public:
             walk_files(
                 std::move(root), "",
                 [&files](int, const std::string& name, const std::string& path) {
-                    if (!is_local_dir_temp_name(name)) {
+                    if (!is_local_dir_temp_name(name) && !is_backup_meta(path)) {
                         files.push_back(path);
                     }
                 },

@@ -19,9 +19,10 @@ constexpr int k_s3_max_parts = 10000;
 
 // Runs detached, so nothing can be reported: a failure leaves the upload to the next prepare().
 asio::awaitable<void> abort_in_background(aws::S3Client s3, std::string bucket, std::string key,
-                                          std::string upload_id) {
+                                          std::string upload_id, std::string record) {
     try {
         co_await s3.abort_multipart_upload(bucket, key, upload_id);
+        co_await s3.delete_object(bucket, record);
     } catch (const std::exception&) {
     }
 }
@@ -29,13 +30,14 @@ asio::awaitable<void> abort_in_background(aws::S3Client s3, std::string bucket, 
 class S3FileWriter final : public sync::FileWriter {
 public:
     S3FileWriter(aws::S3Client s3, asio::any_io_executor executor, std::string bucket,
-                 std::string key, net::Headers headers, std::size_t part_size)
+                 std::string key, net::Headers headers, std::size_t part_size, S3BackupKeys keys)
         : m_s3(s3),
           m_executor(std::move(executor)),
           m_bucket(std::move(bucket)),
           m_key(std::move(key)),
           m_headers(std::move(headers)),
-          m_part_size(part_size) {}
+          m_part_size(part_size),
+          m_keys(std::move(keys)) {}
 
     S3FileWriter(const S3FileWriter&) = delete;
     S3FileWriter& operator=(const S3FileWriter&) = delete;
@@ -47,7 +49,9 @@ public:
             return;
         }
         try {
-            asio::co_spawn(m_executor, abort_in_background(m_s3, m_bucket, m_key, m_upload_id),
+            asio::co_spawn(m_executor,
+                           abort_in_background(m_s3, m_bucket, m_key, m_upload_id,
+                                               m_keys.upload_record(m_upload_id)),
                            asio::detached);
         } catch (const std::exception&) {
             // Out of memory: prepare() of the next run aborts the upload instead.
@@ -98,8 +102,13 @@ public:
             co_await abandon();
             std::rethrow_exception(failure);
         }
-        m_upload_id.clear();
+        const std::string record = m_keys.upload_record(std::exchange(m_upload_id, std::string()));
         m_done = true;
+        try {
+            co_await m_s3.delete_object(m_bucket, record);
+        } catch (const Error&) {
+            // The file is stored; a record left behind only costs the next prepare() a lookup.
+        }
     }
 
 private:
@@ -123,6 +132,10 @@ private:
                 std::string upload_id =
                     co_await m_s3.create_multipart_upload(m_bucket, m_key, m_headers);
                 m_upload_id = std::move(upload_id);
+                // Recorded before any part goes up: an upload this backup may leave behind is
+                // always one the next run can recognise as its own.
+                co_await m_s3.put_object(m_bucket, m_keys.upload_record(m_upload_id), std::string(),
+                                         {});
             }
             std::string body = std::move(m_buffer);
             m_buffer.clear();
@@ -151,6 +164,7 @@ private:
         const std::string upload_id = std::exchange(m_upload_id, std::string());
         try {
             co_await m_s3.abort_multipart_upload(m_bucket, m_key, upload_id);
+            co_await m_s3.delete_object(m_bucket, m_keys.upload_record(upload_id));
         } catch (const std::exception&) {
         }
     }
@@ -161,6 +175,7 @@ private:
     std::string m_key;
     net::Headers m_headers;  // for PutObject or CreateMultipartUpload
     std::size_t m_part_size;
+    S3BackupKeys m_keys;
     std::string m_buffer;
     std::string m_upload_id;  // non-empty while a multipart upload is open
     std::vector<aws::CompletedPart> m_parts;
@@ -172,9 +187,11 @@ private:
 std::unique_ptr<sync::FileWriter> make_s3_file_writer(aws::S3Client s3,
                                                       boost::asio::any_io_executor executor,
                                                       std::string bucket, std::string key,
-                                                      net::Headers headers, std::size_t part_size) {
+                                                      net::Headers headers, std::size_t part_size,
+                                                      S3BackupKeys keys) {
     return std::make_unique<S3FileWriter>(s3, std::move(executor), std::move(bucket),
-                                          std::move(key), std::move(headers), part_size);
+                                          std::move(key), std::move(headers), part_size,
+                                          std::move(keys));
 }
 
 }  // namespace obsync::sink

@@ -10,6 +10,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include "sink/s3_claim.hpp"
 #include "sink/s3_file_writer.hpp"
 #include "sync/path_policy.hpp"
 #include "util/error.hpp"
@@ -65,7 +66,10 @@ void check_path(std::string_view path) {
 class S3Sink final : public sync::Sink {
 public:
     S3Sink(aws::AwsClient& client, S3SinkOptions options)
-        : m_s3(client), m_options(std::move(options)), m_bucket(m_options.location.bucket) {}
+        : m_s3(client),
+          m_options(std::move(options)),
+          m_bucket(m_options.location.bucket),
+          m_keys(list_prefix()) {}
 
     std::string describe() const override {
         std::string text = "s3://" + m_bucket;
@@ -75,12 +79,26 @@ public:
         return text;
     }
 
+    asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim(
+        const sync::BackupIdentity& backup, std::chrono::seconds ttl) override {
+        co_await m_s3.head_bucket(m_bucket);
+        m_vault_id = backup.vault_id;
+        co_return co_await claim_s3_prefix(m_s3, m_bucket, m_keys, describe(), backup, ttl);
+    }
+
+    // Aborts only the multipart uploads this backup recorded as its own (s3_file_writer): under
+    // an empty prefix the listing covers the whole bucket, and other programs' uploads are not
+    // ours to touch. Runs under the destination lock, so no live run of this backup has any.
+    // Usually no upload is open at all, and this is one request.
     asio::awaitable<void> prepare() override {
         co_await m_s3.head_bucket(m_bucket);
-        const std::string prefix = list_prefix();
         const std::vector<aws::MultipartUploadRef> uploads =
-            co_await m_s3.list_multipart_uploads(m_bucket, prefix);
+            co_await m_s3.list_multipart_uploads(m_bucket, m_keys.prefix);
         for (const aws::MultipartUploadRef& upload : uploads) {
+            const std::string record = m_keys.upload_record(upload.upload_id);
+            if (!co_await m_s3.head_object(m_bucket, record)) {
+                continue;  // not this backup's
+            }
             try {
                 co_await m_s3.abort_multipart_upload(m_bucket, upload.key, upload.upload_id);
             } catch (const aws::AwsError& error) {
@@ -89,6 +107,7 @@ public:
                     throw;
                 }
             }
+            co_await m_s3.delete_object(m_bucket, record);
         }
     }
 
@@ -99,12 +118,15 @@ public:
         headers.emplace_back("x-amz-meta-content-hash", meta.content_hash);
         headers.emplace_back("x-amz-meta-mtime", std::to_string(meta.mtime_ms));
         headers.emplace_back("x-amz-meta-file-mode", "0644");
+        if (!m_vault_id.empty()) {
+            headers.emplace_back("x-amz-meta-vault-id", m_vault_id);
+        }
         if (!m_options.sync_time.empty()) {
             headers.emplace_back("x-amz-meta-sync-time", m_options.sync_time);
         }
         asio::any_io_executor executor = co_await asio::this_coro::executor;
         co_return make_s3_file_writer(m_s3, std::move(executor), m_bucket, std::move(key),
-                                      std::move(headers), m_options.part_size);
+                                      std::move(headers), m_options.part_size, m_keys);
     }
 
     asio::awaitable<void> create_folder(std::string_view path) override {
@@ -165,6 +187,9 @@ public:
             if (object.key.size() <= prefix.size() || object.key.back() == '/') {
                 continue;  // a folder marker
             }
+            if (object.key.starts_with(m_keys.meta)) {
+                continue;  // the lock, the marker, upload records
+            }
             std::string path = object.key.substr(prefix.size());
             // Objects someone else put under the prefix with keys we would refuse ("a//b",
             // "../x") are not ours: reporting them would only make the clean-up fail on them.
@@ -173,6 +198,15 @@ public:
             }
         }
         co_return files;
+    }
+
+    asio::awaitable<bool> written_by_backup(std::string_view path) override {
+        const auto info = co_await m_s3.head_object(m_bucket, key_of(path));
+        if (!info || m_vault_id.empty()) {
+            co_return false;
+        }
+        const auto vault = info->metadata.find("vault-id");
+        co_return vault != info->metadata.end() && vault->second == m_vault_id;
     }
 
     // Nothing to do: S3 answers 200 to PutObject and CompleteMultipartUpload only once the object
@@ -207,6 +241,8 @@ private:
     aws::S3Client m_s3;
     S3SinkOptions m_options;
     const std::string m_bucket;
+    const S3BackupKeys m_keys;
+    std::string m_vault_id;  // from claim(): stored as x-amz-meta-vault-id on every file
 };
 
 void check_options(const S3SinkOptions& options) {

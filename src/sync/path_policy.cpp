@@ -2,6 +2,8 @@
 
 #include <utf8proc.h>
 
+#include "sync/sink.hpp"
+
 namespace obsync::sync {
 
 std::optional<std::string> unsafe_path_reason(std::string_view path) {
@@ -39,6 +41,10 @@ std::optional<std::string> unsafe_path_reason(std::string_view path) {
         }
         if (segment == "." || segment == "..") {
             return "the path has a '" + std::string(segment) + "' segment";
+        }
+        if (start == 0 && segment == k_backup_meta_dir) {
+            return "the name " + std::string(k_backup_meta_dir) +
+                   " is reserved at the top of a backup for obsync's own files";
         }
         if (end == std::string_view::npos) {
             return std::nullopt;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -34,6 +35,29 @@ struct EntryInfo {
     std::optional<std::string> content_hash;  // when the destination keeps it (S3 metadata)
 };
 
+// The folder (local) or key prefix (S3) below a destination's root where obsync keeps its own
+// files: the run lock and the backup marker. Reserved: no vault path may use it (path_policy).
+inline constexpr std::string_view k_backup_meta_dir = ".obsync";
+
+// Which backup a run writes: the marker a destination keeps, so that a destination is never
+// shared by two vaults, nor nested inside another backup.
+struct BackupIdentity {
+    std::string vault_id;
+    std::string vault_name;
+    std::string owner;  // this run (the lease owner): shown to a run that finds the lock held
+};
+
+// A destination claimed by one run (Sink::claim). Dropping it without release() leaves the lock
+// to the operating system (a local lock dies with its process) or to its expiry (S3).
+class DestinationLock {
+public:
+    virtual ~DestinationLock() = default;
+    // Extends the claim by `ttl` from now. Throws Error{busy} when another run took it over.
+    virtual boost::asio::awaitable<void> renew(std::chrono::seconds ttl) = 0;
+    // Gives the destination up. A lock already lost is not an error.
+    virtual boost::asio::awaitable<void> release() = 0;
+};
+
 // A destination for vault files: a local folder or an S3 prefix. Paths are vault paths
 // ('/'-separated, relative); the engine validates them first, and implementations refuse anything
 // that would land outside their root (Error{bad_input}), symlinks included. I/O failures are
@@ -45,8 +69,19 @@ public:
     // "/abs/path" or "s3://bucket/prefix": shown to users and used as the state scope.
     virtual std::string describe() const = 0;
 
-    // Called once before a run: creates the root if it is missing and removes the leftovers of an
-    // interrupted run (temp files; for S3, incomplete multipart uploads under the prefix).
+    // Claims the destination for one run of `backup`, before anything is written. The lock
+    // belongs to the destination itself, whatever path, symbolic link or state store named it:
+    // a lock file in the folder's real location (flock), or a lock object under the S3 prefix
+    // taken with a conditional write, expiring after `ttl` unless renewed. Throws Error{busy}
+    // while another live run holds it, and Error{config} (nothing written) when the destination
+    // holds another vault's backup or lies inside or around another backup. Records the marker
+    // of `backup` on first use.
+    virtual boost::asio::awaitable<std::unique_ptr<DestinationLock>> claim(
+        const BackupIdentity& backup, std::chrono::seconds ttl) = 0;
+
+    // Called once before a run, under claim(): creates the root if it is missing and removes the
+    // leftovers of an interrupted run of this backup (temp files; for S3, the multipart uploads
+    // this backup started), and nothing else.
     virtual boost::asio::awaitable<void> prepare() = 0;
 
     virtual boost::asio::awaitable<std::unique_ptr<FileWriter>> create_file(std::string_view path,
@@ -57,8 +92,12 @@ public:
     // Removes the folder only if it is empty; returns whether it is gone.
     virtual boost::asio::awaitable<bool> remove_folder_if_empty(std::string_view path) = 0;
     virtual boost::asio::awaitable<std::optional<EntryInfo>> stat(std::string_view path) = 0;
-    // Every file below the root, as vault paths (for --full clean-up).
+    // Every file below the root, as vault paths (for --full clean-up), without obsync's own.
     virtual boost::asio::awaitable<std::vector<std::string>> list_files() = 0;
+    // Whether this backup wrote the file at `path` (S3: its metadata names the vault; a local
+    // folder cannot tell and answers false). A --full run removes an extra file only if the state
+    // lists it or this says so: never what another program or another backup put there.
+    virtual boost::asio::awaitable<bool> written_by_backup(std::string_view path) = 0;
 
     // Makes every committed file durable. The engine calls it before each state checkpoint, so the
     // state never records a file whose bytes a crash could still lose; one flush per checkpoint

@@ -20,6 +20,8 @@ std::string_view to_string(ErrorKind kind) noexcept {
             return "throttled";
         case ErrorKind::unavailable:
             return "unavailable";
+        case ErrorKind::busy:
+            return "busy";
         case ErrorKind::storage:
             return "storage";
         case ErrorKind::config:

@@ -18,6 +18,7 @@ enum class ErrorKind {
     // A service stayed down (no success for a while although requests kept failing): stop the
     // run now, checkpointed, instead of failing every remaining file; retryable later.
     unavailable,
+    busy,       // another live run holds the vault's lease or the destination's lock: retryable
     storage,    // the destination or the state store failed
     config,     // missing or contradictory configuration
     bad_input,  // malformed data handed to us (bad hex, bad base32, hostile path)
@@ -27,7 +28,7 @@ std::string_view to_string(ErrorKind kind) noexcept;
 
 inline bool is_retryable(ErrorKind kind) noexcept {
     return kind == ErrorKind::network || kind == ErrorKind::throttled ||
-           kind == ErrorKind::unavailable;
+           kind == ErrorKind::unavailable || kind == ErrorKind::busy;
 }
 
 // The one exception type of the project. Messages are written for the user and never carry

@@ -46,7 +46,14 @@ public:
           m_refuse_commit(std::move(refuse_commit)) {}
 
     std::string describe() const override { return m_inner->describe(); }
+    asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim(
+        const sync::BackupIdentity& backup, std::chrono::seconds ttl) override {
+        co_return co_await m_inner->claim(backup, ttl);
+    }
     asio::awaitable<void> prepare() override { co_await m_inner->prepare(); }
+    asio::awaitable<bool> written_by_backup(std::string_view path) override {
+        co_return co_await m_inner->written_by_backup(path);
+    }
     asio::awaitable<std::unique_ptr<sync::FileWriter>> create_file(std::string_view path,
                                                                    sync::FileMeta meta) override {
         if (m_refuse_create.contains(std::string(path))) {

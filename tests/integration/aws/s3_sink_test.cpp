@@ -2,6 +2,7 @@
 
 #include "sink/s3_sink.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,7 @@
 
 #include "aws/client.hpp"
 #include "aws/s3.hpp"
+#include "sink/s3_claim.hpp"
 #include "support/moto_server.hpp"
 #include "support/run_coro.hpp"
 #include "util/bytes.hpp"
@@ -221,19 +223,31 @@ TEST_F(S3SinkTest, AFailedCommitAbortsItsUpload) {
     EXPECT_FALSE(head("vault/small-parts.bin"));
 }
 
-TEST_F(S3SinkTest, PrepareAbortsUploadsAKilledRunLeftUnderThePrefixOnly) {
+// A killed run leaves its open multipart upload and the record saying it is this backup's (as
+// s3_file_writer makes them). Another program's upload under the same prefix has no record: with
+// an empty prefix, every upload in the bucket is "under the prefix".
+TEST_F(S3SinkTest, PrepareAbortsOnlyTheUploadsThisBackupRecorded) {
     const std::string killed = "vault/killed.bin";
+    const std::string foreign = "vault/other-program.bin";
     const std::string other = "elsewhere/keep.bin";
     const net::Headers no_headers;
-    run_coro_value(m_io, s3().create_multipart_upload(m_bucket, killed, no_headers));
+    const std::string killed_id =
+        run_coro_value(m_io, s3().create_multipart_upload(m_bucket, killed, no_headers));
+    const std::string record = S3BackupKeys("vault/").upload_record(killed_id);
+    run_coro_value(m_io, s3().put_object(m_bucket, record, std::string(), no_headers));
+    run_coro_value(m_io, s3().create_multipart_upload(m_bucket, foreign, no_headers));
     run_coro_value(m_io, s3().create_multipart_upload(m_bucket, other, no_headers));
-    ASSERT_EQ(uploads().size(), 2U);
+    ASSERT_EQ(uploads().size(), 3U);
 
     auto sink = open();
     run_coro(m_io, sink->prepare());
-    const auto left = uploads();
-    ASSERT_EQ(left.size(), 1U);
-    EXPECT_EQ(left[0].key, other);
+    std::vector<std::string> left;
+    for (const auto& upload : uploads()) {
+        left.push_back(upload.key);
+    }
+    std::sort(left.begin(), left.end());
+    EXPECT_EQ(left, (std::vector<std::string>{other, foreign}));
+    EXPECT_FALSE(head(record)) << "the record goes with its upload";
 }
 
 TEST_F(S3SinkTest, FoldersAreMarkersRemovedOnlyWhenEmpty) {
