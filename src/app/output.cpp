@@ -66,7 +66,7 @@ boost::json::object result_json(const obsidian::VaultInfo& vault, const std::str
     o["id"] = vault.id;
     o["name"] = vault.name;
     o["destination"] = dest;
-    o["ok"] = r.failures.empty();
+    o["ok"] = r.ok();
     o["complete"] = r.complete;
     o["created"] = r.created;
     o["updated"] = r.updated;
@@ -81,6 +81,12 @@ boost::json::object result_json(const obsidian::VaultInfo& vault, const std::str
         errors.push_back({{"path", f.path}, {"uid", f.uid}, {"message", f.message}});
     }
     o["errors"] = std::move(errors);
+    boost::json::array refused;
+    for (const auto& record : r.refused) {
+        refused.push_back({{"path", record.path}, {"uid", record.uid}, {"reason", record.reason}});
+    }
+    o["refused"] = std::move(refused);
+    o["foreign_kept"] = r.foreign_kept;
     return o;
 }
 

@@ -98,6 +98,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 options.concurrency = request.concurrency;
                 options.excludes = request.excludes;
                 options.lease_owner = local_process_owner();
+                options.vault_name = vault.name;
                 ProgressReporter progress(vault.name);
                 sync::EngineResult result;
                 run_coro(session.io(), [&]() -> asio::awaitable<void> {
@@ -116,7 +117,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                     result = co_await engine.run(on_progress);
                 }());
                 progress.finish();
-                if (!result.failures.empty()) {
+                if (!result.ok()) {
                     exit_code = std::max<int>(exit_code, k_exit_partial);
                 }
                 if (global.json) {
@@ -147,6 +148,21 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                         std::cerr << "  failed: "
                                   << (f.path.empty() ? "record " + std::to_string(f.uid) : f.path)
                                   << ": " << f.message << std::endl;
+                    }
+                    // Refusals stand until the server replaces them: every run says so.
+                    if (!result.refused.empty()) {
+                        std::cerr << "  " << result.refused.size()
+                                  << " record(s) refused, not in the backup:" << std::endl;
+                    }
+                    for (const auto& r : result.refused) {
+                        std::cerr << "  refused: "
+                                  << (r.path.empty() ? "record " + std::to_string(r.uid) : r.path)
+                                  << ": " << r.reason << std::endl;
+                    }
+                    if (result.foreign_kept > 0) {
+                        std::cerr << "  kept " << result.foreign_kept
+                                  << " file(s) at the destination that this backup did not write"
+                                  << std::endl;
                     }
                 }
             } catch (const Error& e) {

@@ -60,7 +60,22 @@ struct Finished {
     std::unique_ptr<FileWriter> writer;
     Action action;
     FileState state;
+    int attempts = 0;          // attempts used on this action so far, this one included
+    std::int64_t counted = 0;  // bytes it added to the progress
 };
+
+// One action waiting for a worker, with the attempts already spent on it.
+struct Queued {
+    Action action;
+    int attempts = 0;
+};
+
+// Whether a failure of one file may go away when the file is tried again: the connection or the
+// service hiccuped. The sync session is renewed first (see work()).
+bool worth_retrying(ErrorKind kind) {
+    return kind == ErrorKind::network || kind == ErrorKind::protocol ||
+           kind == ErrorKind::throttled;
+}
 
 }  // namespace
 
@@ -69,26 +84,48 @@ class Run {
 public:
     Run(asio::any_io_executor executor, const obsidian::SessionTarget& target,
         const crypto::VaultCipher& cipher, Sink& sink, StateStore& state,
-        const EngineOptions& options, Engine::ProgressFn progress)
+        const EngineOptions& options, Engine::ProgressFn progress, DestinationLock* lock)
         : m_executor(std::move(executor)),
           m_target(target),
           m_cipher(cipher),
           m_sink(sink),
           m_state(state),
           m_options(options),
-          m_progress(std::move(progress)) {}
+          m_progress(std::move(progress)),
+          m_lock(lock) {}
 
     asio::awaitable<EngineResult> execute() {
         const auto started = Clock::now();
         const StateSnapshot snapshot = co_await m_state.load();
         m_result.complete = m_options.full || snapshot.cursor.initial;
         m_ledger.start(snapshot.cursor, m_result.complete);
+        m_ledger.known_refusals(snapshot.refused);
+        const PathFilter filter(m_options.excludes);
+        for (const RefusedRecord& refused : snapshot.refused) {
+            if (!refused.path.empty() && filter.excluded(refused.path)) {
+                m_ledger.supersede_refusal(refused.path);  // --exclude silences it
+            }
+        }
 
-        obsidian::SessionOptions session_options = m_options.session;
-        auto first = co_await obsidian::SyncSession::connect(m_executor, m_target, m_cipher,
-                                                             session_options);
-        const obsidian::ChangeSet changes = co_await first->init(
-            m_result.complete ? 0 : snapshot.cursor.version, m_result.complete);
+        obsidian::ChangeSet changes;
+        std::unique_ptr<obsidian::SyncSession> first;
+        // A connection cut while the change list arrives is retried like a cut pull.
+        for (int attempt = 1;; ++attempt) {
+            try {
+                obsidian::SessionOptions session_options = m_options.session;
+                first = co_await obsidian::SyncSession::connect(m_executor, m_target, m_cipher,
+                                                                session_options);
+                changes = co_await first->init(m_result.complete ? 0 : snapshot.cursor.version,
+                                               m_result.complete);
+                break;
+            } catch (const Error& e) {
+                if (!worth_retrying(e.kind()) || attempt >= m_options.attempts) {
+                    throw;
+                }
+            }
+            first.reset();
+            co_await sleep_for(backoff(attempt));
+        }
         std::vector<std::int64_t> uids;
         uids.reserve(changes.records.size());
         for (const auto& record : changes.records) {
@@ -101,7 +138,6 @@ public:
         input.changes = &changes;
         input.complete = m_result.complete;
         input.keep_deleted = m_options.keep_deleted;
-        const PathFilter filter(m_options.excludes);
         input.filter = &filter;
         if (m_result.complete && !m_options.dry_run) {
             // What the destination already holds: with --full, files the snapshot lacks are
@@ -116,18 +152,49 @@ public:
             input.present.emplace(listed.begin(), listed.end());
         }
         Plan plan = make_plan(input);
+        // A newer record of a refused path supersedes the refusal; a record refused again
+        // replaces it below.
+        for (const auto& record : changes.records) {
+            if (record.error.empty()) {
+                m_ledger.supersede_refusal(record.path);
+            }
+        }
         for (const Refusal& refusal : plan.refused) {
-            m_result.failures.push_back({refusal.path, refusal.uid, refusal.reason});
+            m_ledger.refuse({refusal.path, refusal.uid, refusal.reason}, {refusal.uid});
         }
 
         if (m_options.dry_run) {
             describe(plan);
             co_await first->close();
             m_result.cursor = snapshot.cursor;
+            m_result.refused = m_ledger.refusals();
             m_result.duration = elapsed(started);
             co_return m_result;
         }
 
+        std::exception_ptr stopped;
+        try {
+            co_await apply(plan, std::move(first));
+        } catch (const Error&) {
+            stopped = std::current_exception();
+        }
+        if (stopped) {
+            // Stopped by a failure that ends the run (a service down, the token revoked, the
+            // lease lost): what is done stays done. Best effort; the original error is what counts.
+            try {
+                co_await checkpoint(false, true);
+            } catch (const Error&) {
+            }
+            std::rethrow_exception(stopped);
+        }
+        m_result.cursor = m_ledger.cursor();
+        m_result.refused = m_ledger.refusals();
+        m_result.duration = elapsed(started);
+        co_return m_result;
+    }
+
+private:
+    asio::awaitable<void> apply(Plan& plan, std::unique_ptr<obsidian::SyncSession> first) {
         co_await m_sink.prepare();
         m_result.unchanged = static_cast<std::int64_t>(plan.refreshed.size());
         for (const FileState& file : plan.refreshed) {
@@ -145,12 +212,8 @@ public:
             co_await apply_removal(action);
         }
         co_await checkpoint(true);
-        m_result.cursor = m_ledger.cursor();
-        m_result.duration = elapsed(started);
-        co_return m_result;
     }
 
-private:
     static std::chrono::milliseconds elapsed(Clock::time_point since) {
         return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since);
     }
@@ -180,9 +243,14 @@ private:
         m_result.unchanged = static_cast<std::int64_t>(plan.refreshed.size());
     }
 
-    void fail(const Action& action, const std::string& message) {
-        m_result.failures.push_back({action.path, action.record.uid, message});
-        // The uids stay unsettled: the cursor will not pass them.
+    void fail(const Action& action, const Error& error) {
+        if (error.kind() == ErrorKind::bad_input) {
+            // The destination cannot hold this name (too long, reserved): retrying cannot help.
+            m_ledger.refuse({action.path, action.record.uid, error.what()}, action.uids);
+        } else {
+            m_result.failures.push_back({action.path, action.record.uid, error.what()});
+            // The uids stay unsettled: the cursor will not pass them.
+        }
         if (action.kind == Action::Kind::download && action.restore) {
             // The state must not claim a file the destination lacks, or the next run would
             // trust it and never fetch it again.
@@ -192,6 +260,12 @@ private:
 
     asio::awaitable<void> apply_removal(const Action& action) {
         try {
+            if (action.extra && !co_await m_sink.written_by_backup(action.path)) {
+                // Not listed in the state and not marked as ours: another program's file (or
+                // another backup's). Left alone.
+                ++m_result.foreign_kept;
+                co_return;
+            }
             if (action.touch_destination) {
                 if (action.kind == Action::Kind::remove_folder) {
                     if (!co_await m_sink.remove_folder_if_empty(action.path)) {
@@ -206,7 +280,10 @@ private:
             m_ledger.remove(action.path);
             m_ledger.settle(action.uids);
         } catch (const Error& e) {
-            fail(action, e.what());
+            if (e.kind() == ErrorKind::unavailable) {
+                throw;
+            }
+            fail(action, e);
         }
         co_await checkpoint(false);
     }
@@ -222,7 +299,10 @@ private:
             m_ledger.upsert(state);
             m_ledger.settle(action.uids);
         } catch (const Error& e) {
-            fail(action, e.what());
+            if (e.kind() == ErrorKind::unavailable) {
+                throw;
+            }
+            fail(action, e);
         }
         co_await checkpoint(false);
     }
@@ -234,6 +314,7 @@ private:
     // commits its previous file (`finished`) and opens this one's writer while the server
     // answers; this file is left in `finished` for the next request (or the worker's end).
     asio::awaitable<void> download(obsidian::SyncSession& session, const Action& action,
+                                   int attempts, std::int64_t& counted,
                                    std::optional<Finished>& finished) {
         const obsidian::RemoteRecord& record = action.record;
         if (co_await already_there(action)) {
@@ -255,6 +336,7 @@ private:
             const ByteView plain = decryptor.update(piece);
             hasher.update(plain);
             m_progress_state.bytes_done += static_cast<std::int64_t>(piece.size());
+            counted += static_cast<std::int64_t>(piece.size());
             report();
             co_await writer->write(plain);
         };
@@ -270,7 +352,7 @@ private:
         state.uid = record.uid;
         state.mtime = record.mtime;
         state.size = static_cast<std::int64_t>(decryptor.bytes_out());
-        finished = Finished{std::move(writer), action, std::move(state)};
+        finished = Finished{std::move(writer), action, std::move(state), attempts, counted};
     }
 
     // Makes a downloaded and verified file visible; only then does it count (state, cursor).
@@ -284,7 +366,18 @@ private:
         try {
             co_await file.writer->commit();
         } catch (const Error& e) {
-            fail(file.action, e.what());
+            if (e.kind() == ErrorKind::unavailable) {
+                throw;
+            }
+            if (worth_retrying(e.kind()) && file.attempts < m_options.attempts) {
+                // Stored nowhere: fetched and written again, like a file whose upload failed
+                // mid-way (a small file's single PutObject and a multipart upload alike).
+                m_progress_state.bytes_done -= file.counted;
+                --m_progress_state.files_done;
+                m_queue.push_back(Queued{std::move(file.action), file.attempts});
+                co_return;
+            }
+            fail(file.action, e);
             co_return;
         }
         m_result.bytes += file.state.size;
@@ -328,13 +421,25 @@ private:
     asio::awaitable<void> worker(std::unique_ptr<obsidian::SyncSession> session) {
         std::optional<Finished> finished;
         std::exception_ptr failure;
-        try {
-            co_await work(session, finished);
-        } catch (...) {
-            failure = std::current_exception();
+        for (;;) {
+            try {
+                co_await work(session, finished);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            // The last file, or the one before a fatal error, was verified: keep it.
+            try {
+                co_await commit(finished);
+            } catch (...) {
+                if (!failure) {
+                    failure = std::current_exception();
+                }
+            }
+            // A commit that failed may have queued its file again, after the others ended.
+            if (failure || m_queue.empty()) {
+                break;
+            }
         }
-        // The last file, or the one before a fatal error, was verified: keep it.
-        co_await commit(finished);
         if (failure) {
             std::rethrow_exception(failure);
         }
@@ -346,29 +451,33 @@ private:
     asio::awaitable<void> work(std::unique_ptr<obsidian::SyncSession>& session,
                                std::optional<Finished>& finished) {
         while (!m_queue.empty()) {
-            Action action = std::move(m_queue.front());
+            Queued next = std::move(m_queue.front());
             m_queue.pop_front();
-            for (int attempt = 1;; ++attempt) {
+            const Action& action = next.action;
+            for (int attempt = next.attempts + 1;; ++attempt) {
+                std::int64_t counted = 0;
                 try {
                     if (!session) {
                         session = co_await open_session();
                     }
-                    co_await download(*session, action, finished);
+                    co_await download(*session, action, attempt, counted, finished);
                     break;
                 } catch (const Error& e) {
-                    const bool retry =
-                        (e.kind() == ErrorKind::network || e.kind() == ErrorKind::protocol ||
-                         e.kind() == ErrorKind::throttled) &&
-                        attempt < m_options.attempts;
+                    // Counted once: a retry downloads the same bytes again.
+                    m_progress_state.bytes_done -= counted;
+                    const bool retry = worth_retrying(e.kind()) && attempt < m_options.attempts;
                     // A refusal of one pull keeps the session in step; anything else may not.
                     if (e.kind() != ErrorKind::not_found && e.kind() != ErrorKind::crypto) {
                         session.reset();
                     }
-                    if (e.kind() == ErrorKind::auth) {
-                        throw;  // the token or key stopped working: nothing else will succeed
+                    if (e.kind() == ErrorKind::auth || e.kind() == ErrorKind::unavailable ||
+                        e.kind() == ErrorKind::busy) {
+                        // The token or key stopped working, a service is down, the claim was
+                        // lost: nothing else will succeed, so the run stops (checkpointed).
+                        throw;
                     }
                     if (!retry) {
-                        fail(action, e.what());
+                        fail(action, e);
                         break;
                     }
                 }
@@ -387,8 +496,9 @@ private:
         }
         m_progress_state.files_total = static_cast<std::int64_t>(downloads.size());
         report();
-        m_queue.assign(std::make_move_iterator(downloads.begin()),
-                       std::make_move_iterator(downloads.end()));
+        for (Action& action : downloads) {
+            m_queue.push_back(Queued{std::move(action), 0});
+        }
         const int workers = std::clamp(m_options.concurrency, 1, 16);
         const int count =
             std::min<int>(workers, std::max<int>(1, static_cast<int>(m_queue.size())));
@@ -435,8 +545,7 @@ private:
             m_lease_timer.expires_after(period);
             co_await m_lease_timer.async_wait(k_nothrow);
             if (m_workers_left > 0 && Clock::now() - m_last_renewal >= period) {
-                m_last_renewal = Clock::now();
-                co_await m_state.renew_lease(m_options.lease_owner, m_options.lease_ttl);
+                co_await renew_claims();
             }
         }
     }
@@ -453,8 +562,18 @@ private:
         }
     }
 
-    asio::awaitable<void> checkpoint(bool final) {
-        const bool due = m_ledger.pending() >= m_options.checkpoint_files ||
+    // Renews the state's lease and the destination's lock together: the run holds both or stops.
+    asio::awaitable<void> renew_claims() {
+        m_last_renewal = Clock::now();
+        co_await m_state.renew_lease(m_options.lease_owner, m_options.lease_ttl);
+        if (m_lock != nullptr) {
+            co_await m_lock->renew(m_options.lease_ttl);
+        }
+    }
+
+    // `now`: regardless of how much is pending (the run is stopping).
+    asio::awaitable<void> checkpoint(bool final, bool now = false) {
+        const bool due = now || m_ledger.pending() >= m_options.checkpoint_files ||
                          Clock::now() - m_last_checkpoint >= m_options.checkpoint_interval;
         if (m_committing || (!final && !due)) {
             co_return;
@@ -465,8 +584,7 @@ private:
             co_await m_sink.flush();
             co_await m_state.commit(batch);
             if (Clock::now() - m_last_renewal >= m_options.lease_ttl / 3) {
-                co_await m_state.renew_lease(m_options.lease_owner, m_options.lease_ttl);
-                m_last_renewal = Clock::now();
+                co_await renew_claims();
             }
         } catch (...) {
             m_committing = false;
@@ -488,9 +606,11 @@ private:
     const EngineOptions& m_options;
     Engine::ProgressFn m_progress;
 
+    DestinationLock* m_lock;  // null in dry runs
+
     EngineResult m_result;
     Ledger m_ledger;
-    std::deque<Action> m_queue;
+    std::deque<Queued> m_queue;
     bool m_committing = false;
     Clock::time_point m_last_checkpoint = Clock::now();
     Clock::time_point m_last_renewal = Clock::now();
@@ -512,11 +632,31 @@ Engine::Engine(asio::any_io_executor executor, obsidian::SessionTarget target,
 
 asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     if (m_options.dry_run) {
-        Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress));
+        Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress),
+                nullptr);
         co_return co_await run.execute();
     }
-    if (!co_await m_state.acquire_lease(m_options.lease_owner, m_options.lease_ttl)) {
-        throw Error(ErrorKind::storage,
+    // The destination first: it is what two runs must never share, whatever state store each
+    // of them uses.
+    const BackupIdentity backup{m_target.vault_id, m_options.vault_name, m_options.lease_owner};
+    std::unique_ptr<DestinationLock> lock = co_await m_sink.claim(backup, m_options.lease_ttl);
+    bool leased = false;
+    std::exception_ptr lease_failure;
+    try {
+        leased = co_await m_state.acquire_lease(m_options.lease_owner, m_options.lease_ttl);
+    } catch (const Error&) {
+        lease_failure = std::current_exception();
+    }
+    if (!leased) {
+        try {
+            co_await lock->release();
+        } catch (const Error&) {
+            // It expires on its own.
+        }
+        if (lease_failure) {
+            std::rethrow_exception(lease_failure);
+        }
+        throw Error(ErrorKind::busy,
                     "vault is being synced by another run (its lease expires within " +
                         std::to_string(m_options.lease_ttl.count()) + " s); try again later");
     }
@@ -525,7 +665,8 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     std::exception_ptr failure;
     std::optional<EngineResult> result;
     try {
-        Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress));
+        Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress),
+                lock.get());
         result = co_await run.execute();
     } catch (const Error& e) {
         failure = std::current_exception();
@@ -534,7 +675,7 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     record.finished_ms = now_ms();
     if (result) {
         record.complete = result->complete;
-        record.ok = result->failures.empty();
+        record.ok = result->ok();
         record.created = result->created;
         record.updated = result->updated;
         record.deleted = result->deleted;
@@ -542,6 +683,9 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
         record.bytes = result->bytes;
         if (!result->failures.empty()) {
             record.error = result->failures.front().message;
+        } else if (!result->refused.empty()) {
+            record.error = std::to_string(result->refused.size()) +
+                           " record(s) refused: " + result->refused.front().reason;
         }
     }
     // co_await is not allowed in a handler, so the bookkeeping happens here. After a failure it
@@ -549,6 +693,7 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     try {
         co_await m_state.record_run(record);
         co_await m_state.release_lease(m_options.lease_owner);
+        co_await lock->release();
     } catch (const Error&) {
         if (!failure) {
             throw;

@@ -31,6 +31,7 @@ struct EngineOptions {
     std::size_t checkpoint_files = 500;
     int attempts = 3;  // per file, across reconnects
     std::string lease_owner;
+    std::string vault_name;  // recorded in the destination's marker (Sink::claim)
     std::chrono::seconds lease_ttl{120};
     obsidian::SessionOptions session;
 };
@@ -61,20 +62,30 @@ struct EngineResult {
     std::int64_t updated = 0;
     std::int64_t deleted = 0;
     std::int64_t unchanged = 0;
-    std::int64_t bytes = 0;  // plaintext bytes written
-    std::vector<FileFailure> failures;
+    std::int64_t bytes = 0;             // plaintext bytes written
+    std::vector<FileFailure> failures;  // transient: the cursor stays below them
+    // Refused for good (unsafe or undecryptable paths, names the destination cannot hold): the
+    // cursor passes them, the state keeps them, and every run reports them while they stand.
+    std::vector<RefusedRecord> refused;
+    // Files a --full run found at the destination that neither the state lists nor this backup
+    // marked as its own: kept, never removed.
+    std::int64_t foreign_kept = 0;
     std::vector<PlannedAction> plan;  // filled for dry runs
     Cursor cursor;                    // where the next run resumes
     std::chrono::milliseconds duration{0};
 
     std::int64_t failed() const { return static_cast<std::int64_t>(failures.size()); }
+    // Whether the destination now holds everything the vault has (what exit code 0 means).
+    bool ok() const { return failures.empty() && refused.empty(); }
 };
 
 // Downloads one vault into one destination (docs/sync-engine.md): plans against the saved state,
 // pulls on K sessions, decrypts and verifies every file, applies it atomically, and checkpoints
 // the state so that an interrupted run resumes without downloading committed files again. The
 // cursor never moves past a record that was not applied. Per-file failures are collected in the
-// result; vault-level failures (login, key, lease, lost state) throw obsync::Error.
+// result; vault-level failures (login, key, lease, lost state) throw obsync::Error. Exactly one
+// run writes a destination at a time: the run claims it (Sink::claim) and takes the state's lease
+// first, and a run that finds either held throws Error{busy}.
 class Engine {
 public:
     using ProgressFn = std::function<void(const Progress&)>;

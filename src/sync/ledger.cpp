@@ -29,9 +29,53 @@ void Ledger::remove(std::string path) {
     m_pending.removals.push_back(std::move(path));
 }
 
+void Ledger::known_refusals(const std::vector<RefusedRecord>& refused) {
+    for (const RefusedRecord& record : refused) {
+        m_refusals[refusal_key(record)] = record;
+    }
+}
+
+void Ledger::refuse(RefusedRecord refused, const std::vector<std::int64_t>& uids) {
+    std::string key = refusal_key(refused);
+    m_refused_now.insert(key);
+    m_pending.refusals.push_back(refused);
+    m_refusals[std::move(key)] = std::move(refused);
+    settle(uids);
+}
+
+void Ledger::supersede_refusal(std::string_view path) {
+    const std::string key = refusal_key(RefusedRecord{std::string(path), 0, {}});
+    if (m_refusals.erase(key) > 0) {
+        m_refused_now.erase(key);
+        m_pending.cleared_refusals.push_back(key);
+    }
+}
+
+std::vector<RefusedRecord> Ledger::refusals() const {
+    std::vector<RefusedRecord> out;
+    out.reserve(m_refusals.size());
+    for (const auto& [key, record] : m_refusals) {
+        out.push_back(record);
+    }
+    return out;
+}
+
 Checkpoint Ledger::take(bool final) {
     Checkpoint batch = std::exchange(m_pending, {});
     batch.cursor = cursor_candidate(final);
+    // A complete run that reached its end saw every record the vault has: a recorded refusal it
+    // did not meet again is gone from the vault.
+    if (m_complete && final && batch.cursor && !batch.cursor->initial && !m_refusals_swept) {
+        m_refusals_swept = true;
+        for (auto it = m_refusals.begin(); it != m_refusals.end();) {
+            if (m_refused_now.contains(it->first)) {
+                ++it;
+            } else {
+                batch.cleared_refusals.push_back(it->first);
+                it = m_refusals.erase(it);
+            }
+        }
+    }
     return batch;
 }
 

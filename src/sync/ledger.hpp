@@ -2,6 +2,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +22,11 @@ namespace obsync::sync {
 // cursor never moves below where the run started: a snapshot run that would have to (a `--full`
 // over saved progress with a failure below it) keeps the version and marks the cursor `initial`,
 // so that the next run takes a snapshot again.
+//
+// A record refused for good (unsafe or undecryptable path, a name the destination cannot hold) is
+// settled like an applied one, so the cursor passes it, and recorded as a refusal in the state,
+// so every run reports it until a newer record of the same path supersedes it, or a complete run
+// no longer meets it.
 class Ledger {
 public:
     // `saved`: the cursor the run starts from; `complete`: the changes are a snapshot.
@@ -30,9 +37,19 @@ public:
 
     void upsert(FileState file);
     void remove(std::string path);
+
+    // The refusals earlier runs recorded (StateSnapshot::refused).
+    void known_refusals(const std::vector<RefusedRecord>& refused);
+    // `refused` will never apply: its records are settled and the refusal recorded.
+    void refuse(RefusedRecord refused, const std::vector<std::int64_t>& uids);
+    // A newer record of `path` supersedes an earlier refusal of it (or the path is excluded now).
+    void supersede_refusal(std::string_view path);
+    // Every refusal standing after this run so far: recorded ones and new ones, by key.
+    std::vector<RefusedRecord> refusals() const;
     // State changes waiting for the next checkpoint.
     std::size_t pending() const noexcept {
-        return m_pending.upserts.size() + m_pending.removals.size();
+        return m_pending.upserts.size() + m_pending.removals.size() + m_pending.refusals.size() +
+               m_pending.cleared_refusals.size();
     }
 
     // Takes the waiting changes, with the cursor when it may move.
@@ -51,6 +68,9 @@ private:
     std::int64_t m_ready_version = 0;
     std::set<std::int64_t> m_unsettled;
     Checkpoint m_pending;
+    std::map<std::string, RefusedRecord> m_refusals;  // standing, by refusal_key
+    std::set<std::string> m_refused_now;              // keys refused by this run
+    bool m_refusals_swept = false;                    // a complete run dropped the stale ones
 };
 
 }  // namespace obsync::sync

@@ -34,6 +34,11 @@ Plan make_plan(const PlanInput& input) {
             plan.refused.push_back({record.uid, "", record.error});
             continue;
         }
+        // An excluded path is not this backup's business, even when it is unsafe.
+        if (input.filter != nullptr && input.filter->excluded(record.path)) {
+            plan.settled_uids.push_back(record.uid);
+            continue;
+        }
         if (const auto reason = unsafe_path_reason(record.path)) {
             plan.refused.push_back({record.uid, record.path, "refused: " + *reason});
             continue;
@@ -46,10 +51,6 @@ Plan make_plan(const PlanInput& input) {
         std::vector<std::int64_t> uids;
         for (const auto* r : records) {
             uids.push_back(r->uid);
-        }
-        if (input.filter != nullptr && input.filter->excluded(path)) {
-            plan.settled_uids.insert(plan.settled_uids.end(), uids.begin(), uids.end());
-            continue;
         }
         const auto it = known.find(path);
         const FileState* state = it == known.end() ? nullptr : it->second;
@@ -111,6 +112,7 @@ Plan make_plan(const PlanInput& input) {
                 action.kind = Action::Kind::remove_file;
                 action.path = path;
                 action.touch_destination = !input.keep_deleted;
+                action.extra = true;
                 if (action.touch_destination) {
                     plan.removals.push_back(std::move(action));
                 }

@@ -22,6 +22,9 @@ struct Action {
     bool update = false;            // download over a file the state already knows
     bool restore = false;  // download of a file the state lists but the destination lacks (--full)
     bool touch_destination = true;  // false: change the state only (--keep-deleted)
+    // A --full removal of a file the state does not list: removed only if the sink says this
+    // backup wrote it (Sink::written_by_backup), never another program's file.
+    bool extra = false;
     std::vector<std::int64_t> uids;
 };
 

@@ -32,12 +32,18 @@ using namespace std::chrono_literals;
 const std::string k_account_password = "hunter2-account-secret";
 const std::string k_vault_password = "correct horse vault secret";
 
-// Files and folders below `root` with their contents (folders as "<dir>").
+// Files and folders below `root` with their contents (folders as "<dir>"), without obsync's own
+// lock and marker (ROOT/.obsync, see sink/local_claim.hpp).
 std::map<std::string, std::string> tree(const fs::path& root) {
     std::map<std::string, std::string> out;
-    for (const auto& entry : fs::recursive_directory_iterator(root)) {
-        out[fs::relative(entry.path(), root).string()] =
-            entry.is_directory() ? "<dir>" : read_file(entry.path());
+    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+         ++it) {
+        const std::string relative = fs::relative(it->path(), root).string();
+        if (it.depth() == 0 && relative == ".obsync") {
+            it.disable_recursion_pending();
+            continue;
+        }
+        out[relative] = it->is_directory() ? "<dir>" : read_file(it->path());
     }
     return out;
 }
@@ -155,13 +161,110 @@ TEST_F(CliTest, HostilePathIsRefusedAndTheRestApplied) {
     const CliResult result = obsync(sync_args());
     EXPECT_EQ(result.code, 1) << result.err;
     const auto summary = result.json().at("vaults").as_array().at(0).as_object();
-    EXPECT_EQ(summary.at("failed").as_int64(), 4);
+    EXPECT_EQ(summary.at("failed").as_int64(), 0);
     EXPECT_EQ(summary.at("created").as_int64(), 10);
+    const auto& refused = summary.at("refused").as_array();
+    ASSERT_EQ(refused.size(), 4U);
+    std::int64_t last_refused = 0;
+    for (const auto& r : refused) {
+        EXPECT_NE(r.at("reason").as_string().find("refused"), std::string::npos);
+        last_refused = std::max(last_refused, r.at("uid").as_int64());
+    }
     EXPECT_FALSE(fs::exists(work.path() / "escape.md"));
     EXPECT_FALSE(fs::exists("/etc/obsync-evil"));
     EXPECT_EQ(tree(corpus), tree(dest));
-    // The cursor did not pass the refused records: they are reported again.
+    // Refused for good: the cursor passes them (the next run does not read them again), yet every
+    // run reports them and exits 1, because the backup lacks those files.
+    EXPECT_GE(summary.at("cursor").as_int64(), last_refused);
+    const CliResult again = obsync(sync_args());
+    EXPECT_EQ(again.code, 1) << again.err;
+    const auto second = again.json().at("vaults").as_array().at(0).as_object();
+    EXPECT_EQ(second.at("refused").as_array().size(), 4U);
+    EXPECT_EQ(second.at("created").as_int64(), 0);
+    EXPECT_EQ(second.at("unchanged").as_int64(), 0);  // nothing re-read: the cursor moved
+}
+
+TEST_F(CliTest, ExcludeSilencesARefusedPath) {
+    start();
+    make_corpus();
+    seed();
+    server->admin("inject",
+                  {"--vault", "Vault", "--password", k_vault_password, "--path", "tab\there.md"});
     EXPECT_EQ(obsync(sync_args()).code, 1);
+    // Excluded, the refused path is no longer this backup's business: reported neither in the
+    // first run nor after one that recorded it.
+    const CliResult quiet = obsync(sync_args() + " --exclude 'tab*'");
+    EXPECT_EQ(quiet.code, 0) << quiet.err;
+    EXPECT_TRUE(quiet.json().at("vaults").as_array().at(0).at("refused").as_array().empty());
+    EXPECT_EQ(obsync(sync_args() + " --exclude '**'").code, 0);
+}
+
+// The lock belongs to the folder, not to the path as typed or to a state database: one run goes
+// through a symbolic link, each keeps its own state, and still exactly one of them syncs. (Before,
+// both ran, and the second removed the first one's temp files: "No such file or directory".)
+TEST_F(CliTest, TwoRunsThroughASymlinkWithTwoStateDatabasesExactlyOneSyncs) {
+    start({"--latency-ms", "20"});
+    make_corpus(150);
+    seed();
+    ASSERT_EQ(obsync("login").code, 0);
+    fs::create_directories(dest);
+    const fs::path alias = work.path() / "alias";
+    fs::create_directory_symlink(dest, alias);
+    const std::string base = "env " + env() + " " + OBSYNC_BINARY + " sync Vault --concurrency 1 ";
+    const auto results = test::run_shell_concurrently(
+        {base + "--dest " + shell_quote(dest.string()) + " --state sqlite://" +
+             shell_quote((work.path() / "one.db").string()),
+         base + "--dest " + shell_quote(alias.string()) + " --state sqlite://" +
+             shell_quote((work.path() / "two.db").string())},
+        work.path());
+    ASSERT_TRUE((results[0].code == 0) != (results[1].code == 0))
+        << results[0].err << results[1].err;
+    const test::CliResult& loser = results[0].code == 0 ? results[1] : results[0];
+    EXPECT_EQ(loser.code, 1);
+    EXPECT_NE(loser.err.find("is being written by another run"), std::string::npos) << loser.err;
+    EXPECT_EQ(tree(corpus), tree(dest));
+}
+
+TEST_F(CliTest, DestinationsInsideOrAroundAnotherBackupAreRefused) {
+    start();
+    make_corpus();
+    seed();
+    seed("Other");
+    ASSERT_EQ(obsync(sync_args()).code, 0);
+    const auto before = tree(dest);
+
+    const CliResult inside =
+        obsync("sync Vault --dest " + shell_quote((dest / "Notes" / "inner").string()));
+    EXPECT_EQ(inside.code, 4) << inside.err;
+    EXPECT_NE(inside.err.find("lies inside the backup at " + dest.string()), std::string::npos)
+        << inside.err;
+    EXPECT_FALSE(fs::exists(dest / "Notes" / "inner")) << "a refused run creates nothing";
+
+    const CliResult around = obsync("sync Vault --dest " + shell_quote(work.path().string()));
+    EXPECT_EQ(around.code, 4) << around.err;
+    EXPECT_NE(around.err.find("contains another backup, at " + dest.string()), std::string::npos)
+        << around.err;
+
+    const CliResult shared = obsync("sync Other --dest " + shell_quote(dest.string()));
+    EXPECT_EQ(shared.code, 4) << shared.err;
+    EXPECT_NE(shared.err.find("holds the backup of vault \"Vault\""), std::string::npos)
+        << shared.err;
+    EXPECT_EQ(tree(dest), before);
+    EXPECT_FALSE(fs::exists(work.path() / ".obsync"));
+}
+
+// A local folder cannot mark a file as written by this backup: only the state can. A file the
+// state never listed is someone else's, and --full keeps it.
+TEST_F(CliTest, FullKeepsFilesThisBackupDidNotWrite) {
+    start();
+    make_corpus();
+    seed();
+    write_file(dest / "mine-not-obsync.txt", "the user's own file");
+    ASSERT_EQ(obsync(sync_args()).code, 0);
+    const CliResult full = obsync(sync_args("--full"));
+    ASSERT_EQ(full.code, 0) << full.err;
+    EXPECT_EQ(full.json().at("vaults").as_array().at(0).at("foreign_kept").as_int64(), 1);
+    EXPECT_EQ(read_file(dest / "mine-not-obsync.txt"), "the user's own file");
 }
 
 TEST_F(CliTest, SymlinkInsideTheDestinationIsNeverFollowed) {

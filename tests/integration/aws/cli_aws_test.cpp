@@ -64,8 +64,9 @@ public:
         call(r);
     }
 
-    // Every key below `prefix` (without it), folder markers included.
-    std::vector<std::string> keys(const std::string& prefix) {
+    // Every key below `prefix` (without it), folder markers included; obsync's own (the lock, the
+    // backup marker, upload records under .obsync/) only with `with_meta`.
+    std::vector<std::string> keys(const std::string& prefix, bool with_meta = false) {
         std::vector<std::string> out;
         aws::AwsRequest r;
         r.operation = "ListObjectsV2";
@@ -77,7 +78,10 @@ public:
         const auto response = call(r);
         for (const auto block : aws::xml_blocks(response.body, "Contents")) {
             const std::string key = aws::xml_text(block, "Key").value();
-            out.push_back(prefix.empty() ? key : key.substr(prefix.size() + 1));
+            std::string relative = prefix.empty() ? key : key.substr(prefix.size() + 1);
+            if (with_meta || !relative.starts_with(".obsync/")) {
+                out.push_back(std::move(relative));
+            }
         }
         std::sort(out.begin(), out.end());
         return out;
@@ -96,6 +100,16 @@ public:
             object.headers[lower] = value;
         }
         return object;
+    }
+
+    void put(const std::string& key, std::string body, net::Headers headers = {}) {
+        aws::AwsRequest r;
+        r.operation = "PutObject";
+        r.method = "PUT";
+        r.path = "/" + k_bucket + "/" + key;
+        r.headers = std::move(headers);
+        r.body = std::move(body);
+        call(r);
     }
 
     boost::json::object dynamodb(const std::string& operation, const boost::json::object& body) {
@@ -243,9 +257,20 @@ public:
         }
     }
 
-    void init_table() {
-        const CliResult init = obsync("state-init --state dynamodb://" + k_table);
+    void init_table(const std::string& table = k_table) {
+        const CliResult init = obsync("state-init --state dynamodb://" + table);
         ASSERT_EQ(init.code, 0) << init.err;
+    }
+
+    std::string vault_id(const std::string& name = "Vault") {
+        const boost::json::object listed = obsync("vaults --json").json();
+        for (const auto& v : listed.at("vaults").as_array()) {
+            if (v.at("name").as_string() == name) {
+                return std::string(v.at("id").as_string());
+            }
+        }
+        ADD_FAILURE() << "no vault " << name;
+        return "";
     }
 };
 
@@ -394,12 +419,15 @@ TEST_F(CliAwsTest, AccessDeniedAndMissingBucketFailClearlyAndKeepTheCursor) {
     const CliResult status = obsync("status --json");
     ASSERT_EQ(status.code, 0) << status.err;
     const auto listing = status.json();
-    const auto& backups = listing.at("backups").as_array();
-    ASSERT_FALSE(backups.empty()) << "the failed runs left no record";
-    for (const auto& backup : backups) {
-        EXPECT_EQ(backup.at("last_result").as_string(), "failed");
+    // The destination is refused before the state is touched: whatever the state shows, it
+    // claims nothing was backed up.
+    for (const auto& backup : listing.at("backups").as_array()) {
         EXPECT_EQ(backup.at("cursor").as_int64(), 0);
         EXPECT_EQ(backup.at("files").as_int64(), 0);
+        EXPECT_NE(backup.as_object().if_contains("last_result")
+                      ? backup.at("last_result").as_string()
+                      : "failed",
+                  "ok");
     }
 }
 
@@ -413,29 +441,100 @@ TEST_F(CliAwsTest, TwoRunsRaceForOneVaultExactlyOneSyncs) {
     ASSERT_EQ(obsync("login").code, 0);  // one saved token, so the two runs do not race on it
     const std::string command = "env -u AWS_SESSION_TOKEN " + env() + " " + OBSYNC_BINARY + " " +
                                 s3_sync("--concurrency 1");
-    auto launch = [&](const std::string& name) {
-        const std::string redirected = "exec " + command + " >" +
-                                       (work.path() / (name + ".out")).string() + " 2>" +
-                                       (work.path() / (name + ".err")).string();
-        const pid_t pid = fork();
-        if (pid == 0) {
-            execl("/bin/sh", "sh", "-c", redirected.c_str(), nullptr);
-            _exit(127);
-        }
-        return pid;
-    };
-    const pid_t a = launch("a");
-    const pid_t b = launch("b");
-    int status_a = 0;
-    int status_b = 0;
-    waitpid(a, &status_a, 0);
-    waitpid(b, &status_b, 0);
-    const int code_a = WIFEXITED(status_a) ? WEXITSTATUS(status_a) : -1;
-    const int code_b = WIFEXITED(status_b) ? WEXITSTATUS(status_b) : -1;
-    EXPECT_TRUE((code_a == 0) != (code_b == 0)) << code_a << " " << code_b;
-    const std::string loser_err = read_file(work.path() / (code_a == 0 ? "b.err" : "a.err"));
-    EXPECT_NE(loser_err.find("being synced"), std::string::npos) << loser_err;
+    const auto results = test::run_shell_concurrently({command, command}, work.path());
+    EXPECT_TRUE((results[0].code == 0) != (results[1].code == 0))
+        << results[0].code << " " << results[1].code;
+    const std::string& loser_err = results[0].code == 0 ? results[1].err : results[0].err;
+    EXPECT_NE(loser_err.find("by another run"), std::string::npos) << loser_err;
     expect_s3_mirrors_corpus(probe);
+}
+
+// Each run keeps its state in its own table, so their leases never meet: only the lock object
+// under the prefix keeps them apart. Without it, one aborted the other's multipart upload and a
+// slower run overwrote a newer version with an older one.
+TEST_F(CliAwsTest, TwoRunsWithTwoStateTablesOnOnePrefixExactlyOneSyncs) {
+    start({"--latency-ms", "20"});
+    make_corpus(false, 150);
+    std::mt19937_64 rng(11);
+    write_file(corpus / "Attachments/video.mp4", as_chars(test::random_bytes(rng, 17 << 20)));
+    seed();
+    AwsProbe probe;
+    probe.create_bucket(k_bucket);
+    init_table();
+    init_table("obsync-state-2");
+    ASSERT_EQ(obsync("login").code, 0);
+    const std::string base = "env -u AWS_SESSION_TOKEN " + env() + " " + OBSYNC_BINARY +
+                             " sync Vault --dest s3://" + k_bucket + "/backup --concurrency 1 ";
+    const auto results = test::run_shell_concurrently(
+        {base + "--state dynamodb://" + k_table, base + "--state dynamodb://obsync-state-2"},
+        work.path());
+    ASSERT_TRUE((results[0].code == 0) != (results[1].code == 0))
+        << results[0].err << results[1].err;
+    const test::CliResult& loser = results[0].code == 0 ? results[1] : results[0];
+    EXPECT_EQ(loser.code, 1);
+    EXPECT_NE(loser.err.find("is being written by another run"), std::string::npos) << loser.err;
+    expect_s3_mirrors_corpus(probe);
+    EXPECT_EQ(probe.keys("backup", true).size(), probe.keys("backup").size() + 1)
+        << "the lock is released and no upload record is left; only the marker stays";
+    // The loser's table has nothing yet; its own run now finds every object in place.
+    const std::string loser_table = results[0].code == 0 ? "obsync-state-2" : k_table;
+    const CliResult rerun = obsync("sync Vault --dest s3://" + k_bucket +
+                                   "/backup --json --state dynamodb://" + loser_table);
+    ASSERT_EQ(rerun.code, 0) << rerun.err;
+    EXPECT_EQ(rerun.json().at("vaults").as_array().at(0).at("bytes").as_int64(), 0);
+    expect_s3_mirrors_corpus(probe);
+}
+
+// --full removes what the snapshot lacks, but only what this backup wrote: another program's
+// objects at the bucket root stay; an object this backup marked as its own (its state lost) goes.
+TEST_F(CliAwsTest, FullAtTheBucketRootRemovesOnlyWhatThisBackupWrote) {
+    start();
+    make_corpus();
+    seed();
+    AwsProbe probe;
+    probe.create_bucket(k_bucket);
+    init_table();
+    probe.put("other-app/data.json", "{}", {{"content-type", "application/json"}});
+    probe.put("stray.md", "from an older run", {{"x-amz-meta-vault-id", vault_id()}});
+    probe.put("lookalike.md", "same metadata, other vault",
+              {{"x-amz-meta-vault-id", "another-vault-id"}});
+    const CliResult full = obsync(s3_sync("--full", ""));
+    ASSERT_EQ(full.code, 0) << full.err;
+    const auto summary = full.json().at("vaults").as_array().at(0).as_object();
+    EXPECT_EQ(summary.at("foreign_kept").as_int64(), 2);
+    const auto all = probe.keys("");
+    EXPECT_NE(std::find(all.begin(), all.end(), "other-app/data.json"), all.end());
+    EXPECT_NE(std::find(all.begin(), all.end(), "lookalike.md"), all.end());
+    EXPECT_EQ(std::find(all.begin(), all.end(), "stray.md"), all.end());
+    EXPECT_EQ(probe.get("Hello.md").body, "# Hello\n");
+}
+
+TEST_F(CliAwsTest, DestinationsInsideOrAroundAnotherBackupAreRefused) {
+    start();
+    make_corpus();
+    seed();
+    seed("Other");
+    AwsProbe probe;
+    probe.create_bucket(k_bucket);
+    init_table();
+    ASSERT_EQ(obsync(s3_sync("", "/outer")).code, 0);
+    const auto before = probe.keys("outer", true);
+
+    const CliResult inside = obsync(s3_sync("", "/outer/inner"));
+    EXPECT_EQ(inside.code, 4) << inside.err;
+    EXPECT_NE(inside.err.find("lies inside the backup at s3://" + k_bucket + "/outer"),
+              std::string::npos)
+        << inside.err;
+    const CliResult around = obsync(s3_sync("", ""));
+    EXPECT_EQ(around.code, 4) << around.err;
+    EXPECT_NE(around.err.find("contains another backup"), std::string::npos) << around.err;
+    const CliResult shared =
+        obsync("sync Other --dest s3://" + k_bucket + "/outer --state dynamodb://" + k_table);
+    EXPECT_EQ(shared.code, 4) << shared.err;
+    EXPECT_NE(shared.err.find("holds the backup of"), std::string::npos) << shared.err;
+    // Nothing of the refused runs landed, and the backup is untouched.
+    EXPECT_EQ(probe.keys("outer", true), before);
+    EXPECT_EQ(probe.keys("", true).size(), before.size());
 }
 
 TEST_F(CliAwsTest, KillNineThenRerunResumesFromDynamoDbState) {
