@@ -81,6 +81,7 @@ AwsRequest S3Client::request(const std::string& bucket, const std::string& key, 
     request.service = Service::s3;
     request.method = std::move(method);
     request.operation = std::move(operation);
+    request.bucket = bucket;
     S3Address address = s3_address(m_client->environment(), bucket, key);
     request.endpoint = std::move(address.endpoint);
     request.path = std::move(address.path);
