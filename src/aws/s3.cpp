@@ -292,7 +292,7 @@ asio::awaitable<void> S3Client::complete_multipart_upload(const std::string& buc
         const std::string code = xml_text(errors.front(), "Code").value_or("InternalError");
         const std::string message = xml_text(errors.front(), "Message").value_or("");
         throw AwsError(classify(code, response.status), code, response.status,
-                       where + ": s3 CompleteMultipartUpload: " + code + " (HTTP " +
+                       where + ": S3 CompleteMultipartUpload: " + code + " (HTTP " +
                            std::to_string(response.status) + ")" +
                            (message.empty() ? "" : ": " + message));
     }
