@@ -61,8 +61,9 @@ CREATE TABLE IF NOT EXISTS leases (
 )sql";
 
 // Added after schema version 1 without changing it: an older obsync ignores the table, and this
-// one creates it in a version-1 database that lacks it. Paths and reasons are BLOBs: a refused
-// path is any bytes the server sent (invalid UTF-8, NUL, control characters).
+// one creates it in a version-1 database that lacks it on the first write (commit, reset), never
+// on open or load, so a dry run writes nothing. Paths and reasons are BLOBs: a refused path is any
+// bytes the server sent (invalid UTF-8, NUL, control characters).
 constexpr const char* k_refusals_schema = R"sql(
 CREATE TABLE IF NOT EXISTS refusals (
     scope_id INTEGER NOT NULL,
@@ -127,8 +128,6 @@ void ensure_schema(SqliteDb& db) {
     SqliteTransaction tx(db);
     if (const auto version = schema_version(db)) {
         check_version(db, *version);
-        db.exec(k_refusals_schema);
-        tx.commit();
         return;
     }
     db.exec(k_schema);
@@ -273,13 +272,16 @@ private:
         while (run.step()) {
             snapshot.last_run = read_run(run, 0);
         }
-        snapshot.refused = read_refusals(m_db, m_scope_id);
+        if (has_table(m_db, "refusals")) {
+            snapshot.refused = read_refusals(m_db, m_scope_id);
+        }
         tx.commit();
         return snapshot;
     }
 
     void do_commit(const sync::Checkpoint& checkpoint) {
         SqliteTransaction tx(m_db);
+        m_db.exec(k_refusals_schema);
         if (!checkpoint.upserts.empty()) {
             SqliteStatement upsert(m_db,
                                    "INSERT OR REPLACE INTO files "
@@ -361,6 +363,7 @@ private:
     void do_reset() {
         // The vault name, the last run and the lease describe the scope, not its progress: kept.
         SqliteTransaction tx(m_db);
+        m_db.exec(k_refusals_schema);
         SqliteStatement files(m_db, "DELETE FROM files WHERE scope_id = ?1");
         files.bind(1, m_scope_id).run();
         SqliteStatement refusals(m_db, "DELETE FROM refusals WHERE scope_id = ?1");

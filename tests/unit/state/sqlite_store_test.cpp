@@ -295,13 +295,17 @@ TEST_F(SqliteStore, ListsTheRefusalsOfEachScopeForStatus) {
     EXPECT_TRUE(scopes[1].refused.empty());
 }
 
-TEST_F(SqliteStore, ADatabaseFromBeforeRefusalsIsListedAndGainsTheTableOnOpen) {
+TEST_F(SqliteStore, ADatabaseFromBeforeRefusalsIsReadAsIsAndGainsTheTableOnTheFirstWrite) {
     open();
     exec_sql(m_db, "DROP TABLE refusals");
     const auto scopes = list_sqlite_scopes(m_db);
     ASSERT_EQ(scopes.size(), 1U);
     EXPECT_TRUE(scopes[0].refused.empty());
     auto store = open();
+    EXPECT_TRUE(run(store->load()).refused.empty());
+    // Opening and loading (a dry run) did not change the schema.
+    exec_sql(m_db, "CREATE TABLE refusals (x)");
+    exec_sql(m_db, "DROP TABLE refusals");
     sync::Checkpoint checkpoint;
     checkpoint.refusals = {test::refused_record("a", 1, "r")};
     run(store->commit(checkpoint));
