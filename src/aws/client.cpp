@@ -1,6 +1,8 @@
 #include "aws/client.hpp"
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
@@ -30,6 +32,10 @@ ErrorKind kind_of(AwsFailure failure) noexcept {
             return ErrorKind::throttled;
         case AwsFailure::unavailable:
             return ErrorKind::network;
+        case AwsFailure::service_down:
+            return ErrorKind::unavailable;
+        case AwsFailure::wrong_region:
+            return ErrorKind::config;
         case AwsFailure::conditional_check_failed:
         case AwsFailure::other:
             break;
@@ -104,17 +110,85 @@ ErrorDetail error_detail(const net::HttpResponse& response) {
     return detail;
 }
 
+// "S3 PutObject": what every message of a call starts with.
+std::string call_name(const AwsRequest& request) {
+    return std::string(display_name(request.service)) + " " + request.operation;
+}
+
 std::string describe_failure(const AwsRequest& request, const ErrorDetail& detail,
                              unsigned status) {
-    std::string text = std::string(signing_name(request.service)) + " " + request.operation + ": " +
-                       detail.code + " (HTTP " + std::to_string(status) + ")";
+    std::string text =
+        call_name(request) + ": " + detail.code + " (HTTP " + std::to_string(status) + ")";
     if (!detail.message.empty()) {
         text += ": " + detail.message;
     }
     return text;
 }
 
+// What S3 says when a bucket lives in another region than the request was signed for: nullopt when
+// this is not such a reply, "" when it is but names no region, else the bucket's region. 301 and
+// 307 are always about the bucket's location (S3 sends no other redirects to API calls); a 400
+// AuthorizationHeaderMalformed is only when it names a region (it also means a broken header).
+std::optional<std::string> redirect_region(const net::HttpResponse& response,
+                                           const ErrorDetail& detail) {
+    std::string region(response.header("x-amz-bucket-region").value_or(""));
+    if (region.empty() && !response.body.empty()) {
+        try {
+            region = xml_text(response.body, "Region").value_or("");
+        } catch (const Error&) {
+            // No readable region in the body: the header was the only other place.
+        }
+    }
+    if (response.status == 301 || response.status == 307) {
+        return region;
+    }
+    if (response.status == 400 && detail.code == "AuthorizationHeaderMalformed" &&
+        !region.empty()) {
+        return region;
+    }
+    return std::nullopt;
+}
+
+std::string format_duration(std::chrono::milliseconds duration) {
+    if (duration.count() % 1000 == 0) {
+        return std::to_string(duration.count() / 1000) + " s";
+    }
+    return std::to_string(duration.count()) + " ms";
+}
+
 }  // namespace
+
+std::string_view display_name(Service service) noexcept {
+    switch (service) {
+        case Service::s3:
+            return "S3";
+        case Service::dynamodb:
+            return "DynamoDB";
+        case Service::secrets_manager:
+            return "Secrets Manager";
+    }
+    return "AWS";
+}
+
+std::string s3_endpoint_for_region(std::string endpoint, std::string_view from,
+                                   std::string_view to) {
+    const std::string old_host = "s3." + std::string(from) + ".amazonaws.com";
+    const std::size_t scheme = endpoint.find("://");
+    const std::size_t host = scheme == std::string::npos ? 0 : scheme + 3;
+    const std::size_t end = endpoint.find_first_of(":/", host);
+    const std::string_view authority =
+        std::string_view(endpoint).substr(host, end == std::string::npos ? end : end - host);
+    // The host is exactly "s3.FROM.amazonaws.com" or ends with ".s3.FROM.amazonaws.com".
+    if (authority.size() < old_host.size() ||
+        authority.substr(authority.size() - old_host.size()) != old_host ||
+        (authority.size() > old_host.size() &&
+         authority[authority.size() - old_host.size() - 1] != '.')) {
+        return endpoint;
+    }
+    endpoint.replace(host + authority.size() - old_host.size(), old_host.size(),
+                     "s3." + std::string(to) + ".amazonaws.com");
+    return endpoint;
+}
 
 AwsError::AwsError(AwsFailure failure, std::string code, unsigned status,
                    const std::string& message)
@@ -186,11 +260,63 @@ AwsFailure classify(std::string_view code, unsigned status) noexcept {
 }
 
 struct AwsClient::Impl {
+    using Clock = std::chrono::steady_clock;
+
+    // The circuit breaker of one service (see the class comment in client.hpp).
+    struct Breaker {
+        std::optional<Clock::time_point> failing_since;  // first retryable failure since an answer
+        std::optional<Clock::time_point> opened_at;      // set while open
+        std::optional<AwsError> down;                    // what an open breaker throws
+    };
+
     AwsEnvironment environment;
     RetryPolicy retry;
     net::HttpClient http;
     AwsCallStats stats;
     std::mt19937 rng{std::random_device{}()};
+    std::array<Breaker, 3> breakers;
+    std::map<std::string, std::string, std::less<>> bucket_regions;  // learnt from redirects
+
+    Breaker& breaker(Service service) { return breakers.at(static_cast<std::size_t>(service)); }
+
+    // The service answered (anything but a retryable failure): it is up.
+    void answered(Service service) {
+        Breaker& b = breaker(service);
+        b.failing_since.reset();
+        b.opened_at.reset();
+        b.down.reset();
+    }
+
+    // Records a retryable failure; returns the error to throw when the service is now down.
+    std::optional<AwsError> failed(const AwsRequest& request, const std::string& last_error,
+                                   const std::string& code, unsigned status, bool probe) {
+        Breaker& b = breaker(request.service);
+        const auto now = Clock::now();
+        if (!b.failing_since) {
+            b.failing_since = now;
+        }
+        if (!probe && now - *b.failing_since < retry.down_after) {
+            return std::nullopt;
+        }
+        b.opened_at = now;
+        b.down.emplace(AwsFailure::service_down, code, status,
+                       std::string(display_name(request.service)) +
+                           " looks down: no successful request for " +
+                           format_duration(retry.down_after) + " (last error: " + last_error +
+                           "); stopped, retry later");
+        return b.down;
+    }
+
+    // How long until a failing service would be declared down (the backoff never sleeps past it).
+    std::chrono::milliseconds until_down(Service service) {
+        const Breaker& b = breaker(service);
+        if (!b.failing_since) {
+            return retry.down_after;
+        }
+        const auto left = *b.failing_since + retry.down_after - Clock::now();
+        return std::max(std::chrono::milliseconds(0),
+                        std::chrono::ceil<std::chrono::milliseconds>(left));
+    }
 
     Impl(asio::any_io_executor executor, AwsEnvironment env, RetryPolicy policy)
         : environment(std::move(env)), retry(policy), http(std::move(executor)) {}
@@ -204,9 +330,24 @@ struct AwsClient::Impl {
         return std::chrono::milliseconds(pick(rng));
     }
 
+    // The region a bucket's requests are signed for: the one S3 redirected us to, if any.
+    std::string region_for(const AwsRequest& request) const {
+        if (request.service == Service::s3 && !request.bucket.empty()) {
+            if (const auto found = bucket_regions.find(request.bucket);
+                found != bucket_regions.end()) {
+                return found->second;
+            }
+        }
+        return environment.region();
+    }
+
     net::HttpRequest sign(const AwsRequest& request, const std::string& payload_hash) {
-        const std::string base =
+        std::string base =
             request.endpoint.empty() ? environment.endpoint(request.service) : request.endpoint;
+        const std::string region = region_for(request);
+        if (region != environment.region() && !environment.custom_endpoint(request.service)) {
+            base = s3_endpoint_for_region(std::move(base), environment.region(), region);
+        }
         const net::Url url = net::Url::parse(base);
         const Credentials& credentials = environment.credentials();
 
@@ -226,7 +367,7 @@ struct AwsClient::Impl {
             signable.headers.emplace_back("x-amz-security-token", credentials.session_token);
         }
         SigningParams params;
-        params.region = environment.region();
+        params.region = region;
         params.service = std::string(signing_name(request.service));
         params.amz_date = date;
         params.normalize_path = request.service != Service::s3;
@@ -266,7 +407,17 @@ asio::awaitable<net::HttpResponse> AwsClient::send(AwsRequest request) {
     const std::string payload_hash =
         request.unsigned_payload ? std::string("UNSIGNED-PAYLOAD")
                                  : crypto::sha256_hex(as_bytes(std::string_view(request.body)));
+    bool redirected = false;
     for (int attempt = 1;; ++attempt) {
+        // An open breaker fails fast until down_after has passed; then one attempt probes.
+        Impl::Breaker& breaker = m_impl->breaker(request.service);
+        bool probe = false;
+        if (breaker.opened_at) {
+            if (Impl::Clock::now() - *breaker.opened_at < m_impl->retry.down_after) {
+                throw *breaker.down;
+            }
+            probe = true;
+        }
         // Signed again on every attempt: a retry after a long backoff needs a fresh x-amz-date.
         net::HttpRequest http_request = m_impl->sign(request, payload_hash);
         ++m_impl->stats.requests;
@@ -276,27 +427,59 @@ asio::awaitable<net::HttpResponse> AwsClient::send(AwsRequest request) {
         try {
             net::HttpResponse response = co_await m_impl->http.send(std::move(http_request));
             if (response.status >= 200 && response.status < 300) {
+                m_impl->answered(request.service);
                 co_return response;
             }
             ErrorDetail detail = error_detail(response);
             const AwsFailure kind = classify(detail.code, response.status);
-            failure.emplace(kind, detail.code, response.status,
-                            describe_failure(request, detail, response.status));
+            std::optional<std::string> region;
+            if (request.service == Service::s3 && !request.bucket.empty()) {
+                region = redirect_region(response, detail);
+            }
+            if (region && region->empty()) {
+                failure.emplace(AwsFailure::wrong_region, detail.code, response.status,
+                                call_name(request) + ": bucket \"" + request.bucket +
+                                    "\" is not in region " + m_impl->region_for(request) +
+                                    " and S3 did not say where it is (" + detail.code + ", HTTP " +
+                                    std::to_string(response.status) +
+                                    "); set AWS_REGION to the bucket's region");
+            } else if (region && !redirected && *region != m_impl->region_for(request)) {
+                // Not a retry: the service answered, and the same attempt goes to the right place.
+                m_impl->answered(request.service);
+                m_impl->bucket_regions[request.bucket] = *region;
+                redirected = true;
+                --attempt;
+                continue;
+            } else {
+                failure.emplace(kind, detail.code, response.status,
+                                describe_failure(request, detail, response.status));
+            }
         } catch (const Error& error) {
             if (error.kind() != ErrorKind::network) {
                 throw;
             }
-            network.emplace(error);
+            // The HTTP client knows the peer, not the call: name the service and the operation.
+            network.emplace(ErrorKind::network, call_name(request) + ": " + error.what());
         }
         const bool again = network ? true : retryable(failure->failure());
-        if (!again || attempt >= m_impl->retry.max_attempts) {
+        if (!again) {
+            m_impl->answered(request.service);
+            throw *failure;
+        }
+        if (auto down = m_impl->failed(request, network ? network->what() : failure->what(),
+                                       network ? std::string() : failure->code(),
+                                       network ? 0U : failure->status(), probe)) {
+            throw *down;
+        }
+        if (attempt >= m_impl->retry.max_attempts) {
             if (failure) {
                 throw *failure;
             }
             throw *network;
         }
         ++m_impl->stats.retries;
-        asio::steady_timer timer(co_await asio::this_coro::executor, m_impl->backoff(attempt));
+        const auto delay = std::min(m_impl->backoff(attempt), m_impl->until_down(request.service));
+        asio::steady_timer timer(co_await asio::this_coro::executor, delay);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }

@@ -28,6 +28,9 @@ struct AwsRequest {
     std::string body;
     // S3 over TLS only: skip hashing the body (TLS already protects it in transit).
     bool unsigned_payload = false;
+    // S3 only: the bucket addressed, so that a redirect to the bucket's region can be followed
+    // and remembered for the bucket. Empty: no redirect is followed.
+    std::string bucket;
 };
 
 // The failures a caller acts on. Everything else is `other`; the AWS code is in AwsError::code().
@@ -39,10 +42,13 @@ enum class AwsFailure {
     conditional_check_failed,  // ConditionalCheckFailedException, PreconditionFailed
     throttled,                 // SlowDown, Throttling*, ProvisionedThroughputExceeded, ...
     unavailable,               // 5xx, connection errors: retried first
+    service_down,              // the circuit breaker is open (see AwsClient): kind unavailable
+    wrong_region,              // S3 bucket elsewhere and S3 did not say where: kind config
 };
 
 // An AWS service said no. kind() follows the failure: access_denied → auth, not-found ones →
-// not_found, throttled → throttled, unavailable → network, the rest → storage. The message holds
+// not_found, throttled → throttled, unavailable → network, service_down → unavailable,
+// wrong_region → config, the rest → storage. The message holds
 // the operation, the AWS error code, the HTTP status and AWS's own message, never a credential.
 class AwsError : public Error {
 public:
@@ -66,6 +72,9 @@ struct RetryPolicy {
     int max_attempts = 8;
     std::chrono::milliseconds base_delay{100};
     std::chrono::milliseconds max_delay{std::chrono::seconds(5)};
+    // The circuit breaker: a service whose requests have failed retryably for this long without
+    // one answer in between is declared down (see AwsClient).
+    std::chrono::milliseconds down_after{std::chrono::seconds(60)};
 };
 
 // Counts since the client was made: what a run reports as metrics.
@@ -78,6 +87,34 @@ struct AwsCallStats {
 // Signs (SigV4) and sends AWS API calls over the project's HTTP client, retrying throttling,
 // 5xx and connection failures with capped, jittered exponential backoff. One per io_context
 // thread; concurrent send()s use separate keep-alive connections.
+//
+// A circuit breaker per service (S3, DynamoDB, Secrets Manager; each independent of the others),
+// so that a service that is down stops a run in about `down_after` instead of costing every
+// remaining call its full retry budget:
+//   - "failing" starts with the first retryable failure (5xx, throttling, connection error) after
+//     the last answer; any answer that is not a retryable failure (2xx, but also 404, 403, 412:
+//     the service is up) ends it.
+//   - The breaker opens when a retryable failure arrives and the service has been failing for
+//     `down_after` or longer; backoff sleeps are cut so that this happens on time. That call then
+//     throws AwsError{service_down} (kind unavailable): "S3 looks down: no successful request for
+//     60 s (last error: ...); stopped, retry later".
+//   - While open, calls to that service throw the same error at once, sending nothing.
+//   - `down_after` after opening, calls are let through again, one attempt each: an answer closes
+//     the breaker, a retryable failure opens it again for another `down_after`.
+//
+// S3 region redirects: when S3 answers 301/307 (PermanentRedirect, TemporaryRedirect) or 400
+// AuthorizationHeaderMalformed and names the bucket's region (x-amz-bucket-region or <Region>),
+// the call is signed again for that region, sent to that region's endpoint when the endpoint is
+// AWS's own (a custom endpoint stays), and the region is remembered for the bucket. A redirect
+// that names no region throws AwsError{wrong_region} (kind config) naming the bucket.
+// "https://bucket.s3.FROM.amazonaws.com" → "https://bucket.s3.TO.amazonaws.com" (also path-style
+// "https://s3.FROM.amazonaws.com"); any other endpoint is returned unchanged.
+std::string s3_endpoint_for_region(std::string endpoint, std::string_view from,
+                                   std::string_view to);
+
+// "S3", "DynamoDB", "Secrets Manager": how messages name a service.
+std::string_view display_name(Service service) noexcept;
+
 class AwsClient {
 public:
     AwsClient(boost::asio::any_io_executor executor, AwsEnvironment environment,

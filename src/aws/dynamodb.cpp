@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "util/base64.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 
@@ -203,6 +204,27 @@ bj::object attr_bool(bool value) {
     bj::object out;
     out["BOOL"] = value;
     return out;
+}
+
+bj::object attr_b(std::string_view bytes) {
+    bj::object out;
+    out["B"] = base64_encode(as_bytes(bytes));
+    return out;
+}
+
+std::optional<std::string> item_bytes(const bj::object& item, std::string_view name) {
+    const bj::value* value = typed(item, name, "B");
+    if (value == nullptr) {
+        return std::nullopt;
+    }
+    if (!value->is_string()) {
+        bad_attribute(name, "is not binary");
+    }
+    try {
+        return to_string(base64_decode(value->as_string()));
+    } catch (const Error&) {
+        bad_attribute(name, "is not valid base64");
+    }
 }
 
 std::optional<std::string> item_string(const bj::object& item, std::string_view name) {

@@ -77,11 +77,15 @@ struct ItemWrite {
 boost::json::object attr_s(std::string_view value);
 boost::json::object attr_n(std::int64_t value);
 boost::json::object attr_bool(bool value);
+// {"B": base64}: any bytes (an "S" must be valid UTF-8).
+boost::json::object attr_b(std::string_view bytes);
 
 // Typed reads of an item's attributes; nothing when absent. A present attribute of the wrong
 // type (or an unreadable number) throws Error{storage} naming `name`.
 std::optional<std::string> item_string(const boost::json::object& item, std::string_view name);
 std::optional<std::int64_t> item_int(const boost::json::object& item, std::string_view name);
 std::optional<bool> item_bool(const boost::json::object& item, std::string_view name);
+// A "B" attribute, decoded.
+std::optional<std::string> item_bytes(const boost::json::object& item, std::string_view name);
 
 }  // namespace obsync::aws

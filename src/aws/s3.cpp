@@ -81,6 +81,7 @@ AwsRequest S3Client::request(const std::string& bucket, const std::string& key, 
     request.service = Service::s3;
     request.method = std::move(method);
     request.operation = std::move(operation);
+    request.bucket = bucket;
     S3Address address = s3_address(m_client->environment(), bucket, key);
     request.endpoint = std::move(address.endpoint);
     request.path = std::move(address.path);
@@ -294,7 +295,7 @@ asio::awaitable<void> S3Client::complete_multipart_upload(const std::string& buc
         const std::string code = xml_text(errors.front(), "Code").value_or("InternalError");
         const std::string message = xml_text(errors.front(), "Message").value_or("");
         throw AwsError(classify(code, response.status), code, response.status,
-                       where + ": s3 CompleteMultipartUpload: " + code + " (HTTP " +
+                       where + ": S3 CompleteMultipartUpload: " + code + " (HTTP " +
                            std::to_string(response.status) + ")" +
                            (message.empty() ? "" : ": " + message));
     }

@@ -1,5 +1,6 @@
 #include "state/dynamodb_store.hpp"
 
+#include <array>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -9,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include "aws/dynamodb.hpp"
+#include "crypto/sha256.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
 
@@ -44,6 +46,26 @@ std::string escape_destination(std::string_view destination) {
     return out;
 }
 
+// DynamoDB's limit on a sort key, in bytes.
+constexpr std::size_t k_max_sort_key = 1024;
+// An escaped destination longer than this is replaced by its hash: it leaves room for the longest
+// derived key, "REFUSED#" + D + "#" + 64 hex digits, and for short paths verbatim.
+constexpr std::size_t k_max_destination_key = 900;
+
+std::string sha256_hex_of(std::string_view text) {
+    return crypto::sha256_hex(as_bytes(text));
+}
+
+// The destination as it appears in sort keys: escaped, or "%H<sha256 hex>" when too long (an
+// escaped destination never has a '%' that is not "%25" or "%23", so the two forms never meet).
+std::string destination_key(std::string_view destination) {
+    std::string escaped = escape_destination(destination);
+    if (escaped.size() > k_max_destination_key) {
+        return "%H" + sha256_hex_of(destination);
+    }
+    return escaped;
+}
+
 // Empty strings are left out: they cost bytes and read back as "" anyway.
 void put_if(bj::object& item, std::string_view name, std::string_view text) {
     if (!text.empty()) {
@@ -59,10 +81,11 @@ public:
           m_vault(std::move(options.scope.vault_id)),
           m_ttl(options.ttl),
           m_now(options.now_ms ? std::move(options.now_ms) : system_now_ms) {
-        const std::string destination = escape_destination(options.scope.destination);
+        const std::string destination = destination_key(options.scope.destination);
         m_meta = "META#" + destination;
         m_lease = "LEASE#" + destination;
         m_file_prefix = "FILE#" + destination + "#";
+        m_refused_prefix = "REFUSED#" + destination + "#";
     }
 
     asio::awaitable<sync::StateSnapshot> load() override {
@@ -147,6 +170,20 @@ public:
     }
 
 private:
+    // FILE#D#PATH while that fits a sort key, else FILE#D#/<sha256 hex of PATH> with the path in
+    // `p`. A vault path never starts with '/' (sync::path_policy refuses absolute paths), so the
+    // hashed form never meets a verbatim one, and short keys stay what older versions wrote.
+    std::string file_key(std::string_view path) const {
+        if (m_file_prefix.size() + path.size() <= k_max_sort_key) {
+            return m_file_prefix + std::string(path);
+        }
+        return m_file_prefix + "/" + sha256_hex_of(path);
+    }
+
+    std::string refused_key(const std::string& refusal_key) const {
+        return m_refused_prefix + sha256_hex_of(refusal_key);
+    }
+
     bj::object key(std::string_view item) const {
         bj::object out;
         out["vault_id"] = attr_s(m_vault);
@@ -216,15 +253,13 @@ private:
         const auto* found = reply.if_contains("Item");
         const bj::object* meta =
             found != nullptr && found->is_object() ? &found->as_object() : nullptr;
-        // The first write of this store still refreshes the ttl (ensure_meta).
+        // Read-only, also in a dry run and before the lease is taken: FILE and REFUSED items
+        // without META (its ttl expired) or under a reset-pending META are stale and simply not
+        // reported. The first write of this store removes them, under the lease (ensure_meta).
         m_meta_ready = false;
-        if (meta == nullptr) {
-            // No state: whatever FILE items are left (META expired) are stale.
-            co_await purge_files();
-        } else if (aws::item_bool(*meta, "rp").value_or(false)) {
-            co_await ensure_meta();  // finishes the interrupted reset
-        } else {
+        if (meta != nullptr && !aws::item_bool(*meta, "rp").value_or(false)) {
             snapshot.files = co_await load_files();
+            snapshot.refused = co_await load_refused();
         }
         if (meta != nullptr) {
             snapshot.cursor.version = aws::item_int(*meta, "v").value_or(0);
@@ -247,8 +282,9 @@ private:
         co_return snapshot;
     }
 
-    // Every FILE item of the scope, with the attributes in `projection` (placeholders #a..#f).
-    asio::awaitable<std::vector<bj::object>> query_files(bool keys_only) {
+    // Every item of the scope whose sort key starts with `prefix`: only the keys, or everything.
+    asio::awaitable<std::vector<bj::object>> query_prefix(const std::string& prefix,
+                                                          bool keys_only) {
         bj::object query;
         query["TableName"] = m_table;
         query["KeyConditionExpression"] = "#pk = :pk AND begins_with(#sk, :prefix)";
@@ -258,23 +294,18 @@ private:
         names["#sk"] = "item";
         if (keys_only) {
             query["ProjectionExpression"] = "#sk";
-        } else {
-            query["ProjectionExpression"] = "#sk, #h, #u, #m, #s, #f";
-            for (const char* attribute : {"h", "u", "m", "s", "f"}) {
-                names[std::string("#") + attribute] = attribute;
-            }
         }
         query["ExpressionAttributeNames"] = std::move(names);
         bj::object values;
         values[":pk"] = attr_s(m_vault);
-        values[":prefix"] = attr_s(m_file_prefix);
+        values[":prefix"] = attr_s(prefix);
         query["ExpressionAttributeValues"] = std::move(values);
         const std::string operation = "Query";
         co_return co_await m_db.query_all(operation, query);
     }
 
     asio::awaitable<std::vector<sync::FileState>> load_files() {
-        const std::vector<bj::object> items = co_await query_files(false);
+        const std::vector<bj::object> items = co_await query_prefix(m_file_prefix, false);
         std::vector<sync::FileState> files;
         files.reserve(items.size());
         for (const bj::object& item : items) {
@@ -283,7 +314,8 @@ private:
                 continue;
             }
             sync::FileState& f = files.emplace_back();
-            f.path = sort_key.substr(m_file_prefix.size());
+            // A hashed key keeps the path in `p`; a verbatim one is the path.
+            f.path = aws::item_string(item, "p").value_or(sort_key.substr(m_file_prefix.size()));
             f.hash = aws::item_string(item, "h").value_or("");
             f.uid = aws::item_int(item, "u").value_or(0);
             f.mtime = aws::item_int(item, "m").value_or(0);
@@ -293,15 +325,31 @@ private:
         co_return files;
     }
 
-    asio::awaitable<void> purge_files() {
-        const std::vector<bj::object> items = co_await query_files(true);
-        bj::array deletes;
-        deletes.reserve(items.size());
+    asio::awaitable<std::vector<sync::RefusedRecord>> load_refused() {
+        const std::vector<bj::object> items = co_await query_prefix(m_refused_prefix, false);
+        std::vector<sync::RefusedRecord> refused;
+        refused.reserve(items.size());
         for (const bj::object& item : items) {
-            const std::string sort_key = aws::item_string(item, "item").value_or("");
-            bj::object request;
-            request["DeleteRequest"].emplace_object()["Key"] = key(sort_key);
-            deletes.push_back(std::move(request));
+            sync::RefusedRecord& r = refused.emplace_back();
+            r.path = aws::item_bytes(item, "p").value_or("");
+            r.uid = aws::item_int(item, "u").value_or(0);
+            r.reason = aws::item_bytes(item, "r").value_or("");
+        }
+        co_return refused;
+    }
+
+    // Deletes every FILE and REFUSED item of the scope.
+    asio::awaitable<void> purge_items() {
+        bj::array deletes;
+        const std::array<std::string, 2> prefixes = {m_file_prefix, m_refused_prefix};
+        for (const std::string& prefix : prefixes) {
+            const std::vector<bj::object> items = co_await query_prefix(prefix, true);
+            for (const bj::object& item : items) {
+                const std::string sort_key = aws::item_string(item, "item").value_or("");
+                bj::object request;
+                request["DeleteRequest"].emplace_object()["Key"] = key(sort_key);
+                deletes.push_back(std::move(request));
+            }
         }
         co_await m_db.batch_write(m_table, std::move(deletes));
     }
@@ -316,7 +364,7 @@ private:
         refresh.condition = "attribute_exists(#v) AND attribute_not_exists(#rp)";
         auto op = conditional("UpdateItem", refresh.request(m_table, key(m_meta)));
         if (!co_await std::move(op)) {
-            co_await purge_files();
+            co_await purge_items();
             Write create;
             touch(create);
             create.remove("rp", "rp").name("v", "v").name("i", "i");
@@ -360,7 +408,11 @@ private:
             if (latest[f.path] != &f || removed.count(f.path) != 0) {
                 continue;
             }
-            bj::object item = key(m_file_prefix + f.path);
+            const std::string item_key = file_key(f.path);
+            bj::object item = key(item_key);
+            if (item_key.size() != m_file_prefix.size() + f.path.size()) {
+                item["p"] = attr_s(f.path);
+            }
             put_if(item, "h", f.hash);
             item["u"] = attr_n(f.uid);
             item["m"] = attr_n(f.mtime);
@@ -374,8 +426,36 @@ private:
         }
         for (const std::string_view path : removed) {
             bj::object request;
-            request["DeleteRequest"].emplace_object()["Key"] =
-                key(m_file_prefix + std::string(path));
+            request["DeleteRequest"].emplace_object()["Key"] = key(file_key(path));
+            writes.push_back(std::move(request));
+        }
+        // Refusals in the same batches, before the cursor, like the files. A key both recorded and
+        // cleared in one checkpoint ends up cleared, as removals win over upserts.
+        std::unordered_map<std::string, const sync::RefusedRecord*> refusals;
+        for (const sync::RefusedRecord& r : checkpoint.refusals) {
+            refusals[sync::refusal_key(r)] = &r;
+        }
+        const std::unordered_set<std::string> cleared(checkpoint.cleared_refusals.begin(),
+                                                      checkpoint.cleared_refusals.end());
+        for (const auto& [refusal, record] : refusals) {
+            if (cleared.count(refusal) != 0) {
+                continue;
+            }
+            bj::object item = key(refused_key(refusal));
+            if (!record->path.empty()) {
+                item["p"] = aws::attr_b(record->path);
+            }
+            item["u"] = attr_n(record->uid);
+            if (!record->reason.empty()) {
+                item["r"] = aws::attr_b(record->reason);
+            }
+            bj::object request;
+            request["PutRequest"].emplace_object()["Item"] = std::move(item);
+            writes.push_back(std::move(request));
+        }
+        for (const std::string& refusal : cleared) {
+            bj::object request;
+            request["DeleteRequest"].emplace_object()["Key"] = key(refused_key(refusal));
             writes.push_back(std::move(request));
         }
         co_await m_db.batch_write(m_table, std::move(writes));
@@ -405,7 +485,7 @@ private:
         mark.condition = "attribute_exists(#v)";
         auto op = conditional("UpdateItem", mark.request(m_table, key(m_meta)));
         const bool had_meta = co_await std::move(op);
-        co_await purge_files();
+        co_await purge_items();
         m_meta_ready = false;
         if (had_meta) {
             co_await ensure_meta();
@@ -459,6 +539,7 @@ private:
     std::string m_meta;
     std::string m_lease;
     std::string m_file_prefix;
+    std::string m_refused_prefix;
     bool m_meta_ready = false;  // META is known to exist, without reset-pending
 };
 

@@ -19,22 +19,33 @@
 //                empty); absent until record_run()
 //   LEASE#D         owner (S), expires_ms (N): who may write the scope, until when
 //   FILE#D#PATH     one per file or folder; PATH is the vault path (so no attribute repeats it)
+//   FILE#D#/HASH    the same when "FILE#D#PATH" would exceed DynamoDB's 1024-byte sort key:
+//                   HASH is the lowercase hex SHA-256 of PATH, and the path is in `p`
+//     p    S     the vault path (hashed keys only)
 //     h    S     lowercase hex SHA-256 (absent for folders)
 //     u    N     uid of the server record
 //     m    N     mtime, epoch milliseconds
 //     s    N     size in bytes
 //     f    BOOL  present (true) for folders only
+//   REFUSED#D#HASH  one per refused record (sync::RefusedRecord); HASH is the lowercase hex SHA-256
+//                   of sync::refusal_key(), so any path fits the key
+//     p    B     the path as the server sent it, any bytes (absent when undecryptable)
+//     u    N     uid of the server record
+//     r    B     the reason (absent when empty)
 //
 // D is the destination (Sink::describe()) with '%' and '#' written as %25 and %23, so that no
-// destination is a prefix of another one's FILE items. One vault backed up to two destinations
-// has two independent scopes in the same partition. Item per file: any vault size fits (a single
-// item per vault would hit DynamoDB's 400 KB item limit); a sort key holds at most 1024 bytes,
-// which limits PATH + D to about 1000 bytes of UTF-8.
+// destination is a prefix of another one's FILE items; a D longer than 900 bytes is replaced by
+// "%H" + the hex SHA-256 of the destination (a form escaping never produces). One vault backed up
+// to two destinations has two independent scopes in the same partition. Item per file: any vault
+// size fits (a single item per vault would hit DynamoDB's 400 KB item limit). A vault path never
+// starts with '/' (sync::path_policy refuses it), so a hashed FILE key never meets a verbatim one;
+// short keys are what earlier versions wrote, and stay readable.
 //
-// FILE items without a META item (its ttl expired, or a reset was interrupted) are stale: load()
-// deletes them before reporting the empty state, and META is never created over them: the first
-// write to a scope without META (commit, set_vault_name, record_run) removes them, then creates
-// META with the initial cursor, as a fresh SQLite scope accepts all three.
+// load() only reads: FILE and REFUSED items without a META item (its ttl expired) or under a
+// reset-pending META are stale and not reported (so a dry run writes nothing, and nothing is
+// written before the lease is taken). META is never created over them: the first write to such a
+// scope (commit, set_vault_name, record_run) removes them, then creates META with the initial
+// cursor, as a fresh SQLite scope accepts all three.
 //
 // commit() writes the FILE items (BatchWriteItem) before the cursor (a conditional UpdateItem
 // that never moves it backwards); see the comment there for why that order is crash-safe.

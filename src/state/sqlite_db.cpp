@@ -95,6 +95,20 @@ SqliteStatement& SqliteStatement::bind(int index, std::string_view value) {
     return *this;
 }
 
+SqliteStatement& SqliteStatement::bind_blob(int index, std::string_view bytes) {
+    if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+        m_db->fail(SQLITE_TOOBIG);
+    }
+    // Never a null pointer: SQLite would bind NULL, and an empty blob is not NULL.
+    const char* data = bytes.data() != nullptr ? bytes.data() : "";
+    const int rc = sqlite3_bind_blob(m_stmt.get(), index, data, static_cast<int>(bytes.size()),
+                                     SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) {
+        m_db->fail(rc);
+    }
+    return *this;
+}
+
 SqliteStatement& SqliteStatement::bind_null(int index) {
     const int rc = sqlite3_bind_null(m_stmt.get(), index);
     if (rc != SQLITE_OK) {
@@ -136,6 +150,15 @@ std::string SqliteStatement::column_text(int index) const {
         return {};
     }
     return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)};
+}
+
+std::string SqliteStatement::column_blob(int index) const {
+    const void* data = sqlite3_column_blob(m_stmt.get(), index);
+    const int size = sqlite3_column_bytes(m_stmt.get(), index);
+    if (data == nullptr) {
+        return {};
+    }
+    return {static_cast<const char*>(data), static_cast<std::size_t>(size)};
 }
 
 bool SqliteStatement::column_is_null(int index) const {

@@ -21,6 +21,9 @@ public:
 
     SqliteStatement& bind(int index, std::int64_t value);
     SqliteStatement& bind(int index, std::string_view value);
+    // Any bytes, stored as a BLOB: SQLite never interprets or converts them (a TEXT value is
+    // meant to be UTF-8, and SQL functions on it assume so).
+    SqliteStatement& bind_blob(int index, std::string_view bytes);
     SqliteStatement& bind_null(int index);
 
     // True while a row is available; false (and reset) when done. Throws Error{storage}.
@@ -31,6 +34,7 @@ public:
 
     std::int64_t column_int(int index) const;
     std::string column_text(int index) const;
+    std::string column_blob(int index) const;
     bool column_is_null(int index) const;
 
 private:

@@ -60,6 +60,21 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 )sql";
 
+// Added after schema version 1 without changing it: an older obsync ignores the table, and this
+// one creates it in a version-1 database that lacks it on the first write (commit, reset), never
+// on open or load, so a dry run writes nothing. Paths and reasons are BLOBs: a refused path is any
+// bytes the server sent (invalid UTF-8, NUL, control characters).
+constexpr const char* k_refusals_schema = R"sql(
+CREATE TABLE IF NOT EXISTS refusals (
+    scope_id INTEGER NOT NULL,
+    refusal_key BLOB NOT NULL,
+    path BLOB NOT NULL,
+    uid INTEGER NOT NULL,
+    reason BLOB NOT NULL,
+    PRIMARY KEY (scope_id, refusal_key)
+) WITHOUT ROWID;
+)sql";
+
 constexpr const char* k_run_columns =
     "started_ms, finished_ms, complete, ok, created, updated, deleted, failed, bytes, error";
 
@@ -73,8 +88,9 @@ std::int64_t system_now_ms() {
         .count();
 }
 
-bool has_schema(const SqliteDb& db) {
-    SqliteStatement st(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+bool has_table(const SqliteDb& db, std::string_view table) {
+    SqliteStatement st(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+    st.bind(1, table);
     bool found = false;
     while (st.step()) {
         found = true;
@@ -84,7 +100,7 @@ bool has_schema(const SqliteDb& db) {
 
 // The version recorded in `meta`, or nothing for a database without one.
 std::optional<std::int64_t> schema_version(const SqliteDb& db) {
-    if (!has_schema(db)) {
+    if (!has_table(db, "meta")) {
         return std::nullopt;
     }
     SqliteStatement st(db, "SELECT value FROM meta WHERE key = 'schema_version'");
@@ -115,6 +131,7 @@ void ensure_schema(SqliteDb& db) {
         return;
     }
     db.exec(k_schema);
+    db.exec(k_refusals_schema);
     SqliteStatement st(db, "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)");
     st.bind(1, std::to_string(k_schema_version)).run();
     tx.commit();
@@ -133,6 +150,22 @@ sync::RunRecord read_run(const SqliteStatement& st, int first) {
     run.bytes = st.column_int(first + 8);
     run.error = st.column_text(first + 9);
     return run;
+}
+
+// The refusals of a scope, ordered by key.
+std::vector<sync::RefusedRecord> read_refusals(const SqliteDb& db, std::int64_t scope_id) {
+    SqliteStatement st(db,
+                       "SELECT path, uid, reason FROM refusals WHERE scope_id = ?1 "
+                       "ORDER BY refusal_key");
+    st.bind(1, scope_id);
+    std::vector<sync::RefusedRecord> out;
+    while (st.step()) {
+        sync::RefusedRecord& r = out.emplace_back();
+        r.path = st.column_blob(0);
+        r.uid = st.column_int(1);
+        r.reason = st.column_blob(2);
+    }
+    return out;
 }
 
 class SqliteStateStore final : public sync::StateStore {
@@ -239,12 +272,16 @@ private:
         while (run.step()) {
             snapshot.last_run = read_run(run, 0);
         }
+        if (has_table(m_db, "refusals")) {
+            snapshot.refused = read_refusals(m_db, m_scope_id);
+        }
         tx.commit();
         return snapshot;
     }
 
     void do_commit(const sync::Checkpoint& checkpoint) {
         SqliteTransaction tx(m_db);
+        m_db.exec(k_refusals_schema);
         if (!checkpoint.upserts.empty()) {
             SqliteStatement upsert(m_db,
                                    "INSERT OR REPLACE INTO files "
@@ -267,6 +304,29 @@ private:
             SqliteStatement remove(m_db, "DELETE FROM files WHERE scope_id = ?1 AND path = ?2");
             for (const std::string& path : checkpoint.removals) {
                 remove.bind(1, m_scope_id).bind(2, path).run();
+            }
+        }
+        // Refusals in the same transaction; a key both recorded and cleared ends up cleared, as
+        // removals win over upserts.
+        if (!checkpoint.refusals.empty()) {
+            SqliteStatement upsert(m_db,
+                                   "INSERT OR REPLACE INTO refusals "
+                                   "(scope_id, refusal_key, path, uid, reason) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5)");
+            for (const sync::RefusedRecord& r : checkpoint.refusals) {
+                upsert.bind(1, m_scope_id)
+                    .bind_blob(2, sync::refusal_key(r))
+                    .bind_blob(3, r.path)
+                    .bind(4, r.uid)
+                    .bind_blob(5, r.reason)
+                    .run();
+            }
+        }
+        if (!checkpoint.cleared_refusals.empty()) {
+            SqliteStatement clear(m_db,
+                                  "DELETE FROM refusals WHERE scope_id = ?1 AND refusal_key = ?2");
+            for (const std::string& key : checkpoint.cleared_refusals) {
+                clear.bind(1, m_scope_id).bind_blob(2, key).run();
             }
         }
         if (checkpoint.cursor) {
@@ -303,8 +363,11 @@ private:
     void do_reset() {
         // The vault name, the last run and the lease describe the scope, not its progress: kept.
         SqliteTransaction tx(m_db);
+        m_db.exec(k_refusals_schema);
         SqliteStatement files(m_db, "DELETE FROM files WHERE scope_id = ?1");
         files.bind(1, m_scope_id).run();
+        SqliteStatement refusals(m_db, "DELETE FROM refusals WHERE scope_id = ?1");
+        refusals.bind(1, m_scope_id).run();
         SqliteStatement cursor(
             m_db, "UPDATE scopes SET cursor_version = 0, cursor_initial = 1 WHERE id = ?1");
         cursor.bind(1, m_scope_id).run();
@@ -403,10 +466,11 @@ std::vector<ScopeSummary> list_sqlite_scopes(const std::filesystem::path& db_fil
                                        " WHERE f.scope_id = s.id AND f.folder = 0), "
                                        "r.scope_id, ") +
                                "r.started_ms, r.finished_ms, r.complete, r.ok, r.created, "
-                               "r.updated, r.deleted, r.failed, r.bytes, r.error "
+                               "r.updated, r.deleted, r.failed, r.bytes, r.error, s.id "
                                "FROM scopes s LEFT JOIN runs r ON r.scope_id = s.id "
                                "ORDER BY s.vault_id, s.destination");
     std::vector<ScopeSummary> out;
+    std::vector<std::int64_t> scope_ids;
     while (st.step()) {
         ScopeSummary& s = out.emplace_back();
         s.vault_id = st.column_text(0);
@@ -418,6 +482,13 @@ std::vector<ScopeSummary> list_sqlite_scopes(const std::filesystem::path& db_fil
         s.total_bytes = st.column_int(6);
         if (!st.column_is_null(7)) {
             s.last_run = read_run(st, 8);
+        }
+        scope_ids.push_back(st.column_int(18));
+    }
+    // A database written before refusals were recorded has no table for them: nothing refused.
+    if (has_table(db, "refusals")) {
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            out[i].refused = read_refusals(db, scope_ids[i]);
         }
     }
     return out;

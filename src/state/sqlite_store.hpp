@@ -41,6 +41,9 @@ struct ScopeSummary {
     std::int64_t file_count = 0;   // files only, not folders
     std::int64_t total_bytes = 0;  // sum of their plaintext sizes
     std::optional<sync::RunRecord> last_run;
+    // Records refused for good and still reported (sync::RefusedRecord), ordered by
+    // sync::refusal_key(); refused.size() is the count `status` shows.
+    std::vector<sync::RefusedRecord> refused;
 };
 
 // Every scope in `db_file`, ordered by vault id then destination. A missing file (or one without

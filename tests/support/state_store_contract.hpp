@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,6 +65,23 @@ inline const sync::FileState* find_state(const sync::StateSnapshot& s, const std
     const auto it = std::find_if(s.files.begin(), s.files.end(),
                                  [&](const sync::FileState& f) { return f.path == path; });
     return it == s.files.end() ? nullptr : &*it;
+}
+
+inline sync::RefusedRecord refused_record(std::string path, std::int64_t uid, std::string reason) {
+    sync::RefusedRecord r;
+    r.path = std::move(path);
+    r.uid = uid;
+    r.reason = std::move(reason);
+    return r;
+}
+
+// The refusals of a snapshot by refusal_key(), as "path|uid|reason" (stores return any order).
+inline std::map<std::string, std::string> refusals_of(const sync::StateSnapshot& s) {
+    std::map<std::string, std::string> out;
+    for (const sync::RefusedRecord& r : s.refused) {
+        out[sync::refusal_key(r)] = r.path + "|" + std::to_string(r.uid) + "|" + r.reason;
+    }
+    return out;
 }
 
 template <typename Backend>
@@ -303,9 +321,78 @@ TYPED_TEST_P(StateStoreContract, LeaseExcludesOtherOwnersUntilItExpires) {
     EXPECT_TRUE(this->run(first->acquire_lease(a, ttl)));
 }
 
+TYPED_TEST_P(StateStoreContract, RefusalsRoundTripWithAnyBytesInTheSameCommitAsTheFiles) {
+    const std::vector<sync::RefusedRecord> refused = {
+        refused_record("bad\xff\xfe utf-8.md", 10, "the name is not valid UTF-8"),
+        refused_record(std::string("nul\0byte.md", 12), 11, "the path has a NUL byte"),
+        refused_record("ctl\x01\x1b[31m.md", 12, "control characters"),
+        refused_record("../escape.md", 13, "the path has a \"..\" segment"),
+        refused_record(std::string(2000, 'x') + "\xc3", 14, "too long, \xe2\x80 cut"),
+        refused_record("", 15, "could not be decrypted"),  // undecryptable: keyed by uid
+    };
+    {
+        auto store = this->open();
+        sync::Checkpoint checkpoint;
+        checkpoint.upserts = {state_file("ok.md", "h", 1, 1)};
+        checkpoint.refusals = refused;
+        checkpoint.cursor = sync::Cursor{20, false};
+        this->run(store->commit(checkpoint));
+    }
+    const sync::StateSnapshot s = this->run(this->open()->load());
+    EXPECT_EQ(s.files.size(), 1U);
+    EXPECT_EQ(s.cursor.version, 20);
+    std::map<std::string, std::string> expected;
+    for (const sync::RefusedRecord& r : refused) {
+        expected[sync::refusal_key(r)] = r.path + "|" + std::to_string(r.uid) + "|" + r.reason;
+    }
+    EXPECT_EQ(refusals_of(s), expected);
+    EXPECT_EQ(s.refused.size(), refused.size());
+    EXPECT_EQ(refusals_of(this->run(this->open("vault-1", "/backup/other")->load())).size(), 0U)
+        << "refusals belong to their scope";
+}
+
+TYPED_TEST_P(StateStoreContract, RefusalsAreReplacedByKeyAndCleared) {
+    auto store = this->open();
+    sync::Checkpoint first;
+    first.refusals = {refused_record("a\xff.md", 1, "old reason"),
+                      refused_record("", 5, "undecryptable"),
+                      refused_record("", 6, "undecryptable too")};
+    this->run(store->commit(first));
+    sync::Checkpoint second;
+    second.refusals = {refused_record("a\xff.md", 2, "new reason")};  // same path: replaced
+    second.cleared_refusals = {"#5"};                                 // undecryptable uid 5
+    this->run(store->commit(second));
+    std::map<std::string, std::string> expected = {
+        {"/a\xff.md", "a\xff.md|2|new reason"},
+        {"#6", "|6|undecryptable too"},
+    };
+    EXPECT_EQ(refusals_of(this->run(store->load())), expected);
+
+    sync::Checkpoint third;
+    third.cleared_refusals = {"/a\xff.md", "/never-refused.md"};
+    third.refusals = {refused_record("", 7, "x")};
+    third.cleared_refusals.push_back("#7");  // recorded and cleared at once: cleared
+    this->run(store->commit(third));
+    expected.erase("/a\xff.md");
+    EXPECT_EQ(refusals_of(this->run(this->open()->load())), expected);
+}
+
+TYPED_TEST_P(StateStoreContract, ResetForgetsRefusals) {
+    auto store = this->open();
+    sync::Checkpoint checkpoint;
+    checkpoint.refusals = {refused_record("a\x01.md", 1, "r"), refused_record("", 2, "r")};
+    checkpoint.cursor = sync::Cursor{3, false};
+    this->run(store->commit(checkpoint));
+    ASSERT_EQ(this->run(store->load()).refused.size(), 2U);
+    this->run(store->reset());
+    EXPECT_TRUE(this->run(this->open()->load()).refused.empty());
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StateStoreContract, FreshScopeIsEmpty, RoundTripsEveryFieldAcrossReopen,
                             UpsertsReplaceAndRemovalsWinInOneCheckpoint, CursorNeverMovesBackwards,
                             ScopesAreIndependent, ResetForgetsCursorAndFilesOnly,
-                            LeaseExcludesOtherOwnersUntilItExpires);
+                            LeaseExcludesOtherOwnersUntilItExpires,
+                            RefusalsRoundTripWithAnyBytesInTheSameCommitAsTheFiles,
+                            RefusalsAreReplacedByKeyAndCleared, ResetForgetsRefusals);
 
 }  // namespace obsync::test

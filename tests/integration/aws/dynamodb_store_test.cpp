@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,6 +96,36 @@ protected:
         bj::object reply = call("GetItem", std::move(request));
         auto* found = reply.if_contains("Item");
         return found != nullptr ? found->as_object() : bj::object{};
+    }
+
+    // Every item of the table, serialized in key order: to compare the table before and after.
+    std::string table_dump() {
+        std::map<std::string, std::string> items;
+        for (const bj::object& item : scan()) {
+            items[aws::item_string(item, "vault_id").value_or("") + "|" +
+                  aws::item_string(item, "item").value_or("")] = bj::serialize(item);
+        }
+        std::string out;
+        for (const auto& [k, v] : items) {
+            out += k + " = " + v + "\n";
+        }
+        return out;
+    }
+
+    std::vector<std::string> item_keys() {
+        std::vector<std::string> keys;
+        for (const bj::object& item : scan()) {
+            keys.push_back(aws::item_string(item, "item").value_or(""));
+        }
+        return keys;
+    }
+
+    std::vector<bj::object> scan() {
+        bj::object request;
+        request["TableName"] = k_table;
+        aws::DynamoDb db(*m_client);
+        const std::string operation = "Scan";
+        return run(db.query_all(operation, std::move(request)));
     }
 
     static MotoServer* s_moto;
@@ -228,10 +259,11 @@ TEST_F(DynamoStore, CommitsAndReloadsThirtyThousandFilesInCheckpointsOf500) {
               << " requests\n";
 }
 
-TEST_F(DynamoStore, FileItemsWithoutMetaAreStaleAndDeletedByLoad) {
+TEST_F(DynamoStore, FileItemsWithoutMetaAreStaleNotReportedAndDeletedByTheFirstWrite) {
     auto store = open("v", "/d");
     sync::Checkpoint checkpoint;
     checkpoint.upserts = {state_file("a.md", "h", 1, 1), state_file("b.md", "h", 2, 2)};
+    checkpoint.refusals = {test::refused_record("bad\xff", 3, "r")};
     checkpoint.cursor = sync::Cursor{7, false};
     run(store->commit(checkpoint));
     bj::object del;
@@ -239,21 +271,28 @@ TEST_F(DynamoStore, FileItemsWithoutMetaAreStaleAndDeletedByLoad) {
     del["Key"] = key("v", "META#/d");
     call("DeleteItem", std::move(del));  // as TTL expiry does
 
+    // load() is read-only (a dry run writes nothing): stale items are only not reported.
+    const std::string before = table_dump();
     auto reopened = open("v", "/d");
     const sync::StateSnapshot s = run(reopened->load());
     EXPECT_TRUE(s.cursor.initial);
     EXPECT_EQ(s.cursor.version, 0);
     EXPECT_TRUE(s.files.empty());
-    EXPECT_TRUE(get_item("v", "FILE#/d#a.md").empty());
-    EXPECT_TRUE(get_item("v", "FILE#/d#b.md").empty());
+    EXPECT_TRUE(s.refused.empty());
+    EXPECT_EQ(table_dump(), before);
 
-    // A name recorded now does not bring old items back either.
+    // The first write removes them, and a name recorded now does not bring them back.
     const std::string name = "N";
     run(reopened->set_vault_name(name));
-    EXPECT_TRUE(run(reopened->load()).files.empty());
+    EXPECT_TRUE(get_item("v", "FILE#/d#a.md").empty());
+    EXPECT_TRUE(get_item("v", "FILE#/d#b.md").empty());
+    const sync::StateSnapshot after = run(reopened->load());
+    EXPECT_TRUE(after.files.empty());
+    EXPECT_TRUE(after.refused.empty());
+    EXPECT_EQ(table_dump().find("REFUSED#"), std::string::npos);
 }
 
-TEST_F(DynamoStore, AResetInterruptedAfterMarkingMetaIsFinishedByTheNextLoad) {
+TEST_F(DynamoStore, AResetInterruptedAfterMarkingMetaReportsNothingAndIsFinishedByTheFirstWrite) {
     const std::string name = "Kept";
     sync::Checkpoint checkpoint;
     checkpoint.upserts = {state_file("a.md", "h", 1, 1), state_folder("f", 2)};
@@ -271,13 +310,89 @@ TEST_F(DynamoStore, AResetInterruptedAfterMarkingMetaIsFinishedByTheNextLoad) {
     values[":z"] = aws::attr_n(0);
     mark["ExpressionAttributeValues"] = std::move(values);
     call("UpdateItem", std::move(mark));
-    const sync::StateSnapshot s = run(open("v", "/d")->load());
+    const std::string before = table_dump();
+    auto reopened = open("v", "/d");
+    const sync::StateSnapshot s = run(reopened->load());
     EXPECT_TRUE(s.files.empty());
     EXPECT_EQ(s.cursor.version, 0);
     EXPECT_TRUE(s.cursor.initial);
     EXPECT_EQ(s.vault_name, "Kept");
+    EXPECT_EQ(table_dump(), before) << "load() wrote to the table";
+
+    sync::Checkpoint next;
+    next.upserts = {state_file("new.md", "h", 5, 5)};
+    run(reopened->commit(next));
     EXPECT_TRUE(get_item("v", "FILE#/d#a.md").empty());
     EXPECT_FALSE(get_item("v", "META#/d").contains("rp"));
+    const sync::StateSnapshot after = run(reopened->load());
+    ASSERT_EQ(after.files.size(), 1U);
+    EXPECT_EQ(after.files[0].path, "new.md");
+}
+
+TEST_F(DynamoStore, PathsAndDestinationsPastTheSortKeyLimitAreHashedAndRoundTrip) {
+    // S3 takes keys of up to 1,024 bytes: a 1,000-byte vault path under a short prefix.
+    std::string long_path = "notes/";
+    while (long_path.size() < 990) {
+        long_path += "ünïcödé-";
+    }
+    long_path.resize(996);
+    long_path += ".md";
+    ASSERT_LE(long_path.size(), 1000U);
+    const std::string long_destination = "s3://bucket/" + std::string(1500, 'p');
+    for (const std::string& destination : {std::string("/d"), long_destination}) {
+        SCOPED_TRACE(destination.substr(0, 20));
+        {
+            auto store = open("v", destination);
+            sync::Checkpoint checkpoint;
+            checkpoint.upserts = {state_file(long_path, "h1", 1, 10),
+                                  state_file("short.md", "h2", 2, 20)};
+            checkpoint.cursor = sync::Cursor{5, false};
+            run(store->commit(checkpoint));
+        }
+        auto store = open("v", destination);
+        sync::StateSnapshot s = run(store->load());
+        EXPECT_EQ(s.cursor.version, 5);
+        ASSERT_EQ(s.files.size(), 2U);
+        const sync::FileState* got = find_state(s, long_path);
+        ASSERT_NE(got, nullptr);
+        EXPECT_TRUE(test::same_state(*got, state_file(long_path, "h1", 1, 10)));
+
+        sync::Checkpoint update;
+        update.upserts = {state_file(long_path, "h3", 3, 30)};
+        run(store->commit(update));
+        s = run(store->load());
+        ASSERT_EQ(s.files.size(), 2U);
+        EXPECT_EQ(find_state(s, long_path)->hash, "h3");
+
+        sync::Checkpoint removal;
+        removal.removals = {long_path};
+        run(store->commit(removal));
+        s = run(store->load());
+        ASSERT_EQ(s.files.size(), 1U);
+        EXPECT_EQ(s.files[0].path, "short.md");
+    }
+    // Short keys stay what earlier versions wrote (their items stay readable).
+    EXPECT_FALSE(get_item("v", "FILE#/d#short.md").empty());
+    EXPECT_TRUE(get_item("v", "FILE#/d#" + long_path).empty());
+    // Every key of the table fits DynamoDB's limit (moto does not enforce it).
+    for (const std::string& item_key : item_keys()) {
+        EXPECT_LE(item_key.size(), 1024U) << item_key.substr(0, 40);
+    }
+}
+
+TEST_F(DynamoStore, RefusalsAreBinaryItemsKeyedByAHash) {
+    auto store = open("v", "/d");
+    sync::Checkpoint checkpoint;
+    checkpoint.refusals = {test::refused_record(std::string("a\0\xff", 3), 1, "r")};
+    run(store->commit(checkpoint));
+    bool found = false;
+    for (const std::string& item_key : item_keys()) {
+        if (item_key.rfind("REFUSED#/d#", 0) == 0) {
+            EXPECT_EQ(item_key.size(), std::string("REFUSED#/d#").size() + 64);
+            found = true;
+        }
+    }
+    EXPECT_TRUE(found);
 }
 
 TEST_F(DynamoStore, MissingTableSaysToRunStateInit) {

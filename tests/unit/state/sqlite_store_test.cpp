@@ -276,6 +276,42 @@ TEST_F(SqliteStore, ListsEveryScopeWithItsSummary) {
     EXPECT_TRUE(scopes[1].last_run->ok);
 }
 
+TEST_F(SqliteStore, ListsTheRefusalsOfEachScopeForStatus) {
+    {
+        auto a = open("vault-1", "/backup/a");
+        auto b = open("vault-1", "/backup/b");
+        sync::Checkpoint checkpoint;
+        checkpoint.refusals = {test::refused_record("z\xff.md", 2, "not UTF-8"),
+                               test::refused_record("", 9, "could not be decrypted")};
+        run(a->commit(checkpoint));
+    }
+    const auto scopes = list_sqlite_scopes(m_db);
+    ASSERT_EQ(scopes.size(), 2U);
+    ASSERT_EQ(scopes[0].refused.size(), 2U);
+    EXPECT_EQ(scopes[0].refused[0].path, "");  // ordered by key: "#9" before "/z\xff.md"
+    EXPECT_EQ(scopes[0].refused[0].uid, 9);
+    EXPECT_EQ(scopes[0].refused[1].path, "z\xff.md");
+    EXPECT_EQ(scopes[0].refused[1].reason, "not UTF-8");
+    EXPECT_TRUE(scopes[1].refused.empty());
+}
+
+TEST_F(SqliteStore, ADatabaseFromBeforeRefusalsIsReadAsIsAndGainsTheTableOnTheFirstWrite) {
+    open();
+    exec_sql(m_db, "DROP TABLE refusals");
+    const auto scopes = list_sqlite_scopes(m_db);
+    ASSERT_EQ(scopes.size(), 1U);
+    EXPECT_TRUE(scopes[0].refused.empty());
+    auto store = open();
+    EXPECT_TRUE(run(store->load()).refused.empty());
+    // Opening and loading (a dry run) did not change the schema.
+    exec_sql(m_db, "CREATE TABLE refusals (x)");
+    exec_sql(m_db, "DROP TABLE refusals");
+    sync::Checkpoint checkpoint;
+    checkpoint.refusals = {test::refused_record("a", 1, "r")};
+    run(store->commit(checkpoint));
+    EXPECT_EQ(run(store->load()).refused.size(), 1U);
+}
+
 TEST_F(SqliteStore, RefusesAFileThatIsNotADatabase) {
     {
         std::ofstream out(m_db);
