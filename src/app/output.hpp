@@ -1,9 +1,12 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
+#include <string_view>
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "app/commands.hpp"
 #include "obsidian/vault.hpp"
@@ -15,6 +18,20 @@ namespace obsync::app {
 // The exit code of a failure of this kind (see ExitCode). AWS refusals that only configuration
 // can fix (access denied, no such bucket or table) are configuration errors, not login ones.
 int exit_code_for(const Error& error);
+
+// The text of a JSON document as the CLI prints it (docs/cli.md, "Names and paths in the
+// output"). Every JSON writer goes through here because Boost.JSON serialises strings byte for
+// byte: a path that is not UTF-8 would make the document invalid. So every string (keys too)
+// has each byte outside well-formed UTF-8 replaced by U+FFFD, and the code points a terminal acts
+// on that JSON leaves raw (DEL, C1 and bidi controls, U+2028/9) are written as \uXXXX, which
+// any JSON reader decodes to the same string.
+std::string json_text(const boost::json::value& document);
+// json_text() and a newline on `out`.
+void print_json(std::ostream& out, const boost::json::value& document);
+
+// Sets "path" to `path` and, only when `path` is not valid UTF-8 (and so "path" shows U+FFFD
+// in place of the bad bytes), "path_hex" to the exact bytes in lowercase hex.
+void put_path(boost::json::object& object, std::string_view path);
 
 // Reports an error on stderr (and, with --json, as the summary on stdout); returns its exit code.
 int report(const GlobalOptions& global, const Error& error);

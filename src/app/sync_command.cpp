@@ -15,6 +15,7 @@
 #include "crypto/vault_cipher.hpp"
 #include "obsidian/api.hpp"
 #include "sync/engine.hpp"
+#include "util/display.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
 
@@ -98,7 +99,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 options.concurrency = request.concurrency;
                 options.excludes = request.excludes;
                 options.lease_owner = local_process_owner();
-                ProgressReporter progress(vault.name);
+                ProgressReporter progress(display_name(vault.name));
                 sync::EngineResult result;
                 run_coro(session.io(), [&]() -> asio::awaitable<void> {
                     obsidian::Api api(session.http(), session.api_url());
@@ -124,7 +125,9 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                     if (request.dry_run) {
                         boost::json::array plan;
                         for (const auto& a : result.plan) {
-                            plan.push_back({{"action", action_word(a.kind)}, {"path", a.path}});
+                            boost::json::object step{{"action", action_word(a.kind)}};
+                            put_path(step, a.path);
+                            plan.push_back(std::move(step));
                         }
                         entry["plan"] = std::move(plan);
                     }
@@ -132,10 +135,11 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 } else {
                     if (request.dry_run) {
                         for (const auto& a : result.plan) {
-                            std::cout << action_word(a.kind) << "  " << a.path << "\n";
+                            std::cout << action_word(a.kind) << "  " << display_name(a.path)
+                                      << "\n";
                         }
                     }
-                    std::cerr << vault.name << ": "
+                    std::cerr << display_name(vault.name) << ": "
                               << (request.dry_run ? "would create " : "created ") << result.created
                               << ", updated " << result.updated << ", deleted " << result.deleted
                               << ", unchanged " << result.unchanged << ", failed "
@@ -145,12 +149,14 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                               << std::endl;
                     for (const auto& f : result.failures) {
                         std::cerr << "  failed: "
-                                  << (f.path.empty() ? "record " + std::to_string(f.uid) : f.path)
-                                  << ": " << f.message << std::endl;
+                                  << (f.path.empty() ? "record " + std::to_string(f.uid)
+                                                     : display_name(f.path))
+                                  << ": " << display_message(f.message) << std::endl;
                     }
                 }
             } catch (const Error& e) {
-                std::cerr << "obsync: " << vault.name << ": " << e.what() << std::endl;
+                std::cerr << "obsync: " << display_name(vault.name) << ": "
+                          << display_message(e.what()) << std::endl;
                 const int code = exit_code_for(e);
                 // With --all one failing vault does not stop the others, and the run reports 1.
                 exit_code = request.all ? std::max<int>(exit_code, k_exit_partial)
@@ -165,9 +171,8 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
             }
         }
         if (global.json) {
-            std::cout << boost::json::serialize(boost::json::object{{"ok", exit_code == k_exit_ok},
-                                                                    {"vaults", results}})
-                      << std::endl;
+            print_json(std::cout,
+                       boost::json::object{{"ok", exit_code == k_exit_ok}, {"vaults", results}});
         }
         return exit_code;
     } catch (const Error& e) {
