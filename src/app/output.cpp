@@ -1,5 +1,6 @@
 #include "app/output.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <ctime>
@@ -150,7 +151,37 @@ boost::json::object result_json(const obsidian::VaultInfo& vault, const std::str
         errors.push_back(std::move(error));
     }
     o["errors"] = std::move(errors);
+    o["portability"] = portability_json(r.portability);
     return o;
+}
+
+std::string portability_text(const std::vector<sync::PortabilityIssue>& issues) {
+    if (issues.empty()) {
+        return "";
+    }
+    std::string out = "warning: " + std::to_string(issues.size()) +
+                      (issues.size() == 1 ? " name" : " names") +
+                      " may not restore on Windows or macOS:\n";
+    const std::size_t shown = std::min(issues.size(), k_portability_shown);
+    for (std::size_t i = 0; i < shown; ++i) {
+        out +=
+            "  " + display_name(issues[i].path) + ": " + display_message(issues[i].reason) + "\n";
+    }
+    if (shown < issues.size()) {
+        out += "  and " + std::to_string(issues.size() - shown) + " more\n";
+    }
+    return out;
+}
+
+boost::json::array portability_json(const std::vector<sync::PortabilityIssue>& issues) {
+    boost::json::array out;
+    for (const auto& issue : issues) {
+        boost::json::object entry;
+        put_path(entry, issue.path);
+        entry["reason"] = issue.reason;
+        out.push_back(std::move(entry));
+    }
+    return out;
 }
 
 const char* action_word(sync::PlannedAction::Kind kind) {

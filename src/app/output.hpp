@@ -4,7 +4,9 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -42,6 +44,14 @@ std::string iso_time(std::int64_t ms);
 // One vault's entry of the `sync --json` summary.
 boost::json::object result_json(const obsidian::VaultInfo& vault, const std::string& dest,
                                 const sync::EngineResult& result);
+
+// The run's portability warning for text output (stderr), "" when there is nothing to say: one
+// line "warning: N names may not restore on Windows or macOS:", then at most
+// k_portability_shown lines "  PATH: REASON", then "  and M more".
+inline constexpr std::size_t k_portability_shown = 20;
+std::string portability_text(const std::vector<sync::PortabilityIssue>& issues);
+// The "portability" array of a vault in `sync --json`: [{"path", "reason"}] for every issue.
+boost::json::array portability_json(const std::vector<sync::PortabilityIssue>& issues);
 
 // "create", "update", "delete", "mkdir", "rmdir": the words of a dry-run plan.
 const char* action_word(sync::PlannedAction::Kind kind);

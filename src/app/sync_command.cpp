@@ -153,6 +153,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                                                      : display_name(f.path))
                                   << ": " << display_message(f.message) << std::endl;
                     }
+                    std::cerr << portability_text(result.portability) << std::flush;
                 }
             } catch (const Error& e) {
                 std::cerr << "obsync: " << display_name(vault.name) << ": "

@@ -258,6 +258,34 @@ TEST_F(CliTest, VaultNamesAreEscapedInTextAndValidInJson) {
               "Evil\x1b[2J\u202Egnp.exe");
 }
 
+// Pending: enable once sync::Engine fills EngineResult::portability (the printing is covered by
+// app_test's PortabilityText and PortabilityJson tests).
+TEST_F(CliTest, DISABLED_NamesThatMayNotRestoreElsewhereAreWrittenWithOneWarning) {
+    start();
+    make_corpus(1);
+    seed();
+    write_file(work.path() / "x.md", "x");
+    for (const char* name : {"Readme.md", "README.md", "nul.txt", "a:b.md"}) {
+        server->admin("inject", {"--vault", "Vault", "--password", k_vault_password, "--path", name,
+                                 "--content-file", (work.path() / "x.md").string()});
+    }
+    const CliResult text = obsync("sync Vault --dest " + shell_quote(dest.string()));
+    ASSERT_EQ(text.code, 0) << text.err;
+    EXPECT_TRUE(fs::exists(dest / "nul.txt"));
+    EXPECT_TRUE(fs::exists(dest / "a:b.md"));
+    EXPECT_NE(text.err.find("warning: 4 names may not restore on Windows or macOS:\n"),
+              std::string::npos)
+        << text.err;
+    EXPECT_NE(text.err.find("  Readme.md: one name with \"README.md\""), std::string::npos)
+        << text.err;
+
+    const CliResult json = obsync(sync_args("--full"));
+    ASSERT_EQ(json.code, 0) << json.err;
+    const auto portability =
+        json.json().at("vaults").as_array().at(0).as_object().at("portability").as_array();
+    EXPECT_EQ(portability.size(), 4U);
+}
+
 TEST_F(CliTest, SymlinkInsideTheDestinationIsNeverFollowed) {
     start();
     make_corpus();

@@ -1,5 +1,7 @@
 #include "app/output.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include <gtest/gtest.h>
@@ -52,9 +54,59 @@ TEST(PutPath, AddsExactHexOnlyForInvalidUtf8) {
     EXPECT_EQ(parse_strict(json_text(bad)).as_object().at("path").as_string(), "a\uFFFD");
 }
 
-TEST(ResultJson, CarriesExactFailurePaths) {
+std::vector<sync::PortabilityIssue> issues(std::size_t n) {
+    std::vector<sync::PortabilityIssue> out;
+    for (std::size_t i = 0; i < n; ++i) {
+        out.push_back({"n" + std::to_string(i) + ":", "has characters Windows does not allow"});
+    }
+    return out;
+}
+
+TEST(PortabilityText, NothingToSayIsEmpty) {
+    EXPECT_EQ(portability_text({}), "");
+}
+
+TEST(PortabilityText, OneWarningWithEachPath) {
+    EXPECT_EQ(portability_text({{"CON", "is a reserved device name on Windows"}}),
+              "warning: 1 name may not restore on Windows or macOS:\n"
+              "  CON: is a reserved device name on Windows\n");
+    const std::string three = portability_text(issues(3));
+    EXPECT_EQ(three.rfind("warning: 3 names may not restore on Windows or macOS:\n", 0), 0U);
+    EXPECT_NE(three.find("  n2:: has characters"), std::string::npos);
+}
+
+TEST(PortabilityText, ListsTwentyThenHowManyMore) {
+    const std::string text = portability_text(issues(25));
+    EXPECT_EQ(text.rfind("warning: 25 names", 0), 0U);
+    EXPECT_NE(text.find("  n19:"), std::string::npos);
+    EXPECT_EQ(text.find("  n20:"), std::string::npos);
+    EXPECT_NE(text.find("\n  and 5 more\n"), std::string::npos);
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 22);
+}
+
+TEST(PortabilityText, PathsAndReasonsAreEscapedAndShortened) {
+    const std::string long_name = std::string(500, 'x') + ":";
+    const std::string text = portability_text(
+        {{"A\x1b[1m.md", "one name with \"a\x1b[1m.md\" on Windows and macOS"}, {long_name, "r"}});
+    EXPECT_EQ(text.find('\x1b'), std::string::npos);
+    EXPECT_NE(text.find(R"(  A\e[1m.md: one name with "a\e[1m.md")"), std::string::npos);
+    EXPECT_EQ(text.find(long_name), std::string::npos);
+    EXPECT_NE(text.find("\u2026"), std::string::npos);
+}
+
+TEST(PortabilityJson, EveryIssueWithPathAndReason) {
+    const auto json = portability_json({{"CON", "reserved"}, {"b\xff", "r"}});
+    ASSERT_EQ(json.size(), 2U);
+    EXPECT_EQ(json.at(0).as_object().at("path").as_string(), "CON");
+    EXPECT_EQ(json.at(0).as_object().at("reason").as_string(), "reserved");
+    EXPECT_EQ(json.at(1).as_object().at("path_hex").as_string(), "62ff");
+    EXPECT_EQ(portability_json(issues(30)).size(), 30U);
+}
+
+TEST(ResultJson, CarriesPortabilityAndExactFailurePaths) {
     sync::EngineResult result;
     result.failures.push_back({"bad\xff.md", 7, "refused: the path is not valid UTF-8"});
+    result.portability.push_back({"nul", "is a reserved device name on Windows"});
     obsidian::VaultInfo vault;
     vault.id = "v1";
     vault.name = "Vault";
@@ -62,6 +114,7 @@ TEST(ResultJson, CarriesExactFailurePaths) {
     const auto& error = parsed.at("errors").as_array().at(0).as_object();
     EXPECT_EQ(error.at("path").as_string(), "bad\uFFFD.md");
     EXPECT_EQ(error.at("path_hex").as_string(), "626164ff2e6d64");
+    EXPECT_EQ(parsed.at("portability").as_array().at(0).as_object().at("path").as_string(), "nul");
 }
 
 }  // namespace
