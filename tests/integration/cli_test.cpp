@@ -258,6 +258,26 @@ TEST_F(CliTest, VaultNamesAreEscapedInTextAndValidInJson) {
               "Evil\x1b[2J\u202Egnp.exe");
 }
 
+TEST_F(CliTest, ProgressLineKeepsALongEscapedVaultNameWhole) {
+    start();
+    make_corpus(1);
+    // 110 control characters: 440 bytes once escaped, more than the old 256-byte line buffer.
+    const std::string name = std::string(110, '\x01') + "Vault";
+    seed(name);
+    const CliResult result =
+        obsync("sync " + shell_quote(name) + " --dest " + shell_quote(dest.string()));
+    ASSERT_EQ(result.code, 0) << result.err;
+    EXPECT_EQ(control_bytes_in(result.err), "");
+    std::string shown;
+    for (int i = 0; i < 110; ++i) {
+        shown += "\\x01";
+    }
+    shown += "Vault: ";
+    // Progress lines ("NAME: 6/6 files, ...") and the summary line, each whole.
+    EXPECT_NE(result.err.find(shown + "6/6 files, "), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find(shown + "created 6"), std::string::npos) << result.err;
+}
+
 // Pending: enable once sync::Engine fills EngineResult::portability (the printing is covered by
 // app_test's PortabilityText and PortabilityJson tests).
 TEST_F(CliTest, DISABLED_NamesThatMayNotRestoreElsewhereAreWrittenWithOneWarning) {
