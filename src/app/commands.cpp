@@ -14,6 +14,7 @@
 #include "crypto/totp.hpp"
 #include "obsidian/api.hpp"
 #include "state/sqlite_store.hpp"
+#include "util/display.hpp"
 #include "util/error.hpp"
 
 namespace obsync::app {
@@ -28,7 +29,7 @@ int run_login(const GlobalOptions& global, const std::optional<std::string>& mfa
             co_await session.sign_in(mfa_code);
             email = *session.credentials().email;
         }());
-        std::cerr << "Logged in as " << email << std::endl;
+        std::cerr << "Logged in as " << display_name(email) << std::endl;
         return k_exit_ok;
     } catch (const Error& e) {
         return report(global, e);
@@ -71,10 +72,11 @@ int run_vaults(const GlobalOptions& global) {
                                 {"encryption_version", v.encryption_version},
                                 {"managed", v.managed()}});
             }
-            std::cout << boost::json::serialize(boost::json::object{{"vaults", list}}) << std::endl;
+            print_json(std::cout, boost::json::object{{"vaults", list}});
         } else {
             for (const auto& v : vaults) {
-                std::cout << v.id << "  " << v.name << (v.shared ? "  (shared)" : "")
+                std::cout << display_name(v.id) << "  " << display_name(v.name)
+                          << (v.shared ? "  (shared)" : "")
                           << (v.managed() ? "  (managed encryption)" : "") << "\n";
             }
         }
@@ -121,18 +123,18 @@ int run_status(const GlobalOptions& global, const std::optional<std::string>& va
                 }
                 list.push_back(std::move(o));
             } else {
-                std::cout << scope.vault_name << " (" << scope.vault_id << ") -> "
-                          << scope.destination << "\n  last sync "
+                std::cout << display_name(scope.vault_name) << " (" << display_name(scope.vault_id)
+                          << ") -> " << printable(scope.destination) << "\n  last sync "
                           << (run ? iso_time(run->finished_ms) : "never")
-                          << (run ? (run->ok ? ", ok" : ", failed: " + run->error) : "")
+                          << (run ? (run->ok ? ", ok" : ", failed: " + display_message(run->error))
+                                  : "")
                           << "\n  cursor " << scope.cursor.version << ", " << scope.file_count
                           << " files, " << human_bytes(static_cast<double>(scope.total_bytes))
                           << "\n";
             }
         }
         if (global.json) {
-            std::cout << boost::json::serialize(boost::json::object{{"backups", list}})
-                      << std::endl;
+            print_json(std::cout, boost::json::object{{"backups", list}});
         }
         return k_exit_ok;
     } catch (const Error& e) {

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
+#include "util/display.hpp"
 #include "util/error.hpp"
 
 using namespace obsync::app;
@@ -133,7 +134,7 @@ int main(int argc, char** argv) {
         return run(argc, argv);
     } catch (const std::exception& e) {
         // Unexpected: still one clear line and a usable exit code, never a crash dump.
-        std::cerr << "obsync: internal error: " << e.what() << std::endl;
+        std::cerr << "obsync: internal error: " << obsync::display_message(e.what()) << std::endl;
         return k_exit_partial;
     }
 }

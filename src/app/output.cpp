@@ -1,12 +1,16 @@
 #include "app/output.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cstdio>
 #include <ctime>
 #include <iostream>
 
 #include <boost/json.hpp>
 
 #include "aws/client.hpp"
+#include "util/display.hpp"
+#include "util/hex.hpp"
 
 namespace obsync::app {
 
@@ -36,15 +40,77 @@ int exit_code_for(const Error& error) {
     }
 }
 
+namespace {
+
+boost::json::value with_valid_strings(const boost::json::value& value) {
+    switch (value.kind()) {
+        case boost::json::kind::string:
+            return boost::json::string(to_valid_utf8(value.get_string()));
+        case boost::json::kind::array: {
+            boost::json::array out;
+            out.reserve(value.get_array().size());
+            for (const auto& item : value.get_array()) {
+                out.push_back(with_valid_strings(item));
+            }
+            return out;
+        }
+        case boost::json::kind::object: {
+            boost::json::object out;
+            for (const auto& [key, item] : value.get_object()) {
+                out[to_valid_utf8(key)] = with_valid_strings(item);
+            }
+            return out;
+        }
+        default:
+            return value;
+    }
+}
+
+}  // namespace
+
+std::string json_text(const boost::json::value& document) {
+    const std::string serialized = boost::json::serialize(with_valid_strings(document));
+    // Outside strings JSON text is ASCII punctuation, digits and literals, so every code point
+    // replaced here is inside a string, where \uXXXX means the same.
+    std::string out;
+    out.reserve(serialized.size());
+    std::array<char, 8> escape{};
+    char32_t cp = 0;
+    for (std::size_t pos = 0; pos < serialized.size();) {
+        const std::size_t n = decode_utf8(serialized, pos, cp);
+        if (n == 0) {  // cannot happen after with_valid_strings; kept byte for byte
+            out += serialized[pos++];
+            continue;
+        }
+        if (cp >= 0x7F && is_terminal_control(cp)) {
+            std::snprintf(escape.data(), escape.size(), "\\u%04X", static_cast<unsigned>(cp));
+            out += escape.data();
+        } else {
+            out.append(serialized, pos, n);
+        }
+        pos += n;
+    }
+    return out;
+}
+
+void print_json(std::ostream& out, const boost::json::value& document) {
+    out << json_text(document) << std::endl;
+}
+
+void put_path(boost::json::object& object, std::string_view path) {
+    object["path"] = path;
+    if (!is_valid_utf8(path)) {
+        object["path_hex"] = to_hex(as_bytes(path));
+    }
+}
+
 int report(const GlobalOptions& global, const Error& e) {
     if (global.json) {
-        boost::json::object out;
-        out["ok"] = false;
-        out["error"] = e.what();
-        out["kind"] = std::string(to_string(e.kind()));
-        std::cout << boost::json::serialize(out) << std::endl;
+        print_json(std::cout, boost::json::object{{"ok", false},
+                                                  {"error", e.what()},
+                                                  {"kind", std::string(to_string(e.kind()))}});
     }
-    std::cerr << "obsync: " << e.what() << std::endl;
+    std::cerr << "obsync: " << display_message(e.what()) << std::endl;
     return exit_code_for(e);
 }
 
@@ -78,16 +144,54 @@ boost::json::object result_json(const obsidian::VaultInfo& vault, const std::str
     o["cursor"] = r.cursor.version;
     boost::json::array errors;
     for (const auto& f : r.failures) {
-        errors.push_back({{"path", f.path}, {"uid", f.uid}, {"message", f.message}});
+        boost::json::object error;
+        put_path(error, f.path);
+        error["uid"] = f.uid;
+        error["message"] = f.message;
+        errors.push_back(std::move(error));
     }
     o["errors"] = std::move(errors);
     boost::json::array refused;
     for (const auto& record : r.refused) {
-        refused.push_back({{"path", record.path}, {"uid", record.uid}, {"reason", record.reason}});
+        boost::json::object entry;
+        put_path(entry, record.path);
+        entry["uid"] = record.uid;
+        entry["reason"] = record.reason;
+        refused.push_back(std::move(entry));
     }
     o["refused"] = std::move(refused);
     o["foreign_kept"] = r.foreign_kept;
+    o["portability"] = portability_json(r.portability);
     return o;
+}
+
+std::string portability_text(const std::vector<sync::PortabilityIssue>& issues) {
+    if (issues.empty()) {
+        return "";
+    }
+    std::string out = "warning: " + std::to_string(issues.size()) +
+                      (issues.size() == 1 ? " name" : " names") +
+                      " may not restore on Windows or macOS:\n";
+    const std::size_t shown = std::min(issues.size(), k_portability_shown);
+    for (std::size_t i = 0; i < shown; ++i) {
+        out +=
+            "  " + display_name(issues[i].path) + ": " + display_message(issues[i].reason) + "\n";
+    }
+    if (shown < issues.size()) {
+        out += "  and " + std::to_string(issues.size() - shown) + " more\n";
+    }
+    return out;
+}
+
+boost::json::array portability_json(const std::vector<sync::PortabilityIssue>& issues) {
+    boost::json::array out;
+    for (const auto& issue : issues) {
+        boost::json::object entry;
+        put_path(entry, issue.path);
+        entry["reason"] = issue.reason;
+        out.push_back(std::move(entry));
+    }
+    return out;
 }
 
 const char* action_word(sync::PlannedAction::Kind kind) {

@@ -45,28 +45,32 @@ void ProgressReporter::update(const sync::Progress& p) {
                    ? static_cast<double>(p.files_done) / static_cast<double>(p.files_total)
                    : 1.0);
     const double eta = rate > 0 ? static_cast<double>(p.bytes_total - p.bytes_done) / rate : 0;
+    // The label (an escaped vault name) can be longer than any fixed buffer: only the numbers go
+    // through snprintf.
     std::array<char, 256> buffer{};
-    char* line = buffer.data();
-    const std::size_t line_size = buffer.size();
+    char* rest = buffer.data();
+    const std::size_t rest_size = buffer.size();
+    std::string line;
     if (m_tty) {
         constexpr int k_width = 24;
         const int filled = static_cast<int>(fraction * k_width);
         std::string bar(static_cast<std::size_t>(filled), '#');
         bar.resize(k_width, '.');
-        std::snprintf(line, line_size, "\r%s [%s] %lld/%lld files  %s/%s  %s/s  ETA %d:%02d   ",
-                      m_label.c_str(), bar.c_str(), static_cast<long long>(p.files_done),
-                      static_cast<long long>(p.files_total),
-                      human_bytes(static_cast<double>(p.bytes_done)).c_str(),
-                      human_bytes(static_cast<double>(p.bytes_total)).c_str(),
-                      human_bytes(rate).c_str(), static_cast<int>(eta) / 60,
-                      static_cast<int>(eta) % 60);
+        std::snprintf(
+            rest, rest_size, " [%s] %lld/%lld files  %s/%s  %s/s  ETA %d:%02d   ", bar.c_str(),
+            static_cast<long long>(p.files_done), static_cast<long long>(p.files_total),
+            human_bytes(static_cast<double>(p.bytes_done)).c_str(),
+            human_bytes(static_cast<double>(p.bytes_total)).c_str(), human_bytes(rate).c_str(),
+            static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+        line = "\r" + m_label + rest;
     } else {
-        std::snprintf(line, line_size, "%s: %lld/%lld files, %s of %s\n", m_label.c_str(),
+        std::snprintf(rest, rest_size, ": %lld/%lld files, %s of %s\n",
                       static_cast<long long>(p.files_done), static_cast<long long>(p.files_total),
                       human_bytes(static_cast<double>(p.bytes_done)).c_str(),
                       human_bytes(static_cast<double>(p.bytes_total)).c_str());
+        line = m_label + rest;
     }
-    std::fputs(line, stderr);
+    std::fputs(line.c_str(), stderr);
     std::fflush(stderr);
 }
 

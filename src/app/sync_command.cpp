@@ -15,6 +15,7 @@
 #include "crypto/vault_cipher.hpp"
 #include "obsidian/api.hpp"
 #include "sync/engine.hpp"
+#include "util/display.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
 
@@ -99,7 +100,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 options.excludes = request.excludes;
                 options.lease_owner = local_process_owner();
                 options.vault_name = vault.name;
-                ProgressReporter progress(vault.name);
+                ProgressReporter progress(display_name(vault.name));
                 sync::EngineResult result;
                 run_coro(session.io(), [&]() -> asio::awaitable<void> {
                     obsidian::Api api(session.http(), session.api_url());
@@ -125,7 +126,9 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                     if (request.dry_run) {
                         boost::json::array plan;
                         for (const auto& a : result.plan) {
-                            plan.push_back({{"action", action_word(a.kind)}, {"path", a.path}});
+                            boost::json::object step{{"action", action_word(a.kind)}};
+                            put_path(step, a.path);
+                            plan.push_back(std::move(step));
                         }
                         entry["plan"] = std::move(plan);
                     }
@@ -133,10 +136,11 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 } else {
                     if (request.dry_run) {
                         for (const auto& a : result.plan) {
-                            std::cout << action_word(a.kind) << "  " << a.path << "\n";
+                            std::cout << action_word(a.kind) << "  " << display_name(a.path)
+                                      << "\n";
                         }
                     }
-                    std::cerr << vault.name << ": "
+                    std::cerr << display_name(vault.name) << ": "
                               << (request.dry_run ? "would create " : "created ") << result.created
                               << ", updated " << result.updated << ", deleted " << result.deleted
                               << ", unchanged " << result.unchanged << ", failed "
@@ -146,8 +150,9 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                               << std::endl;
                     for (const auto& f : result.failures) {
                         std::cerr << "  failed: "
-                                  << (f.path.empty() ? "record " + std::to_string(f.uid) : f.path)
-                                  << ": " << f.message << std::endl;
+                                  << (f.path.empty() ? "record " + std::to_string(f.uid)
+                                                     : display_name(f.path))
+                                  << ": " << display_message(f.message) << std::endl;
                     }
                     // Refusals stand until the server replaces them: every run says so.
                     if (!result.refused.empty()) {
@@ -156,17 +161,20 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                     }
                     for (const auto& r : result.refused) {
                         std::cerr << "  refused: "
-                                  << (r.path.empty() ? "record " + std::to_string(r.uid) : r.path)
-                                  << ": " << r.reason << std::endl;
+                                  << (r.path.empty() ? "record " + std::to_string(r.uid)
+                                                     : display_name(r.path))
+                                  << ": " << display_message(r.reason) << std::endl;
                     }
                     if (result.foreign_kept > 0) {
                         std::cerr << "  kept " << result.foreign_kept
                                   << " file(s) at the destination that this backup did not write"
                                   << std::endl;
                     }
+                    std::cerr << portability_text(result.portability) << std::flush;
                 }
             } catch (const Error& e) {
-                std::cerr << "obsync: " << vault.name << ": " << e.what() << std::endl;
+                std::cerr << "obsync: " << display_name(vault.name) << ": "
+                          << display_message(e.what()) << std::endl;
                 const int code = exit_code_for(e);
                 // With --all one failing vault does not stop the others, and the run reports 1.
                 exit_code = request.all ? std::max<int>(exit_code, k_exit_partial)
@@ -181,9 +189,8 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
             }
         }
         if (global.json) {
-            std::cout << boost::json::serialize(boost::json::object{{"ok", exit_code == k_exit_ok},
-                                                                    {"vaults", results}})
-                      << std::endl;
+            print_json(std::cout,
+                       boost::json::object{{"ok", exit_code == k_exit_ok}, {"vaults", results}});
         }
         return exit_code;
     } catch (const Error& e) {

@@ -18,6 +18,7 @@
 #include "sink/local_file_writer.hpp"
 #include "sink/posix_dir.hpp"
 #include "sync/path_policy.hpp"
+#include "util/display.hpp"
 #include "util/error.hpp"
 
 namespace obsync::sink {
@@ -31,7 +32,7 @@ constexpr std::size_t k_max_cached_dirs = 128;
 // stop "../x" or "/etc/x" from being written.
 void check_path(std::string_view path) {
     if (const auto reason = sync::unsafe_path_reason(path)) {
-        throw Error(ErrorKind::bad_input, "unsafe path \"" + std::string(path) + "\": " + *reason);
+        throw Error(ErrorKind::bad_input, "unsafe path \"" + shorten(path) + "\": " + *reason);
     }
 }
 

@@ -13,6 +13,7 @@
 #include "sink/s3_claim.hpp"
 #include "sink/s3_file_writer.hpp"
 #include "sync/path_policy.hpp"
+#include "util/display.hpp"
 #include "util/error.hpp"
 
 namespace obsync::sink {
@@ -59,7 +60,7 @@ constexpr std::array<ContentType, 24> k_content_types = {{
 // written verbatim by S3 and then restored outside the vault by a careless tool.
 void check_path(std::string_view path) {
     if (const auto reason = sync::unsafe_path_reason(path)) {
-        throw Error(ErrorKind::bad_input, "unsafe path \"" + std::string(path) + "\": " + *reason);
+        throw Error(ErrorKind::bad_input, "unsafe path \"" + shorten(path) + "\": " + *reason);
     }
 }
 

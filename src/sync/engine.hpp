@@ -11,6 +11,7 @@
 
 #include "obsidian/sync_session.hpp"
 #include "sync/file_state.hpp"
+#include "sync/portable_names.hpp"
 
 namespace obsync::crypto {
 class VaultCipher;
@@ -71,7 +72,9 @@ struct EngineResult {
     // marked as its own: kept, never removed.
     std::int64_t foreign_kept = 0;
     std::vector<PlannedAction> plan;  // filled for dry runs
-    Cursor cursor;                    // where the next run resumes
+    // Vault paths that may not restore on Windows or macOS (portable_names.hpp); still written.
+    std::vector<PortabilityIssue> portability;
+    Cursor cursor;  // where the next run resumes
     std::chrono::milliseconds duration{0};
 
     std::int64_t failed() const { return static_cast<std::int64_t>(failures.size()); }

@@ -333,6 +333,19 @@ TEST_F(S3SinkTest, HostilePathsAreRefused) {
     EXPECT_TRUE(run_coro_value(m_io, sink->list_files()).empty());
 }
 
+TEST_F(S3SinkTest, AnUnsafePathIsQuotedShortenedInTheMessage) {
+    auto sink = open();
+    const std::string path = "../" + std::string(600, 'x') + ".md";
+    try {
+        run_coro_value(m_io, sink->create_file(path, sync::FileMeta{}));
+        ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+        const std::string message = e.what();
+        EXPECT_EQ(message.find(std::string(200, 'x')), std::string::npos) << message;
+        EXPECT_NE(message.find("x\u2026x"), std::string::npos) << message;
+    }
+}
+
 TEST_F(S3SinkTest, OptionsAreChecked) {
     S3SinkOptions options;
     options.location = {m_bucket, ""};

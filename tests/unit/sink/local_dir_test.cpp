@@ -193,6 +193,19 @@ TEST_F(LocalDir, RefusesASymlinkedParentPointingOutside) {
     EXPECT_EQ(read(m_outside / "victim.md"), "precious");
 }
 
+TEST_F(LocalDir, AnUnsafePathIsQuotedShortenedInTheMessage) {
+    const std::string path = "../" + std::string(600, 'x') + ".md";
+    try {
+        put(path, "x");
+        FAIL() << "accepted";
+    } catch (const Error& e) {
+        const std::string message = e.what();
+        EXPECT_EQ(message.find(std::string(200, 'x')), std::string::npos) << message;
+        EXPECT_EQ(message.rfind("unsafe path \"../xxx", 0), 0U) << message;
+        EXPECT_NE(message.find("x\u2026x"), std::string::npos) << message;
+    }
+}
+
 TEST_F(LocalDir, ReplacesASymlinkAtTheTargetWithoutFollowingIt) {
     fs::create_directories(m_root);
     write_plain(m_outside / "target.md", "outside");
