@@ -12,6 +12,7 @@
 #include "app/run_coro.hpp"
 #include "aws/client.hpp"
 #include "aws/secrets_manager.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 
@@ -22,19 +23,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::optional<std::string> env(const char* name) {
-    const char* value = std::getenv(name);
-    if (value == nullptr || *value == '\0') {
-        return std::nullopt;
-    }
-    return std::string(value);
-}
-
 fs::path xdg(const char* variable, const char* fallback) {
-    if (auto value = env(variable)) {
+    if (auto value = env_var(variable)) {
         return {*value};
     }
-    const auto home = env("HOME");
+    const auto home = env_var("HOME");
     if (!home) {
         throw Error(ErrorKind::config, std::string("neither ") + variable + " nor HOME is set");
     }
@@ -96,8 +89,8 @@ std::string fetch_secret(const std::string& secret_id) {
 
 Credentials Credentials::from_environment() {
     Credentials c;
-    const auto file = env("OBSYNC_CREDENTIALS");
-    const auto secret_id = env("OBSYNC_SECRET_ID");
+    const auto file = env_var("OBSYNC_CREDENTIALS");
+    const auto secret_id = env_var("OBSYNC_SECRET_ID");
     if (file && secret_id) {
         throw Error(ErrorKind::config,
                     "OBSYNC_CREDENTIALS and OBSYNC_SECRET_ID are both set: keep one of them");
@@ -109,10 +102,10 @@ Credentials Credentials::from_environment() {
         apply_credentials_document(c, fetch_secret(*secret_id), "credentials secret " + *secret_id);
     }
     Credentials from_env;
-    from_env.email = env("OBSIDIAN_EMAIL");
-    from_env.password = env("OBSIDIAN_PASSWORD");
-    from_env.totp_secret = env("OBSIDIAN_TOTP_SECRET");
-    from_env.vault_password = env("OBSIDIAN_VAULT_PASSWORD");
+    from_env.email = env_var("OBSIDIAN_EMAIL");
+    from_env.password = env_var("OBSIDIAN_PASSWORD");
+    from_env.totp_secret = env_var("OBSIDIAN_TOTP_SECRET");
+    from_env.vault_password = env_var("OBSIDIAN_VAULT_PASSWORD");
     c.override_with(from_env);
     return c;
 }

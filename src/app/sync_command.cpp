@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <chrono>
 #include <iostream>
 #include <set>
 
@@ -15,6 +14,7 @@
 #include "crypto/vault_cipher.hpp"
 #include "obsidian/api.hpp"
 #include "sync/engine.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
 
@@ -31,12 +31,6 @@ std::optional<std::string> folder_name(const std::string& name) {
         return std::nullopt;
     }
     return name;
-}
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 }  // namespace
@@ -61,7 +55,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
         storage_options.state = request.state;
         storage_options.sse = request.sse;
         storage_options.sse_kms_key_id = request.sse_kms_key_id;
-        storage_options.sync_time = iso_time(now_ms());
+        storage_options.sync_time = iso_time(epoch_ms());
         Storage storage(session.io(), session.paths(), storage_options);
 
         boost::json::array results;

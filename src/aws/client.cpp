@@ -12,6 +12,7 @@
 #include "aws/xml.hpp"
 #include "crypto/sha256.hpp"
 #include "net/url.hpp"
+#include "util/backoff.hpp"
 
 namespace obsync::aws {
 
@@ -190,18 +191,14 @@ struct AwsClient::Impl {
     RetryPolicy retry;
     net::HttpClient http;
     AwsCallStats stats;
-    std::mt19937 rng{std::random_device{}()};
+    std::mt19937_64 rng{std::random_device{}()};
 
     Impl(asio::any_io_executor executor, AwsEnvironment env, RetryPolicy policy)
         : environment(std::move(env)), retry(policy), http(std::move(executor)) {}
 
-    // "Full jitter": a uniform delay up to min(cap, base * 2^attempt).
+    // At least a quarter of the ceiling: a throttled or failing AWS endpoint gets a real pause.
     std::chrono::milliseconds backoff(int attempt) {
-        const auto ceiling = std::min<std::int64_t>(
-            retry.max_delay.count(), retry.base_delay.count() << std::min(attempt, 20));
-        std::uniform_int_distribution<std::int64_t> pick(
-            ceiling / 4, std::max<std::int64_t>(ceiling / 4, ceiling));
-        return std::chrono::milliseconds(pick(rng));
+        return backoff_delay({retry.base_delay, retry.max_delay, 0.25}, attempt, rng);
     }
 
     net::HttpRequest sign(const AwsRequest& request, const std::string& payload_hash) {
