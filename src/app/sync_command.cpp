@@ -14,6 +14,7 @@
 #include "crypto/vault_cipher.hpp"
 #include "obsidian/api.hpp"
 #include "sync/engine.hpp"
+#include "sync/path_filter.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
@@ -37,7 +38,20 @@ std::optional<std::string> folder_name(const std::string& name) {
 
 int run_sync(const GlobalOptions& global, const SyncRequest& request) {
     try {
+        // Everything the command line alone can refute fails here, before any sign-in.
+        if (request.dest.empty()) {
+            throw Error(ErrorKind::config, "--dest is empty: give a folder or s3://BUCKET/PREFIX");
+        }
+        sync::PathFilter::check_globs(request.excludes);
         Session session(global);
+        StorageOptions storage_options;
+        storage_options.dest = request.dest;
+        storage_options.state = request.state;
+        storage_options.sse = request.sse;
+        storage_options.sse_kms_key_id = request.sse_kms_key_id;
+        storage_options.sync_time = iso_time(epoch_ms());
+        Storage storage(session.io(), session.paths(), storage_options);
+
         std::string token;
         std::vector<obsidian::VaultInfo> chosen;
         run_coro(session.io(), [&]() -> asio::awaitable<void> {
@@ -49,14 +63,6 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 chosen.push_back(obsidian::find_vault(vaults, *request.vault));
             }
         }());
-
-        StorageOptions storage_options;
-        storage_options.dest = request.dest;
-        storage_options.state = request.state;
-        storage_options.sse = request.sse;
-        storage_options.sse_kms_key_id = request.sse_kms_key_id;
-        storage_options.sync_time = iso_time(epoch_ms());
-        Storage storage(session.io(), session.paths(), storage_options);
 
         boost::json::array results;
         int exit_code = k_exit_ok;
