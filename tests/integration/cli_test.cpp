@@ -218,6 +218,17 @@ TEST_F(CliTest, ExitCodesForLoginUsageAndMissingVault) {
     EXPECT_EQ(obsync("frobnicate").code, 4);
 }
 
+TEST_F(CliTest, StatusOfAnUnknownVaultExits3AndSaysSo) {
+    start();
+    make_corpus(1);
+    seed();
+    ASSERT_EQ(obsync(sync_args()).code, 0);
+    const CliResult unknown = obsync("status Nope");
+    EXPECT_EQ(unknown.code, 3);
+    EXPECT_NE(unknown.err.find("\"Nope\""), std::string::npos) << unknown.err;
+    EXPECT_EQ(obsync("status Vault").code, 0);
+}
+
 // Every case fails on the command line alone: no sign-in is attempted (the API URL points at a
 // closed port, which would be a network failure, exit 1) and no state entry is made.
 TEST_F(CliTest, BadDestinationIsAUsageErrorBeforeAnySignIn) {
