@@ -46,8 +46,9 @@ int run_logout(const GlobalOptions& global) {
             } catch (const Error&) {
                 // The token is forgotten locally either way.
             }
-            forget_login(session.paths());
         }
+        // Also when the file is unreadable or corrupt (load_login warned): logout always works.
+        forget_login(session.paths());
         std::cerr << "Logged out" << std::endl;
         return k_exit_ok;
     } catch (const Error& e) {

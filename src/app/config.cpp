@@ -1,7 +1,7 @@
 #include "app/config.hpp"
 
-#include <cstdlib>
 #include <fstream>
+#include <iostream>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
@@ -158,15 +158,27 @@ void write_private_file(const fs::path& file, const std::string& content) {
 }
 
 std::optional<SavedLogin> load_login(const Paths& paths) {
-    if (!fs::exists(paths.token_file())) {
+    const fs::path file = paths.token_file();
+    if (!fs::exists(file)) {
         return std::nullopt;
     }
-    const auto doc = json::parse_object(read_text(paths.token_file()), "saved login");
-    SavedLogin login;
-    login.token = json::get_string(doc, "token", "saved login");
-    login.api_url = json::get_optional_string(doc, "api", "saved login").value_or("");
-    login.email = json::get_optional_string(doc, "email", "saved login").value_or("");
-    return login;
+    try {
+        const auto doc = json::parse_object(read_text(file), "saved login");
+        SavedLogin login;
+        login.token = json::get_string(doc, "token", "saved login");
+        login.api_url = json::get_optional_string(doc, "api", "saved login").value_or("");
+        login.email = json::get_optional_string(doc, "email", "saved login").value_or("");
+        if (login.token.empty()) {
+            throw Error(ErrorKind::bad_input, "saved login: the token is empty");
+        }
+        return login;
+    } catch (const Error& e) {
+        // A half-written or hand-edited file must not lock the user out: a fresh sign-in (or
+        // logout) replaces it. The message names the file, never its content.
+        std::cerr << "obsync: warning: ignoring " << file.string() << " (" << e.what()
+                  << "): treating it as no saved login" << std::endl;
+        return std::nullopt;
+    }
 }
 
 void save_login(const Paths& paths, const SavedLogin& login) {

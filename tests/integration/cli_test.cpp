@@ -288,6 +288,28 @@ TEST_F(CliTest, StateFileInAMissingFolderIsAUsageError) {
     EXPECT_FALSE(fs::exists(missing));
 }
 
+TEST_F(CliTest, CorruptOrEmptyTokenFileMeansSignInAgain) {
+    start();
+    make_corpus(1);
+    seed();
+    const fs::path token = work.path() / "config/obsync/token.json";
+    for (const std::string& junk : {std::string("{\"tok"), std::string(""), std::string("[]")}) {
+        write_file(token, junk);
+        const CliResult listed = obsync("vaults --json");
+        EXPECT_EQ(listed.code, 0) << listed.err;
+        EXPECT_NE(listed.err.find("warning"), std::string::npos) << listed.err;
+        EXPECT_NE(listed.err.find(token.string()), std::string::npos) << listed.err;
+        EXPECT_NE(read_file(token).find("\"token\""), std::string::npos);
+    }
+    // Without credentials a corrupt token is simply no login.
+    write_file(token, "garbage");
+    EXPECT_EQ(obsync("vaults", "OBSIDIAN_EMAIL= OBSIDIAN_PASSWORD=").code, 2);
+    // Logout always works, and removes the file.
+    const CliResult logout = obsync("logout");
+    EXPECT_EQ(logout.code, 0) << logout.err;
+    EXPECT_FALSE(fs::exists(token));
+}
+
 TEST_F(CliTest, ExpiredTokenIsReplacedByAFreshLogin) {
     start({"--token-ttl", "1"});
     make_corpus(1);
