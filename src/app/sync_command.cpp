@@ -88,6 +88,9 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 const crypto::VaultCipher cipher = crypto::VaultCipher::from_password(
                     *password, vault.salt,
                     crypto::encryption_version_from_int(vault.encryption_version));
+                obsidian::Api api(session.http(), session.api_url());
+                // A wrong password fails here, before a sink or a state entry exists.
+                run_coro(session.io(), api.check_access(token, vault, cipher.keyhash()));
                 auto sink = storage.open_sink(folder);
                 const sync::StateScope scope{vault.id, sink->describe()};
                 auto state = storage.open_state(scope, request.dry_run);
@@ -101,9 +104,6 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 ProgressReporter progress(vault.name);
                 sync::EngineResult result;
                 run_coro(session.io(), [&]() -> asio::awaitable<void> {
-                    obsidian::Api api(session.http(), session.api_url());
-                    // A wrong password fails here, before anything is written.
-                    co_await api.check_access(token, vault, cipher.keyhash());
                     if (!request.dry_run) {
                         co_await state->set_vault_name(vault.name);
                     }

@@ -205,6 +205,10 @@ TEST_F(CliTest, WrongVaultPasswordExits2AndWritesNothing) {
     EXPECT_EQ(result.code, 2);
     EXPECT_NE(result.err.find("not accepted"), std::string::npos) << result.err;
     EXPECT_FALSE(fs::exists(dest));
+    // Nor a half-made state entry: the password is checked before the state is opened.
+    const CliResult status = obsync("status --json");
+    ASSERT_EQ(status.code, 0) << status.err;
+    EXPECT_EQ(status.json().at("backups").as_array().size(), 0U) << status.out;
 }
 
 TEST_F(CliTest, ExitCodesForLoginUsageAndMissingVault) {
