@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Written as a regex so that this script does not match itself.
-readonly pattern='\.\./shared([/"'"'"'[:space:]]|$)|/work/shared'
+# Written as regexes so that this script does not match itself.
+readonly pattern='\.\./shared([/"'"'"'[:space:]]|$)|/work/share[d]'
 
 hits=$(git ls-files -z | grep -zv -e '^docs/[^/]*\.md$' -e '^README\.md$' |
     xargs -0 grep -nIE "$pattern" -- 2>/dev/null || true)
