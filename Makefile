@@ -14,7 +14,7 @@ endif
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure --timeout 600
 
-.PHONY: deps configure build test test-unit test-interop demo bench format format-check tidy clean
+.PHONY: deps configure build test test-unit test-interop demo bench format format-check check-standalone tidy clean
 
 ## Install every Debian package the build, tests and benchmarks need (idempotent).
 deps:
@@ -27,8 +27,9 @@ configure:
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-## Everything: formatting check, the full suite, then the unit tests again under ASan+UBSan.
-test: deps format-check
+## Everything: formatting and standalone checks, the full suite, then the unit tests again under
+## ASan+UBSan.
+test: deps format-check check-standalone
 	@$(MAKE) --no-print-directory build
 	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS) -j $(JOBS)
 ifneq ($(SANITIZE),1)
@@ -58,6 +59,10 @@ format:
 ## Fails if any file is not clang-formatted (`make format` fixes it).
 format-check:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+
+## Fails if a tracked file (docs aside) refers to the folder beside the checkout.
+check-standalone:
+	@scripts/check_standalone.sh
 
 ## clang-tidy over src/ and tools/ with the root .clang-tidy (warnings are errors).
 tidy: configure

@@ -1,10 +1,10 @@
 #include "app/account.hpp"
 
-#include <cstdlib>
 #include <ctime>
 
 #include "crypto/totp.hpp"
 #include "obsidian/api.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
 
 namespace obsync::app {
@@ -23,8 +23,8 @@ std::string Session::api_url() const {
     if (!m_global.api_url.empty()) {
         return m_global.api_url;
     }
-    if (const char* env = std::getenv("OBSIDIAN_API_URL"); env != nullptr && *env != '\0') {
-        return env;
+    if (auto url = env_var("OBSIDIAN_API_URL")) {
+        return *url;
     }
     return std::string(obsidian::k_default_api_url);
 }

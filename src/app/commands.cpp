@@ -47,8 +47,9 @@ int run_logout(const GlobalOptions& global) {
             } catch (const Error&) {
                 // The token is forgotten locally either way.
             }
-            forget_login(session.paths());
         }
+        // Also when the file is unreadable or corrupt (load_login warned): logout always works.
+        forget_login(session.paths());
         std::cerr << "Logged out" << std::endl;
         return k_exit_ok;
     } catch (const Error& e) {
@@ -104,10 +105,12 @@ int run_status(const GlobalOptions& global, const std::optional<std::string>& va
     try {
         const Paths paths = Paths::from_environment();
         boost::json::array list;
+        bool found = false;
         for (const auto& scope : state::list_sqlite_scopes(paths.state_db())) {
             if (vault && scope.vault_id != *vault && scope.vault_name != *vault) {
                 continue;
             }
+            found = true;
             const auto& run = scope.last_run;
             if (global.json) {
                 boost::json::object o{{"id", scope.vault_id},
@@ -132,6 +135,9 @@ int run_status(const GlobalOptions& global, const std::optional<std::string>& va
                           << " files, " << human_bytes(static_cast<double>(scope.total_bytes))
                           << "\n";
             }
+        }
+        if (vault && !found) {
+            throw Error(ErrorKind::not_found, "no saved state for vault \"" + *vault + "\"");
         }
         if (global.json) {
             print_json(std::cout, boost::json::object{{"backups", list}});

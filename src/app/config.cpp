@@ -1,7 +1,7 @@
 #include "app/config.hpp"
 
-#include <cstdlib>
 #include <fstream>
+#include <iostream>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
@@ -12,6 +12,7 @@
 #include "app/run_coro.hpp"
 #include "aws/client.hpp"
 #include "aws/secrets_manager.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 
@@ -22,19 +23,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::optional<std::string> env(const char* name) {
-    const char* value = std::getenv(name);
-    if (value == nullptr || *value == '\0') {
-        return std::nullopt;
-    }
-    return std::string(value);
-}
-
 fs::path xdg(const char* variable, const char* fallback) {
-    if (auto value = env(variable)) {
+    if (auto value = env_var(variable)) {
         return {*value};
     }
-    const auto home = env("HOME");
+    const auto home = env_var("HOME");
     if (!home) {
         throw Error(ErrorKind::config, std::string("neither ") + variable + " nor HOME is set");
     }
@@ -96,8 +89,8 @@ std::string fetch_secret(const std::string& secret_id) {
 
 Credentials Credentials::from_environment() {
     Credentials c;
-    const auto file = env("OBSYNC_CREDENTIALS");
-    const auto secret_id = env("OBSYNC_SECRET_ID");
+    const auto file = env_var("OBSYNC_CREDENTIALS");
+    const auto secret_id = env_var("OBSYNC_SECRET_ID");
     if (file && secret_id) {
         throw Error(ErrorKind::config,
                     "OBSYNC_CREDENTIALS and OBSYNC_SECRET_ID are both set: keep one of them");
@@ -109,10 +102,10 @@ Credentials Credentials::from_environment() {
         apply_credentials_document(c, fetch_secret(*secret_id), "credentials secret " + *secret_id);
     }
     Credentials from_env;
-    from_env.email = env("OBSIDIAN_EMAIL");
-    from_env.password = env("OBSIDIAN_PASSWORD");
-    from_env.totp_secret = env("OBSIDIAN_TOTP_SECRET");
-    from_env.vault_password = env("OBSIDIAN_VAULT_PASSWORD");
+    from_env.email = env_var("OBSIDIAN_EMAIL");
+    from_env.password = env_var("OBSIDIAN_PASSWORD");
+    from_env.totp_secret = env_var("OBSIDIAN_TOTP_SECRET");
+    from_env.vault_password = env_var("OBSIDIAN_VAULT_PASSWORD");
     c.override_with(from_env);
     return c;
 }
@@ -165,15 +158,27 @@ void write_private_file(const fs::path& file, const std::string& content) {
 }
 
 std::optional<SavedLogin> load_login(const Paths& paths) {
-    if (!fs::exists(paths.token_file())) {
+    const fs::path file = paths.token_file();
+    if (!fs::exists(file)) {
         return std::nullopt;
     }
-    const auto doc = json::parse_object(read_text(paths.token_file()), "saved login");
-    SavedLogin login;
-    login.token = json::get_string(doc, "token", "saved login");
-    login.api_url = json::get_optional_string(doc, "api", "saved login").value_or("");
-    login.email = json::get_optional_string(doc, "email", "saved login").value_or("");
-    return login;
+    try {
+        const auto doc = json::parse_object(read_text(file), "saved login");
+        SavedLogin login;
+        login.token = json::get_string(doc, "token", "saved login");
+        login.api_url = json::get_optional_string(doc, "api", "saved login").value_or("");
+        login.email = json::get_optional_string(doc, "email", "saved login").value_or("");
+        if (login.token.empty()) {
+            throw Error(ErrorKind::bad_input, "saved login: the token is empty");
+        }
+        return login;
+    } catch (const Error& e) {
+        // A half-written or hand-edited file must not lock the user out: a fresh sign-in (or
+        // logout) replaces it. The message names the file, never its content.
+        std::cerr << "obsync: warning: ignoring " << file.string() << " (" << e.what()
+                  << "): treating it as no saved login" << std::endl;
+        return std::nullopt;
+    }
 }
 
 void save_login(const Paths& paths, const SavedLogin& login) {

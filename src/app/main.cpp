@@ -1,5 +1,8 @@
 // obsync: back up Obsidian Sync vaults. The command names and flags are a contract (docs/cli.md).
+#include <charconv>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -16,6 +19,65 @@ CLI::Option* add_optional(CLI::App* app, const std::string& name, std::optional<
                           const std::string& help) {
     return app->add_option_function<std::string>(
         name, [&out](const std::string& value) { out = value; }, help);
+}
+
+// A whole number from `low` to `high`. CLI11's own Range only says a value "could not be
+// converted"; this says what was wrong and what is wanted.
+CLI::Validator whole_number(int low, int high) {
+    const std::string wanted =
+        "a whole number from " + std::to_string(low) + " to " + std::to_string(high);
+    return CLI::Validator(
+        [low, high, wanted](std::string& value) -> std::string {
+            int number = 0;
+            const char* end = value.data() + value.size();
+            const auto [stop, ec] = std::from_chars(value.data(), end, number);
+            if (ec == std::errc::result_out_of_range) {
+                return value + " is out of range: give " + wanted;
+            }
+            if (ec != std::errc{} || stop != end) {
+                return "\"" + value + "\" is not a number: give " + wanted;
+            }
+            if (number < low || number > high) {
+                return value + " is out of range: give " + wanted;
+            }
+            return {};
+        },
+        "INT in [" + std::to_string(low) + " - " + std::to_string(high) + "]");
+}
+
+// With no subcommand recognised, the first word left over is the one the user meant as a command.
+// CLI11 would only say the argument "was not expected" (or that a subcommand is required): name
+// it and list the commands instead.
+bool explain_unknown_command(CLI::App& app, const CLI::ParseError& error) {
+    if (!app.get_subcommands().empty()) {
+        return false;
+    }
+    const std::vector<std::string> rest = app.remaining();
+    std::string command;
+    for (const std::string& word : rest) {
+        if (!word.empty() && word.front() != '-') {
+            command = word;
+            break;
+        }
+    }
+    std::string names;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (command.empty()) {
+        if (dynamic_cast<const CLI::RequiredError*>(&error) == nullptr) {
+            return false;  // CLI11's own message says what is wrong
+        }
+        if (!rest.empty()) {
+            std::cerr << "obsync: unknown option \"" << rest.front() << "\"" << std::endl;
+        }
+        std::cerr << "obsync: name a command: " << names << std::endl;
+    } else {
+        std::cerr << "obsync: unknown command \"" << command << "\"; the commands are: " << names
+                  << std::endl;
+    }
+    std::cerr << "Run with --help for more information." << std::endl;
+    return true;
 }
 
 int run(int argc, char** argv) {
@@ -63,7 +125,7 @@ int run(int argc, char** argv) {
     sync_cmd->add_flag("--full", sync.full, "Complete sync from a fresh snapshot; remove extras");
     sync_cmd->add_flag("--dry-run", sync.dry_run, "Print the plan, write nothing");
     sync_cmd->add_option("--concurrency", sync.concurrency, "Parallel sessions (1-16)")
-        ->check(CLI::Range(1, 16));
+        ->check(whole_number(1, 16));
     sync_cmd->add_option("--exclude", sync.excludes, "Glob of paths to skip (repeatable)");
     sync_cmd->add_flag("--keep-deleted", sync.keep_deleted, "Never remove anything from DEST");
     sync_cmd->add_flag("--json", global.json, "Print one JSON summary on stdout");
@@ -91,6 +153,9 @@ int run(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() != 0 && explain_unknown_command(app, e)) {
+            return k_exit_usage;
+        }
         const int rc = app.exit(e);
         return rc == 0 ? k_exit_ok : k_exit_usage;
     }

@@ -1,5 +1,8 @@
 #include "app/storage.hpp"
 
+#include <filesystem>
+#include <system_error>
+
 #include "app/run_coro.hpp"
 #include "aws/client.hpp"
 #include "aws/s3.hpp"
@@ -64,6 +67,13 @@ Storage::Storage(asio::io_context& io, Paths paths, StorageOptions options)
             if (m_sqlite_file.empty()) {
                 throw Error(ErrorKind::config, "--state sqlite://PATH needs a file path");
             }
+            // The default database's folder is ours to create; a folder the user named and that
+            // is missing is more likely a typo than a wish.
+            const std::filesystem::path parent = m_sqlite_file.parent_path();
+            if (!parent.empty() && !std::filesystem::is_directory(parent)) {
+                throw Error(ErrorKind::config, "--state " + state + ": the folder " +
+                                                   parent.string() + " does not exist");
+            }
         } else if (starts_with(state, "dynamodb://")) {
             m_dynamodb_table = state::parse_dynamodb_url(state);
         } else {
@@ -72,15 +82,27 @@ Storage::Storage(asio::io_context& io, Paths paths, StorageOptions options)
         }
     }
     if (!m_options.dest.empty() && is_s3(m_options.dest)) {
-        (void)aws::parse_s3_location(m_options.dest);  // a malformed URL fails before any login
+        try {
+            (void)aws::parse_s3_location(m_options.dest);  // a malformed URL fails before any login
+        } catch (const Error& e) {
+            throw Error(ErrorKind::config, std::string("--dest: ") + e.what());
+        }
         if (!m_options.sse.empty() && m_options.sse != "AES256" && m_options.sse != "aws:kms") {
             throw Error(ErrorKind::config, "--sse must be AES256 or aws:kms");
         }
         if (!m_options.sse_kms_key_id.empty() && m_options.sse != "aws:kms") {
             throw Error(ErrorKind::config, "--sse-kms-key-id needs --sse aws:kms");
         }
-    } else if (!m_options.sse.empty() || !m_options.sse_kms_key_id.empty()) {
-        throw Error(ErrorKind::config, "--sse applies to s3:// destinations only");
+    } else {
+        if (!m_options.sse.empty() || !m_options.sse_kms_key_id.empty()) {
+            throw Error(ErrorKind::config, "--sse applies to s3:// destinations only");
+        }
+        std::error_code ec;
+        if (!m_options.dest.empty() && std::filesystem::exists(m_options.dest, ec) &&
+            !std::filesystem::is_directory(m_options.dest, ec)) {
+            throw Error(ErrorKind::config,
+                        "--dest " + m_options.dest + " exists and is not a folder");
+        }
     }
 }
 

@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <chrono>
 #include <iostream>
 #include <set>
 
@@ -16,6 +15,8 @@
 #include "obsidian/api.hpp"
 #include "sync/engine.hpp"
 #include "util/display.hpp"
+#include "sync/path_filter.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
 
@@ -34,17 +35,24 @@ std::optional<std::string> folder_name(const std::string& name) {
     return name;
 }
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 }  // namespace
 
 int run_sync(const GlobalOptions& global, const SyncRequest& request) {
     try {
+        // Everything the command line alone can refute fails here, before any sign-in.
+        if (request.dest.empty()) {
+            throw Error(ErrorKind::config, "--dest is empty: give a folder or s3://BUCKET/PREFIX");
+        }
+        sync::PathFilter::check_globs(request.excludes);
         Session session(global);
+        StorageOptions storage_options;
+        storage_options.dest = request.dest;
+        storage_options.state = request.state;
+        storage_options.sse = request.sse;
+        storage_options.sse_kms_key_id = request.sse_kms_key_id;
+        storage_options.sync_time = iso_time(epoch_ms());
+        Storage storage(session.io(), session.paths(), storage_options);
+
         std::string token;
         std::vector<obsidian::VaultInfo> chosen;
         run_coro(session.io(), [&]() -> asio::awaitable<void> {
@@ -56,14 +64,6 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 chosen.push_back(obsidian::find_vault(vaults, *request.vault));
             }
         }());
-
-        StorageOptions storage_options;
-        storage_options.dest = request.dest;
-        storage_options.state = request.state;
-        storage_options.sse = request.sse;
-        storage_options.sse_kms_key_id = request.sse_kms_key_id;
-        storage_options.sync_time = iso_time(now_ms());
-        Storage storage(session.io(), session.paths(), storage_options);
 
         boost::json::array results;
         int exit_code = k_exit_ok;
@@ -89,6 +89,9 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 const crypto::VaultCipher cipher = crypto::VaultCipher::from_password(
                     *password, vault.salt,
                     crypto::encryption_version_from_int(vault.encryption_version));
+                obsidian::Api api(session.http(), session.api_url());
+                // A wrong password fails here, before a sink or a state entry exists.
+                run_coro(session.io(), api.check_access(token, vault, cipher.keyhash()));
                 auto sink = storage.open_sink(folder);
                 const sync::StateScope scope{vault.id, sink->describe()};
                 auto state = storage.open_state(scope, request.dry_run);
@@ -103,9 +106,6 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 ProgressReporter progress(display_name(vault.name));
                 sync::EngineResult result;
                 run_coro(session.io(), [&]() -> asio::awaitable<void> {
-                    obsidian::Api api(session.http(), session.api_url());
-                    // A wrong password fails here, before anything is written.
-                    co_await api.check_access(token, vault, cipher.keyhash());
                     if (!request.dry_run) {
                         co_await state->set_vault_name(vault.name);
                     }

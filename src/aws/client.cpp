@@ -14,6 +14,7 @@
 #include "aws/xml.hpp"
 #include "crypto/sha256.hpp"
 #include "net/url.hpp"
+#include "util/backoff.hpp"
 
 namespace obsync::aws {
 
@@ -273,7 +274,7 @@ struct AwsClient::Impl {
     RetryPolicy retry;
     net::HttpClient http;
     AwsCallStats stats;
-    std::mt19937 rng{std::random_device{}()};
+    std::mt19937_64 rng{std::random_device{}()};
     std::array<Breaker, 3> breakers;
     std::map<std::string, std::string, std::less<>> bucket_regions;  // learnt from redirects
 
@@ -321,13 +322,9 @@ struct AwsClient::Impl {
     Impl(asio::any_io_executor executor, AwsEnvironment env, RetryPolicy policy)
         : environment(std::move(env)), retry(policy), http(std::move(executor)) {}
 
-    // "Full jitter": a uniform delay up to min(cap, base * 2^attempt).
+    // At least a quarter of the ceiling: a throttled or failing AWS endpoint gets a real pause.
     std::chrono::milliseconds backoff(int attempt) {
-        const auto ceiling = std::min<std::int64_t>(
-            retry.max_delay.count(), retry.base_delay.count() << std::min(attempt, 20));
-        std::uniform_int_distribution<std::int64_t> pick(
-            ceiling / 4, std::max<std::int64_t>(ceiling / 4, ceiling));
-        return std::chrono::milliseconds(pick(rng));
+        return backoff_delay({retry.base_delay, retry.max_delay, 0.25}, attempt, rng);
     }
 
     // The region a bucket's requests are signed for: the one S3 redirected us to, if any.

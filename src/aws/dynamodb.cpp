@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <random>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "util/base64.hpp"
+#include "util/backoff.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 
@@ -107,7 +107,6 @@ asio::awaitable<void> DynamoDb::batch_write(std::string table, bj::array request
 asio::awaitable<void> DynamoDb::write_chunk(const std::string& table, bj::array chunk) {
     // Unprocessed items mean the partition is over its capacity right now: "full jitter" backoff
     // spreads the resends of concurrent writers instead of hammering it in step.
-    thread_local std::mt19937 rng{std::random_device{}()};
     const std::string operation = "BatchWriteItem";
     bj::object request;
     request["RequestItems"].emplace_object()[table] = std::move(chunk);
@@ -124,11 +123,9 @@ asio::awaitable<void> DynamoDb::write_chunk(const std::string& table, bj::array 
                                                   table + " over capacity)");
         }
         request["RequestItems"] = std::move(reply["UnprocessedItems"]);
-        const std::int64_t ceiling = std::min<std::int64_t>(
-            m_policy.max_delay.count(), m_policy.base_delay.count() << std::min(round, 20));
-        std::uniform_int_distribution<std::int64_t> pick(0, std::max<std::int64_t>(ceiling, 1));
-        asio::steady_timer timer(co_await asio::this_coro::executor,
-                                 std::chrono::milliseconds(pick(rng)));
+        asio::steady_timer timer(
+            co_await asio::this_coro::executor,
+            backoff_delay({m_policy.base_delay, m_policy.max_delay, 0.0}, round));
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }

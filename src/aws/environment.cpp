@@ -1,8 +1,7 @@
 #include "aws/environment.hpp"
 
-#include <cstdlib>
-
 #include "net/url.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
 
 namespace obsync::aws {
@@ -48,13 +47,7 @@ std::string_view signing_name(Service service) noexcept {
 }
 
 AwsEnvironment AwsEnvironment::from_environment() {
-    return from_lookup([](const char* name) -> std::optional<std::string> {
-        const char* value = std::getenv(name);
-        if (value == nullptr || *value == '\0') {
-            return std::nullopt;
-        }
-        return std::string(value);
-    });
+    return from_lookup([](const char* name) { return env_var(name); });
 }
 
 AwsEnvironment AwsEnvironment::from_lookup(const Lookup& lookup) {

@@ -1,10 +1,10 @@
 #include "net/tls.hpp"
 
-#include <cstdlib>
-
 #include <boost/asio/ssl/error.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include "util/env.hpp"
 
 namespace obsync::net::detail {
 
@@ -22,11 +22,10 @@ boost::asio::ssl::context& client_tls_context() {
 std::string describe_tls_error(const boost::system::error_code& ec, const std::string& host) {
     std::string message = "TLS handshake with " + host + " failed: " + ec.message();
     if (ec.category() == boost::asio::error::get_ssl_category()) {
-        const char* bundle = std::getenv("SSL_CERT_FILE");
-        message += bundle != nullptr
-                       ? std::string(" (CA bundle from SSL_CERT_FILE: ") + bundle + ")"
-                       : " (set SSL_CERT_FILE to a CA bundle if the system store "
-                         "lacks the issuer)";
+        const auto bundle = env_var("SSL_CERT_FILE");
+        message += bundle ? " (CA bundle from SSL_CERT_FILE: " + *bundle + ")"
+                          : " (set SSL_CERT_FILE to a CA bundle if the system store "
+                            "lacks the issuer)";
     }
     return message;
 }

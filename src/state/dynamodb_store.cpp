@@ -11,6 +11,7 @@
 
 #include "aws/dynamodb.hpp"
 #include "crypto/sha256.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
 
@@ -23,12 +24,6 @@ using aws::attr_bool;
 using aws::attr_n;
 using aws::attr_s;
 using Write = aws::ItemWrite;
-
-std::int64_t system_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // '%' and '#' escaped, so that "FILE#<D>#" of one destination never prefixes another's items.
 std::string escape_destination(std::string_view destination) {
@@ -80,7 +75,7 @@ public:
           m_table(std::move(options.table)),
           m_vault(std::move(options.scope.vault_id)),
           m_ttl(options.ttl),
-          m_now(options.now_ms ? std::move(options.now_ms) : system_now_ms) {
+          m_now(options.now_ms ? std::move(options.now_ms) : epoch_ms) {
         const std::string destination = destination_key(options.scope.destination);
         m_meta = "META#" + destination;
         m_lease = "LEASE#" + destination;

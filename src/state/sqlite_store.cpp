@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "state/sqlite_db.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
 
@@ -80,12 +81,6 @@ constexpr const char* k_run_columns =
 
 int to_int_ms(std::chrono::milliseconds ms) {
     return static_cast<int>(std::min<std::int64_t>(ms.count(), 0x7fffffff));
-}
-
-std::int64_t system_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 bool has_table(const SqliteDb& db, std::string_view table) {
@@ -174,7 +169,7 @@ public:
                      SqliteStateOptions options)
         : m_db(db_file, SqliteDb::OpenMode::create, to_int_ms(options.busy_timeout)),
           m_scope(std::move(scope)),
-          m_now(options.now_ms ? std::move(options.now_ms) : system_now_ms) {
+          m_now(options.now_ms ? std::move(options.now_ms) : epoch_ms) {
         // WAL: readers (`obsync status`) never block a running sync, and a commit is one fsync.
         // NORMAL synchronous keeps every commit atomic; a power cut may lose the last one, which
         // only makes the next run fetch those files again.

@@ -4,7 +4,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 
 #include <boost/asio/as_tuple.hpp>
@@ -18,6 +17,8 @@
 #include "sync/plan.hpp"
 #include "sync/sink.hpp"
 #include "sync/state_store.hpp"
+#include "util/backoff.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/hex.hpp"
 
@@ -30,12 +31,6 @@ namespace {
 
 constexpr auto k_nothrow = asio::as_tuple(asio::use_awaitable);
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 // A content blob is `iv(12) || ciphertext || tag(16)`; empty content is a 0-byte blob (§3.3).
 std::int64_t plaintext_size(std::int64_t encrypted) {
     return encrypted > 28 ? encrypted - 28 : 0;
@@ -46,14 +41,10 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {
     co_await timer.async_wait(k_nothrow);
 }
 
-// Capped, jittered exponential backoff between attempts.
-std::chrono::milliseconds backoff(int attempt) {
-    static thread_local std::mt19937 rng{std::random_device{}()};
-    const int capped = std::min(attempt, 6);
-    const int base = 200 * (1 << capped);
-    std::uniform_int_distribution<int> jitter(base / 2, base);
-    return std::chrono::milliseconds(jitter(rng));
-}
+// Between attempts of one pull: 200 ms doubling to 12.8 s, never under half the ceiling, because
+// a session's retries go to the one sync server that just failed it.
+constexpr BackoffPolicy k_pull_backoff{std::chrono::milliseconds(200),
+                                       std::chrono::milliseconds(12'800), 0.5};
 
 // A file downloaded and verified, waiting for its commit (see Run::download).
 struct Finished {
@@ -124,7 +115,7 @@ public:
                 }
             }
             first.reset();
-            co_await sleep_for(backoff(attempt));
+            co_await sleep_for(backoff_delay(k_pull_backoff, attempt));
         }
         std::vector<std::int64_t> uids;
         uids.reserve(changes.records.size());
@@ -481,7 +472,7 @@ private:
                         break;
                     }
                 }
-                co_await sleep_for(backoff(attempt));
+                co_await sleep_for(backoff_delay(k_pull_backoff, attempt));
             }
             ++m_progress_state.files_done;
             report();
@@ -661,7 +652,7 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
                         std::to_string(m_options.lease_ttl.count()) + " s); try again later");
     }
     RunRecord record;
-    record.started_ms = now_ms();
+    record.started_ms = epoch_ms();
     std::exception_ptr failure;
     std::optional<EngineResult> result;
     try {
@@ -672,7 +663,7 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
         failure = std::current_exception();
         record.error = e.what();
     }
-    record.finished_ms = now_ms();
+    record.finished_ms = epoch_ms();
     if (result) {
         record.complete = result->complete;
         record.ok = result->ok();

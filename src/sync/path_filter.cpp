@@ -2,9 +2,55 @@
 
 #include <fnmatch.h>
 
+#include "util/error.hpp"
+
 namespace obsync::sync {
 
-PathFilter::PathFilter(std::vector<std::string> excludes) : m_excludes(std::move(excludes)) {}
+namespace {
+
+// Why `glob` is malformed, or nullptr. Follows fnmatch's bracket rules: a ']' right after '[' (or
+// after "[!" / "[^") is a member of the set, not its end.
+const char* glob_problem(const std::string& glob) {
+    if (glob.empty()) {
+        return "it is empty";
+    }
+    for (std::size_t i = 0; i < glob.size(); ++i) {
+        if (glob[i] == '\\') {
+            if (++i == glob.size()) {
+                return "it ends with a lone '\\'";
+            }
+        } else if (glob[i] == '[') {
+            std::size_t j = i + 1;
+            if (j < glob.size() && (glob[j] == '!' || glob[j] == '^')) {
+                ++j;
+            }
+            if (j < glob.size() && glob[j] == ']') {
+                ++j;
+            }
+            const std::size_t close = glob.find(']', j);
+            if (close == std::string::npos) {
+                return "a '[' has no closing ']'";
+            }
+            i = close;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+PathFilter::PathFilter(std::vector<std::string> excludes) : m_excludes(std::move(excludes)) {
+    check_globs(m_excludes);
+}
+
+void PathFilter::check_globs(const std::vector<std::string>& globs) {
+    for (const std::string& glob : globs) {
+        if (const char* problem = glob_problem(glob)) {
+            throw Error(ErrorKind::config,
+                        "--exclude \"" + glob + "\" is not a valid glob: " + problem);
+        }
+    }
+}
 
 bool PathFilter::excluded(std::string_view path) const {
     const std::string full(path);

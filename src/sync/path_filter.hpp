@@ -12,7 +12,14 @@ namespace obsync::sync {
 // everything below that folder).
 class PathFilter {
 public:
+    // Throws Error{config} on a malformed glob (see check_globs).
     explicit PathFilter(std::vector<std::string> excludes);
+
+    // Throws Error{config} naming the first malformed glob: an empty one, a '[' without its ']',
+    // or a trailing '\\'. fnmatch would quietly never match them, so a typo would back up what
+    // the user meant to leave out.
+    static void check_globs(const std::vector<std::string>& globs);
+
     bool excluded(std::string_view path) const;
 
 private:

@@ -450,6 +450,10 @@ TEST_F(CliTest, WrongVaultPasswordExits2AndWritesNothing) {
     EXPECT_EQ(result.code, 2);
     EXPECT_NE(result.err.find("not accepted"), std::string::npos) << result.err;
     EXPECT_FALSE(fs::exists(dest));
+    // Nor a half-made state entry: the password is checked before the state is opened.
+    const CliResult status = obsync("status --json");
+    ASSERT_EQ(status.code, 0) << status.err;
+    EXPECT_EQ(status.json().at("backups").as_array().size(), 0U) << status.out;
 }
 
 TEST_F(CliTest, ExitCodesForLoginUsageAndMissingVault) {
@@ -461,6 +465,98 @@ TEST_F(CliTest, ExitCodesForLoginUsageAndMissingVault) {
     EXPECT_EQ(obsync("sync --dest x").code, 4);
     EXPECT_EQ(obsync("sync Vault").code, 4);
     EXPECT_EQ(obsync("frobnicate").code, 4);
+}
+
+TEST_F(CliTest, StatusOfAnUnknownVaultExits3AndSaysSo) {
+    start();
+    make_corpus(1);
+    seed();
+    ASSERT_EQ(obsync(sync_args()).code, 0);
+    const CliResult unknown = obsync("status Nope");
+    EXPECT_EQ(unknown.code, 3);
+    EXPECT_NE(unknown.err.find("\"Nope\""), std::string::npos) << unknown.err;
+    EXPECT_EQ(obsync("status Vault").code, 0);
+}
+
+// Every case fails on the command line alone: no sign-in is attempted (the API URL points at a
+// closed port, which would be a network failure, exit 1) and no state entry is made.
+TEST_F(CliTest, BadDestinationIsAUsageErrorBeforeAnySignIn) {
+    start();
+    const fs::path file = work.path() / "a-file";
+    write_file(file, "not a folder");
+    const std::string no_api = "OBSIDIAN_API_URL=http://127.0.0.1:1";
+    for (const std::string& bad :
+         {shell_quote(file.string()), std::string("''"), std::string("s3://"),
+          std::string("s3://Not_A_Bucket/x"), std::string("s3://bucket/../up")}) {
+        const CliResult result = obsync("sync Vault --dest " + bad, no_api);
+        EXPECT_EQ(result.code, 4) << bad << ": " << result.err;
+        EXPECT_NE(result.err.find("--dest"), std::string::npos) << bad << ": " << result.err;
+    }
+    EXPECT_EQ(read_file(file), "not a folder");
+    const CliResult status = obsync("status --json");
+    EXPECT_EQ(status.json().at("backups").as_array().size(), 0U) << status.out;
+}
+
+TEST_F(CliTest, UnknownCommandAndNonNumbersAreExplained) {
+    start();
+    const CliResult unknown = obsync("frobnicate");
+    EXPECT_EQ(unknown.code, 4);
+    EXPECT_NE(unknown.err.find("unknown command \"frobnicate\""), std::string::npos) << unknown.err;
+    for (const char* command : {"login", "logout", "vaults", "sync", "status", "reset", "totp"}) {
+        EXPECT_NE(unknown.err.find(command), std::string::npos) << command << ": " << unknown.err;
+    }
+    const CliResult none = obsync("");
+    EXPECT_EQ(none.code, 4);
+    EXPECT_NE(none.err.find("state-init"), std::string::npos) << none.err;
+
+    const CliResult nan = obsync(sync_args("--concurrency abc"));
+    EXPECT_EQ(nan.code, 4);
+    EXPECT_NE(nan.err.find("\"abc\" is not a number"), std::string::npos) << nan.err;
+    const CliResult big = obsync(sync_args("--concurrency 99"));
+    EXPECT_EQ(big.code, 4);
+    EXPECT_NE(big.err.find("from 1 to 16"), std::string::npos) << big.err;
+}
+
+TEST_F(CliTest, MalformedExcludeGlobIsAUsageError) {
+    start();
+    const CliResult result =
+        obsync(sync_args("--exclude '*.pdf' --exclude '['"), "OBSIDIAN_API_URL=http://127.0.0.1:1");
+    EXPECT_EQ(result.code, 4) << result.err;
+    EXPECT_NE(result.err.find("--exclude \"[\""), std::string::npos) << result.err;
+    EXPECT_FALSE(fs::exists(dest));
+}
+
+TEST_F(CliTest, StateFileInAMissingFolderIsAUsageError) {
+    start();
+    const fs::path missing = work.path() / "no-such-folder";
+    const CliResult result =
+        obsync(sync_args("--state " + shell_quote("sqlite://" + (missing / "state.db").string())),
+               "OBSIDIAN_API_URL=http://127.0.0.1:1");
+    EXPECT_EQ(result.code, 4) << result.err;
+    EXPECT_NE(result.err.find("does not exist"), std::string::npos) << result.err;
+    EXPECT_FALSE(fs::exists(missing));
+}
+
+TEST_F(CliTest, CorruptOrEmptyTokenFileMeansSignInAgain) {
+    start();
+    make_corpus(1);
+    seed();
+    const fs::path token = work.path() / "config/obsync/token.json";
+    for (const std::string& junk : {std::string("{\"tok"), std::string(""), std::string("[]")}) {
+        write_file(token, junk);
+        const CliResult listed = obsync("vaults --json");
+        EXPECT_EQ(listed.code, 0) << listed.err;
+        EXPECT_NE(listed.err.find("warning"), std::string::npos) << listed.err;
+        EXPECT_NE(listed.err.find(token.string()), std::string::npos) << listed.err;
+        EXPECT_NE(read_file(token).find("\"token\""), std::string::npos);
+    }
+    // Without credentials a corrupt token is simply no login.
+    write_file(token, "garbage");
+    EXPECT_EQ(obsync("vaults", "OBSIDIAN_EMAIL= OBSIDIAN_PASSWORD=").code, 2);
+    // Logout always works, and removes the file.
+    const CliResult logout = obsync("logout");
+    EXPECT_EQ(logout.code, 0) << logout.err;
+    EXPECT_FALSE(fs::exists(token));
 }
 
 TEST_F(CliTest, ExpiredTokenIsReplacedByAFreshLogin) {

@@ -9,7 +9,7 @@
 #   here from source with node-gyp against Node 22's bundled headers (--nodedir: no header download).
 # - Idempotent: a stamp file records what was installed; a second run returns at once.
 # - The client is UNLICENSED: we install and run it, we never copy or modify its code.
-# - Recipe: ../shared/interop/README.md and the protocol doc §8.
+# - Recipe: the protocol reference §8 (see tests/interop/README.md).
 set -euo pipefail
 
 readonly CLIENT_VERSION=0.0.14

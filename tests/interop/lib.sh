@@ -7,7 +7,6 @@
 #   OBSYNC_INTEROP_DIR      where install.sh put the official client (default $OBSYNC_BUILD_DIR/interop)
 #   OBSYNC_FAKE_SERVER      fake server binary (default $OBSYNC_BUILD_DIR/obsync-fake-server)
 #   OBSYNC_TEST_DOWNLOAD    our downloader (default $OBSYNC_BUILD_DIR/tests/obsync-test-download)
-#   OBSYNC_SHARED_DIR       shared folder (default <repo>/../shared)
 #   OBSYNC_INTEROP_NETNS    auto (default): run inside `unshare -n` when possible;
 #                           require: fail if impossible; off: never
 #   OBSYNC_INTEROP_KEEP=1   keep the work folder even when the test passes

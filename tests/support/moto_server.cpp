@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/env.hpp"
+
 extern char** environ;
 
 namespace obsync::test {
@@ -60,10 +62,7 @@ std::uint16_t port_of(const std::string& endpoint) {
 }
 
 std::string moto_binary() {
-    if (const char* explicit_path = std::getenv("OBSYNC_MOTO_SERVER"); explicit_path != nullptr) {
-        return explicit_path;
-    }
-    return "moto_server";
+    return env_var("OBSYNC_MOTO_SERVER").value_or("moto_server");
 }
 
 std::string form_encode(const std::string& text) {

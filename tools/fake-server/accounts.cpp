@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 
 #include "crypto/gcm.hpp"
 #include "crypto/secure_memory.hpp"
 #include "crypto/sha256.hpp"
 #include "util/bytes.hpp"
+#include "util/clock.hpp"
 #include "util/hex.hpp"
 
 namespace obsync::fake {
@@ -55,12 +55,6 @@ std::string random_hex(std::size_t bytes) {
     Bytes buffer(bytes);
     crypto::random_bytes(buffer);
     return to_hex(buffer);
-}
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 Accounts::Accounts(Database& db) : m_db(db) {
@@ -124,7 +118,7 @@ std::string Accounts::create_token(std::int64_t user_id) {
     m_db.prepare("INSERT INTO tokens(token, user_id, created_ms) VALUES(?1, ?2, ?3)")
         .bind(1, token)
         .bind(2, user_id)
-        .bind(3, now_ms())
+        .bind(3, epoch_ms())
         .step();
     return token;
 }
@@ -135,7 +129,7 @@ std::optional<User> Accounts::user_for_token(std::string_view token, std::int64_
     if (!s.step()) {
         return std::nullopt;
     }
-    if (ttl_seconds > 0 && now_ms() - s.column_int(1) >= ttl_seconds * 1000) {
+    if (ttl_seconds > 0 && epoch_ms() - s.column_int(1) >= ttl_seconds * 1000) {
         return std::nullopt;
     }
     return find_user(s.column_int(0));

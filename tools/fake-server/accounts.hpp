@@ -41,9 +41,8 @@ private:
     Database& m_db;
 };
 
-// Shared by the whole server; they live here because accounts are the lowest layer needing them.
+// Shared by the whole server; it lives here because accounts are the lowest layer needing it.
 // 2n lowercase hex characters from the OS CSPRNG: ids, salts, tokens, managed passwords.
 std::string random_hex(std::size_t bytes);
-std::int64_t now_ms();
 
 }  // namespace obsync::fake

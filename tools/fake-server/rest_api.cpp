@@ -9,6 +9,7 @@
 
 #include "crypto/totp.hpp"
 #include "crypto/vault_cipher.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 
@@ -44,7 +45,7 @@ bool is_answer(ErrorKind kind) noexcept {
 }
 
 bool totp_matches(std::string_view secret, std::string_view code) {
-    const std::int64_t now = now_ms() / 1000;
+    const std::int64_t now = epoch_ms() / 1000;
     for (std::int64_t skew = -1; skew <= 1; ++skew) {
         if (crypto::totp_from_base32(secret, now + skew * k_totp_step) == code) {
             return true;

@@ -9,6 +9,7 @@
 #include "crypto/sha256.hpp"
 #include "crypto/text_normalize.hpp"
 #include "crypto/vault_cipher.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 
 namespace obsync::fake {
@@ -186,8 +187,8 @@ std::int64_t inject_record(Store& store, const InjectOptions& options) {
             break;
     }
     const Bytes content = options.content_file ? read_file(*options.content_file) : Bytes{};
-    return append_file(store, vault, cipher, encoded, content, options.mtime_ms.value_or(now_ms()),
-                       k_inject_device, vault.owner_id);
+    return append_file(store, vault, cipher, encoded, content,
+                       options.mtime_ms.value_or(epoch_ms()), k_inject_device, vault.owner_id);
 }
 
 std::int64_t corrupt_blob(Store& store, const std::string& vault_name, const std::string& password,

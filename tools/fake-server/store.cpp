@@ -2,6 +2,7 @@
 
 #include <system_error>
 
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/hex.hpp"
 
@@ -112,7 +113,7 @@ Store::Store(const std::filesystem::path& data_dir)
 
 Vault Store::create_vault(Vault vault) {
     vault.id = new_vault_id();
-    vault.created_ms = now_ms();
+    vault.created_ms = epoch_ms();
     insert_vault(vault);
     return vault;
 }
@@ -129,7 +130,7 @@ Vault Store::publish_vault(Vault vault) {
     if (owner_has_vault_named(vault.owner_id, vault.name)) {
         throw Error(ErrorKind::bad_input, "vault " + vault.name + " already exists");
     }
-    vault.created_ms = now_ms();
+    vault.created_ms = epoch_ms();
     insert_vault(vault);
     tx.commit();
     return vault;

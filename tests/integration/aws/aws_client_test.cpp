@@ -6,37 +6,23 @@
 #include <gtest/gtest.h>
 
 #include "aws/client.hpp"
-#include "support/moto_server.hpp"
+#include "support/moto_fixture.hpp"
 #include "support/run_coro.hpp"
 #include "support/scripted_servers.hpp"
 
 namespace obsync::aws {
 namespace {
 
-using test::MotoServer;
 using test::run_coro_value;
 
-class AwsClientMotoTest : public ::testing::Test {
+class AwsClientMotoTest : public test::MotoTest {
 protected:
-    static void SetUpTestSuite() { s_moto = new MotoServer(); }
-    static void TearDownTestSuite() {
-        delete s_moto;
-        s_moto = nullptr;
-    }
-    void SetUp() override {
-        s_moto->reset();
-        s_moto->export_environment();
-    }
-
     net::HttpResponse call(AwsClient& client, AwsRequest request) {
         return run_coro_value(m_io, client.send(std::move(request)));
     }
 
-    static MotoServer* s_moto;
     boost::asio::io_context m_io;
 };
-
-MotoServer* AwsClientMotoTest::s_moto = nullptr;
 
 AwsRequest s3(std::string method, std::string path, std::string operation) {
     AwsRequest request;
@@ -103,9 +89,9 @@ TEST_F(AwsClientMotoTest, JsonServicesReportTheirErrorTypeWithoutTheNamespace) {
 // (boto3 fails there too), so this test sticks to a key with spaces; the official vectors cover
 // the encoding of the rest.
 TEST_F(AwsClientMotoTest, WithSignatureChecksOnOnlyTheRightKeysAreAccepted) {
-    const auto keys = s_moto->enable_auth({"s3:*"});
+    const auto keys = moto().enable_auth({"s3:*"});
     {
-        s_moto->export_environment(keys);
+        moto().export_environment(keys);
         AwsClient client(m_io.get_executor(), AwsEnvironment::from_environment());
         call(client, s3("PUT", "/signed", "CreateBucket"));
         AwsRequest put = s3("PUT", "/signed/dir with space/a.md", "PutObject");
@@ -114,7 +100,7 @@ TEST_F(AwsClientMotoTest, WithSignatureChecksOnOnlyTheRightKeysAreAccepted) {
     }
     test::AwsTestKeys wrong = keys;
     wrong.secret_access_key += "x";
-    s_moto->export_environment(wrong);
+    moto().export_environment(wrong);
     AwsClient client(m_io.get_executor(), AwsEnvironment::from_environment());
     try {
         call(client, s3("GET", "/signed/dir with space/a.md", "GetObject"));

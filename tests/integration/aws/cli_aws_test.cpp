@@ -19,7 +19,7 @@
 #include "support/cli_runner.hpp"
 #include "support/fake_server_process.hpp"
 #include "support/files.hpp"
-#include "support/moto_server.hpp"
+#include "support/moto_fixture.hpp"
 #include "support/run_coro.hpp"
 #include "support/test_util.hpp"
 
@@ -47,7 +47,7 @@ struct S3Object {
 class AwsProbe {
 public:
     explicit AwsProbe(const test::AwsTestKeys& keys = {}) {
-        s_moto->export_environment(keys);
+        test::SuiteMoto::server().export_environment(keys);
         m_client = std::make_unique<aws::AwsClient>(m_io.get_executor(),
                                                     aws::AwsEnvironment::from_environment());
     }
@@ -135,27 +135,13 @@ public:
         call(r);
     }
 
-    static test::MotoServer* s_moto;
-
 private:
     boost::asio::io_context m_io;
     std::unique_ptr<aws::AwsClient> m_client;
 };
 
-test::MotoServer* AwsProbe::s_moto = nullptr;
-
-class CliAwsTest : public ::testing::Test {
+class CliAwsTest : public test::MotoTest {
 public:
-    static void SetUpTestSuite() { AwsProbe::s_moto = new test::MotoServer(); }
-    static void TearDownTestSuite() {
-        delete AwsProbe::s_moto;
-        AwsProbe::s_moto = nullptr;
-    }
-
-    void SetUp() override { moto().reset(); }
-
-    static test::MotoServer& moto() { return *AwsProbe::s_moto; }
-
     test::TempDir work;
     fs::path corpus = work.path() / "corpus";
     std::unique_ptr<test::FakeServerProcess> server;

@@ -22,7 +22,7 @@
 
 #include "aws/client.hpp"
 #include "aws/dynamodb.hpp"
-#include "support/moto_server.hpp"
+#include "support/moto_fixture.hpp"
 #include "support/run_coro.hpp"
 #include "support/scripted_servers.hpp"
 #include "support/state_store_contract.hpp"
@@ -34,7 +34,6 @@ namespace {
 
 namespace bj = boost::json;
 using boost::asio::awaitable;
-using test::MotoServer;
 
 const std::string k_table = "obsync-state";
 
@@ -49,17 +48,10 @@ bj::object key(const std::string& vault, const std::string& item) {
     return out;
 }
 
-class DynamoStore : public ::testing::Test {
+class DynamoStore : public test::MotoTest {
 protected:
-    static void SetUpTestSuite() { s_moto = new MotoServer(); }
-    static void TearDownTestSuite() {
-        delete s_moto;
-        s_moto = nullptr;
-    }
-
     void SetUp() override {
-        s_moto->reset();
-        s_moto->export_environment();
+        MotoTest::SetUp();
         m_client = std::make_unique<aws::AwsClient>(m_io.get_executor(),
                                                     aws::AwsEnvironment::from_environment());
         run(create_dynamodb_state_table(*m_client, k_table));
@@ -128,25 +120,18 @@ protected:
         return run(db.query_all(operation, std::move(request)));
     }
 
-    static MotoServer* s_moto;
     boost::asio::io_context m_io;
     std::unique_ptr<aws::AwsClient> m_client;
 };
 
-MotoServer* DynamoStore::s_moto = nullptr;
-
 // The StateStoreContract backend: one moto_server per suite, a fresh table per test.
 class DynamoBackend {
 public:
-    static void set_up_suite() { s_moto = new MotoServer(); }
-    static void tear_down_suite() {
-        delete s_moto;
-        s_moto = nullptr;
-    }
+    static void set_up_suite() { test::SuiteMoto::start(); }
+    static void tear_down_suite() { test::SuiteMoto::stop(); }
 
     void set_up() {
-        s_moto->reset();
-        s_moto->export_environment();
+        test::SuiteMoto::fresh();
         m_client = std::make_unique<aws::AwsClient>(m_io.get_executor(),
                                                     aws::AwsEnvironment::from_environment());
         test::run_coro(m_io, create_dynamodb_state_table(*m_client, k_table));
@@ -163,12 +148,9 @@ public:
     }
 
 private:
-    static MotoServer* s_moto;
     boost::asio::io_context m_io;
     std::unique_ptr<aws::AwsClient> m_client;
 };
-
-MotoServer* DynamoBackend::s_moto = nullptr;
 
 }  // namespace
 }  // namespace obsync::state

@@ -20,7 +20,7 @@
 #include "aws/client.hpp"
 #include "aws/s3.hpp"
 #include "sink/s3_claim.hpp"
-#include "support/moto_server.hpp"
+#include "support/moto_fixture.hpp"
 #include "support/run_coro.hpp"
 #include "util/bytes.hpp"
 #include "util/error.hpp"
@@ -29,7 +29,6 @@ namespace obsync::sink {
 namespace {
 
 namespace asio = boost::asio;
-using test::MotoServer;
 using test::run_coro;
 using test::run_coro_value;
 
@@ -76,16 +75,10 @@ asio::awaitable<void> write_and_drop(sync::Sink& sink, std::string path, sync::F
     }
 }
 
-class S3SinkTest : public ::testing::Test {
+class S3SinkTest : public test::MotoTest {
 protected:
-    static void SetUpTestSuite() { s_moto = new MotoServer(); }
-    static void TearDownTestSuite() {
-        delete s_moto;
-        s_moto = nullptr;
-    }
     void SetUp() override {
-        s_moto->reset();
-        s_moto->export_environment();
+        MotoTest::SetUp();
         m_client = std::make_unique<aws::AwsClient>(m_io.get_executor(),
                                                     aws::AwsEnvironment::from_environment());
         run_coro(m_io, s3().create_bucket(m_bucket));
@@ -118,13 +111,10 @@ protected:
         return run_coro_value(m_io, s3().list_multipart_uploads(m_bucket, everything));
     }
 
-    static MotoServer* s_moto;
     asio::io_context m_io;
     std::unique_ptr<aws::AwsClient> m_client;
     const std::string m_bucket{k_bucket};
 };
-
-MotoServer* S3SinkTest::s_moto = nullptr;
 
 TEST_F(S3SinkTest, DescribesItselfAsAnS3Url) {
     EXPECT_EQ(open()->describe(), "s3://backups/vault");

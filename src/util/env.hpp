@@ -1,0 +1,12 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace obsync {
+
+// The value of an environment variable, or nothing when it is unset or empty: `FOO=` on a
+// command line is how one switches a setting off, so an empty value never counts as a setting.
+std::optional<std::string> env_var(const char* name);
+
+}  // namespace obsync
