@@ -14,9 +14,9 @@
 #include "crypto/vault_cipher.hpp"
 #include "obsidian/api.hpp"
 #include "sync/engine.hpp"
-#include "util/display.hpp"
 #include "sync/path_filter.hpp"
 #include "util/clock.hpp"
+#include "util/display.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
 
@@ -106,9 +106,6 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 ProgressReporter progress(display_name(vault.name));
                 sync::EngineResult result;
                 run_coro(session.io(), [&]() -> asio::awaitable<void> {
-                    if (!request.dry_run) {
-                        co_await state->set_vault_name(vault.name);
-                    }
                     const obsidian::SessionTarget target{vault.host, vault.id, token};
                     sync::Engine engine(session.io().get_executor(), target, cipher, *sink, *state,
                                         options);

@@ -14,7 +14,9 @@
 #include "crypto/sha256.hpp"
 #include "crypto/vault_cipher.hpp"
 #include "sync/ledger.hpp"
+#include "sync/path_policy.hpp"
 #include "sync/plan.hpp"
+#include "sync/portable_names.hpp"
 #include "sync/sink.hpp"
 #include "sync/state_store.hpp"
 #include "util/backoff.hpp"
@@ -143,6 +145,7 @@ public:
             input.present.emplace(listed.begin(), listed.end());
         }
         Plan plan = make_plan(input);
+        m_result.portability = portability_issues(vault_paths(snapshot, changes, filter));
         // A newer record of a refused path supersedes the refusal; a record refused again
         // replaces it below.
         for (const auto& record : changes.records) {
@@ -185,6 +188,31 @@ public:
     }
 
 private:
+    // Every path the vault holds once this change list is applied (files and folders, without
+    // excluded or refused ones): what a restore elsewhere would have to write.
+    std::vector<std::string> vault_paths(const StateSnapshot& snapshot,
+                                         const obsidian::ChangeSet& changes,
+                                         const PathFilter& filter) const {
+        std::set<std::string> paths;
+        if (!m_result.complete) {
+            for (const FileState& file : snapshot.files) {
+                paths.insert(file.path);
+            }
+        }
+        for (const auto& record : changes.records) {
+            if (!record.error.empty() || filter.excluded(record.path) ||
+                unsafe_path_reason(record.path)) {
+                continue;
+            }
+            if (record.deleted) {
+                paths.erase(record.path);
+            } else {
+                paths.insert(record.path);
+            }
+        }
+        return {paths.begin(), paths.end()};
+    }
+
     asio::awaitable<void> apply(Plan& plan, std::unique_ptr<obsidian::SyncSession> first) {
         co_await m_sink.prepare();
         m_result.unchanged = static_cast<std::int64_t>(plan.refreshed.size());
@@ -656,6 +684,9 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     std::exception_ptr failure;
     std::optional<EngineResult> result;
     try {
+        // Under the lease: the state's first write may repair what an interrupted reset or an
+        // expired scope left (state/dynamodb_store.hpp).
+        co_await m_state.set_vault_name(m_options.vault_name);
         Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress),
                 lock.get());
         result = co_await run.execute();
