@@ -124,6 +124,15 @@ int run_status(const GlobalOptions& global, const std::optional<std::string>& va
                     o["last_result"] = run->ok ? "ok" : "failed";
                     o["last_error"] = run->error;
                 }
+                boost::json::array refused;
+                for (const auto& record : scope.refused) {
+                    boost::json::object entry;
+                    put_path(entry, record.path);
+                    entry["uid"] = record.uid;
+                    entry["reason"] = record.reason;
+                    refused.push_back(std::move(entry));
+                }
+                o["refused"] = std::move(refused);
                 list.push_back(std::move(o));
             } else {
                 std::cout << display_name(scope.vault_name) << " (" << display_name(scope.vault_id)
@@ -134,6 +143,16 @@ int run_status(const GlobalOptions& global, const std::optional<std::string>& va
                           << "\n  cursor " << scope.cursor.version << ", " << scope.file_count
                           << " files, " << human_bytes(static_cast<double>(scope.total_bytes))
                           << "\n";
+                if (!scope.refused.empty()) {
+                    std::cout << "  " << scope.refused.size()
+                              << " record(s) refused, not in the backup:\n";
+                }
+                for (const auto& record : scope.refused) {
+                    std::cout << "    "
+                              << (record.path.empty() ? "record " + std::to_string(record.uid)
+                                                      : display_name(record.path))
+                              << ": " << display_message(record.reason) << "\n";
+                }
             }
         }
         if (vault && !found) {

@@ -21,8 +21,10 @@ int exit_code_for(const Error& error) {
             case aws::AwsFailure::no_such_bucket:
             case aws::AwsFailure::resource_not_found:
                 return k_exit_usage;
+            case aws::AwsFailure::wrong_region:
+                return k_exit_usage;  // a bucket in another region, none named: set AWS_REGION
             default:
-                return k_exit_partial;
+                return k_exit_partial;  // the service's trouble, not the configuration's
         }
     }
     switch (error.kind()) {
