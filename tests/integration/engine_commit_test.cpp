@@ -1,6 +1,9 @@
 // The engine commits a downloaded file while its next pull travels (and opens the next file's
 // writer there too). Whatever the sink refuses there fails that file alone, is never recorded,
 // and is downloaded again by the next run.
+#include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -25,25 +28,37 @@ namespace fs = std::filesystem;
 
 class FailingCommit final : public sync::FileWriter {
 public:
-    explicit FailingCommit(std::unique_ptr<sync::FileWriter> inner) : m_inner(std::move(inner)) {}
+    FailingCommit(std::unique_ptr<sync::FileWriter> inner, ErrorKind kind, std::string message)
+        : m_inner(std::move(inner)), m_kind(kind), m_message(std::move(message)) {}
     asio::awaitable<void> write(ByteView bytes) override { co_await m_inner->write(bytes); }
     asio::awaitable<void> commit() override {
-        throw Error(ErrorKind::storage, "disk full (test)");
+        throw Error(m_kind, m_message);
         co_return;
     }
 
 private:
     std::unique_ptr<sync::FileWriter> m_inner;
+    ErrorKind m_kind;
+    std::string m_message;
+};
+
+// How the test sink misbehaves on commit.
+struct CommitFaults {
+    std::set<std::string> refuse;      // "disk full": storage, for good
+    std::map<std::string, int> flaky;  // fails this many times with a network error, then works
+    std::optional<int> down_after;     // commits after this many fail: the service is down
 };
 
 // A local folder that refuses to open or to commit the files it is told to.
 class RefusingSink final : public sync::Sink {
 public:
     RefusingSink(std::unique_ptr<sync::Sink> inner, std::set<std::string> refuse_create,
-                 std::set<std::string> refuse_commit)
+                 CommitFaults faults)
         : m_inner(std::move(inner)),
           m_refuse_create(std::move(refuse_create)),
-          m_refuse_commit(std::move(refuse_commit)) {}
+          m_faults(std::move(faults)) {}
+
+    int commits_attempted() const { return m_commits; }
 
     std::string describe() const override { return m_inner->describe(); }
     asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim(
@@ -60,8 +75,20 @@ public:
             throw Error(ErrorKind::storage, "cannot create (test)");
         }
         auto writer = co_await m_inner->create_file(path, meta);
-        if (m_refuse_commit.contains(std::string(path))) {
-            co_return std::make_unique<FailingCommit>(std::move(writer));
+        const std::string name(path);
+        ++m_commits;  // one writer per commit: the engine commits every writer it completes
+        if (m_faults.down_after && m_commits > *m_faults.down_after) {
+            co_return std::make_unique<FailingCommit>(std::move(writer), ErrorKind::unavailable,
+                                                      "S3 looks down (test)");
+        }
+        if (m_faults.refuse.contains(name)) {
+            co_return std::make_unique<FailingCommit>(std::move(writer), ErrorKind::storage,
+                                                      "disk full (test)");
+        }
+        if (auto it = m_faults.flaky.find(name); it != m_faults.flaky.end() && it->second > 0) {
+            --it->second;
+            co_return std::make_unique<FailingCommit>(std::move(writer), ErrorKind::network,
+                                                      "connection reset (test)");
         }
         co_return writer;
     }
@@ -85,7 +112,8 @@ public:
 private:
     std::unique_ptr<sync::Sink> m_inner;
     std::set<std::string> m_refuse_create;
-    std::set<std::string> m_refuse_commit;
+    CommitFaults m_faults;
+    int m_commits = 0;
 };
 
 class EngineCommitTest : public ::testing::Test {
@@ -107,20 +135,42 @@ protected:
     // One run on one session (so every file goes through the same worker's pipeline).
     sync::EngineResult run(std::set<std::string> refuse_create, std::set<std::string> refuse_commit,
                            bool full = false) {
+        return run_with(
+            {std::move(refuse_create), CommitFaults{std::move(refuse_commit), {}, {}}, full});
+    }
+
+    struct Setup {
+        std::set<std::string> refuse_create;
+        CommitFaults faults;
+        bool full = false;
+    };
+
+    sync::EngineResult run_with(Setup setup) {
         asio::io_context io;
         const test::EngineVault vault = test::open_engine_vault(
             io, m_server.api_url(), "alice@example.com", "pw", "Vault", "vault-pw");
-        RefusingSink sink(sink::open_local_dir(dest()), std::move(refuse_create),
-                          std::move(refuse_commit));
+        RefusingSink sink(sink::open_local_dir(dest()), std::move(setup.refuse_create),
+                          std::move(setup.faults));
         auto state = state::open_sqlite_state(m_work.path() / "state.db",
                                               {vault.target.vault_id, sink.describe()});
         sync::EngineOptions options;
         options.concurrency = 1;
         options.lease_owner = "test-owner";
-        options.full = full;
+        options.full = setup.full;
         sync::Engine engine(io.get_executor(), vault.target, vault.cipher, sink, *state, options);
-        return test::run_coro_value(io, engine.run(sync::Engine::ProgressFn{}),
-                                    std::chrono::seconds(60));
+        m_progress = {};
+        const sync::Engine::ProgressFn progress = [this](const sync::Progress& p) {
+            m_progress.bytes_total = p.bytes_total;
+            m_progress.bytes_done = std::max(m_progress.bytes_done, p.bytes_done);
+            m_progress.files_done = std::max(m_progress.files_done, p.files_done);
+            m_progress.files_total = p.files_total;
+        };
+        struct Counted {
+            RefusingSink* sink;
+            int* commits;
+            ~Counted() { *commits = sink->commits_attempted(); }
+        } count{&sink, &m_commits};
+        return test::run_coro_value(io, engine.run(progress), std::chrono::seconds(60));
     }
 
     fs::path dest() const { return m_work.path() / "dest"; }
@@ -135,6 +185,8 @@ protected:
 
     test::TempDir m_work;
     test::FakeServerProcess m_server;
+    sync::Progress m_progress;  // the highest counts the last run reported
+    int m_commits = 0;          // writers the last run opened
 };
 
 TEST_F(EngineCommitTest, ARefusedCommitFailsThatFileAloneAndTheNextRunFetchesIt) {
@@ -209,6 +261,40 @@ TEST_F(EngineCommitTest, AFailedRestoreInAFullRunIsFetchedByTheNextRun) {
     ASSERT_EQ(final_state.size(), 1U);
     EXPECT_FALSE(final_state[0].cursor.initial);
     EXPECT_EQ(final_state[0].file_count, k_files);
+}
+
+// A small file's single PutObject that fails on the network is tried again like a multipart
+// upload that failed mid-way: the file is fetched and written once more, and counted once.
+TEST_F(EngineCommitTest, ACommitThatFailsOnTheNetworkIsTriedAgainAndCountedOnce) {
+    const sync::EngineResult result = run_with({{}, CommitFaults{{}, {{name(2), 2}}, {}}, false});
+    EXPECT_TRUE(result.failures.empty()) << result.failures.at(0).message;
+    EXPECT_EQ(result.created, k_files);
+    EXPECT_EQ(test::read_file(dest() / name(2)), "note 2");
+    EXPECT_EQ(m_commits, k_files + 2);
+    EXPECT_EQ(m_progress.files_done, k_files);
+    EXPECT_LE(m_progress.bytes_done, m_progress.bytes_total) << "a retried file counted twice";
+}
+
+// A service that is down ends the run at once (the error is retryable), and what was committed
+// before stays recorded: the rerun fetches only the rest.
+TEST_F(EngineCommitTest, AServiceDownStopsTheRunAndKeepsWhatWasDone) {
+    try {
+        run_with({{}, CommitFaults{{}, {}, 2}, false});
+        ADD_FAILURE() << "the run went on";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::unavailable) << e.what();
+        EXPECT_TRUE(e.retryable());
+    }
+    EXPECT_EQ(m_commits, 3) << "files after the outage were still attempted";
+    const auto saved = state::list_sqlite_scopes(m_work.path() / "state.db");
+    ASSERT_EQ(saved.size(), 1U);
+    EXPECT_EQ(saved[0].file_count, 2);
+    EXPECT_TRUE(saved[0].cursor.initial);  // a first snapshot moves the cursor only at its end
+
+    const sync::EngineResult next = run({}, {});
+    EXPECT_TRUE(next.failures.empty());
+    EXPECT_EQ(next.unchanged, 2);
+    EXPECT_EQ(next.created, k_files - 2);
 }
 
 }  // namespace
