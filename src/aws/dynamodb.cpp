@@ -10,8 +10,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "util/base64.hpp"
 #include "util/backoff.hpp"
+#include "util/base64.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 

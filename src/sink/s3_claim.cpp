@@ -132,7 +132,16 @@ asio::awaitable<void> refuse_inside_other_backup(aws::S3Client s3, const std::st
     std::string above;  // "", "a/", "a/b/", ... strictly above keys.prefix
     while (above.size() < keys.prefix.size()) {
         const std::string marker = S3BackupKeys(above).marker;
-        const auto found = co_await s3.head_object(bucket, marker);
+        std::optional<aws::ObjectInfo> found;
+        try {
+            found = co_await s3.head_object(bucket, marker);
+        } catch (const aws::AwsError& error) {
+            // A least-privilege role may read its own prefix only (docs/aws.md): what it cannot
+            // see above it, it cannot write into either.
+            if (error.failure() != aws::AwsFailure::access_denied) {
+                throw;
+            }
+        }
         if (found) {
             throw Error(ErrorKind::config,
                         where + " lies inside the backup at " + location(bucket, above) + " (" +
