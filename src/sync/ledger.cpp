@@ -38,6 +38,10 @@ void Ledger::known_refusals(const std::vector<RefusedRecord>& refused) {
 void Ledger::refuse(RefusedRecord refused, const std::vector<std::int64_t>& uids) {
     std::string key = refusal_key(refused);
     m_refused_now.insert(key);
+    // One batch never both records and clears a key (the stores apply clearings last).
+    std::erase(m_pending.cleared_refusals, key);
+    std::erase_if(m_pending.refusals,
+                  [&key](const RefusedRecord& pending) { return refusal_key(pending) == key; });
     m_pending.refusals.push_back(refused);
     m_refusals[std::move(key)] = std::move(refused);
     settle(uids);
@@ -47,6 +51,8 @@ void Ledger::supersede_refusal(std::string_view path) {
     const std::string key = refusal_key(RefusedRecord{std::string(path), 0, {}});
     if (m_refusals.erase(key) > 0) {
         m_refused_now.erase(key);
+        std::erase_if(m_pending.refusals,
+                      [&key](const RefusedRecord& pending) { return refusal_key(pending) == key; });
         m_pending.cleared_refusals.push_back(key);
     }
 }

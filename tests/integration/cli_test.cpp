@@ -191,6 +191,10 @@ TEST_F(CliTest, HostilePathIsRefusedAndTheRestApplied) {
     EXPECT_EQ(backup.at("last_result").as_string(), "failed");
     const CliResult text = obsync("status");
     EXPECT_NE(text.out.find("4 record(s) refused"), std::string::npos) << text.out;
+    // A complete run meets them again: they stay recorded.
+    EXPECT_EQ(obsync(sync_args("--full")).code, 1);
+    const auto after_full = obsync("status --json").json().at("backups").as_array().at(0);
+    EXPECT_EQ(after_full.at("refused").as_array().size(), 4U);
 }
 
 TEST_F(CliTest, ExcludeSilencesARefusedPath) {

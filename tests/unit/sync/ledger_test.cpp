@@ -1,5 +1,7 @@
 #include "sync/ledger.hpp"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 namespace obsync::sync {
@@ -112,6 +114,64 @@ TEST(Ledger, AnUnstoredCheckpointDoesNotMoveTheCursor) {
     EXPECT_EQ(ledger.cursor().version, 10);  // until the store has it
     ledger.stored(batch);
     EXPECT_EQ(ledger.cursor().version, 11);
+}
+
+TEST(Ledger, ARefusedRecordIsSettledSoTheCursorPassesItAndTheRefusalIsRecorded) {
+    Ledger ledger;
+    ledger.start(Cursor{10, false}, false);
+    ledger.expect({11, 12}, 12);
+    ledger.refuse({"bad\tname.md", 11, "refused: control character"}, {11});
+    ledger.settle({12});
+    const Checkpoint batch = ledger.take(false);
+    ASSERT_TRUE(batch.cursor.has_value());
+    EXPECT_EQ(batch.cursor->version, 12);
+    ASSERT_EQ(batch.refusals.size(), 1U);
+    EXPECT_EQ(batch.refusals[0].uid, 11);
+    EXPECT_TRUE(batch.cleared_refusals.empty());
+    EXPECT_EQ(ledger.refusals().size(), 1U);
+}
+
+// A complete run meets a recorded refusal again: the record supersedes it and is refused anew in
+// the same batch. The batch must record it, not record and clear it (the stores clear last).
+TEST(Ledger, ARefusalMetAgainIsRecordedNotClearedInTheSameBatch) {
+    Ledger ledger;
+    ledger.start(Cursor{20, false}, true);
+    ledger.known_refusals({{"bad\tname.md", 11, "old reason"}});
+    ledger.expect({11}, 20);
+    ledger.supersede_refusal("bad\tname.md");
+    ledger.refuse({"bad\tname.md", 11, "refused: control character"}, {11});
+    const Checkpoint batch = ledger.take(true);
+    EXPECT_TRUE(batch.cleared_refusals.empty());
+    ASSERT_EQ(batch.refusals.size(), 1U);
+    EXPECT_EQ(batch.refusals[0].reason, "refused: control character");
+    EXPECT_EQ(ledger.refusals().size(), 1U);
+}
+
+TEST(Ledger, ANewerRecordOfARefusedPathClearsTheRefusal) {
+    Ledger ledger;
+    ledger.start(Cursor{20, false}, false);
+    ledger.known_refusals({{"name.md", 11, "refused: too long for the destination"}});
+    ledger.supersede_refusal("name.md");
+    ledger.supersede_refusal("other.md");  // never refused: nothing to clear
+    const Checkpoint batch = ledger.take(false);
+    EXPECT_EQ(batch.cleared_refusals, std::vector<std::string>{"/name.md"});
+    EXPECT_TRUE(ledger.refusals().empty());
+}
+
+TEST(Ledger, ACompleteRunThatReachesItsEndForgetsRefusalsItNoLongerMet) {
+    Ledger ledger;
+    ledger.start(Cursor{0, true}, true);
+    ledger.known_refusals({{"gone.md", 3, "r"}, {"", 4, "undecryptable"}, {"kept\t.md", 5, "r"}});
+    ledger.expect({5, 6}, 6);
+    ledger.refuse({"kept\t.md", 5, "r"}, {5});
+    EXPECT_TRUE(ledger.take(false).cleared_refusals.empty());  // not at its end yet
+    ledger.settle({6});
+    const Checkpoint last = ledger.take(true);
+    std::vector<std::string> cleared = last.cleared_refusals;
+    std::sort(cleared.begin(), cleared.end());
+    EXPECT_EQ(cleared, (std::vector<std::string>{"#4", "/gone.md"}));
+    ASSERT_EQ(ledger.refusals().size(), 1U);
+    EXPECT_EQ(ledger.refusals()[0].path, "kept\t.md");
 }
 
 }  // namespace
