@@ -362,7 +362,7 @@ except Exception: print("?")' "$WORK/$1.out" "$2"
 # official client creates an empty config dir) is ignored when the source has none.
 VERIFY_FAILED=0
 verify() {
-    local expected=$1 actual=$2 ex=(-x .sync.lock)
+    local expected=$1 actual=$2 ex=(-x .sync.lock -x .obsync)
     if [[ -d "$actual/.obsidian" && ! -e "$expected/.obsidian" ]]; then
         if [[ -z "$(find "$actual/.obsidian" -type f ! -path '*/.sync.lock/*' -print -quit)" ]]; then
             ex+=(-x .obsidian)
@@ -375,7 +375,7 @@ verify() {
         head -n 20 "$WORK/diff.out" | sed 's/^/    /' >&2
         return 0
     fi
-    listing() { (cd "$1" && find . -path ./.obsidian -prune -o -type f -printf '%s %Ts %P\n' | LC_ALL=C sort -k3); }
+    listing() { (cd "$1" && find . \( -path ./.obsidian -o -path ./.obsync \) -prune -o -type f -printf '%s %Ts %P\n' | LC_ALL=C sort -k3); }
     if ! diff <(listing "$expected") <(listing "$actual") >"$WORK/listing.diff"; then
         V="DIFF mtimes"
         VERIFY_FAILED=1

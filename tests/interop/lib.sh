@@ -272,7 +272,8 @@ our_download() {
 # categories not enabled by sync-config) are simply absent from the corpus (make_corpus.sh), and the
 # client creates none of them itself (observed: after `ob sync`, the uploading folder is still equal
 # to the corpus, which official_roundtrip asserts). So any other difference is a real failure.
-readonly COMPARE_EXCLUDES=(.obsidian/.sync.lock)
+# .obsync (top level) is obsync's own lock and backup marker (docs/cli.md), not vault content.
+readonly COMPARE_EXCLUDES=(.obsidian/.sync.lock .obsync)
 
 # tree_listing DIR: sorted "type size mtime path" lines for every file and folder, minus excludes.
 # Files carry their mtime (whole seconds, what `stat -c %Y` prints); folders carry none, because
