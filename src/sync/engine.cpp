@@ -88,6 +88,29 @@ public:
           m_lock(lock) {}
 
     asio::awaitable<EngineResult> execute() {
+        if (m_options.dry_run) {
+            co_return co_await plan_and_apply();
+        }
+        start_renewer();
+        std::optional<EngineResult> result;
+        std::exception_ptr failure;
+        try {
+            result = co_await plan_and_apply();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        co_await stop_renewer();
+        if (failure) {
+            std::rethrow_exception(m_claims_lost ? m_renew_failure : failure);
+        }
+        co_return std::move(*result);
+    }
+
+    // Whether the run lost its claims (then nothing more may be recorded for it).
+    bool claims_lost() const noexcept { return m_claims_lost; }
+
+private:
+    asio::awaitable<EngineResult> plan_and_apply() {
         const auto started = Clock::now();
         const StateSnapshot snapshot = co_await m_state.load();
         m_result.complete = m_options.full || snapshot.cursor.initial;
@@ -150,7 +173,7 @@ public:
         // replaces it below.
         for (const auto& record : changes.records) {
             if (record.error.empty()) {
-                m_ledger.supersede_refusal(record.path);
+                m_ledger.supersede_refusal(record.path, record.uid);
             }
         }
         for (const Refusal& refusal : plan.refused) {
@@ -169,16 +192,20 @@ public:
         std::exception_ptr stopped;
         try {
             co_await apply(plan, std::move(first));
+            check_claims();
         } catch (const Error&) {
             stopped = std::current_exception();
         }
-        if (stopped) {
-            // Stopped by a failure that ends the run (a service down, the token revoked, the
-            // lease lost): what is done stays done. Best effort; the original error is what counts.
+        if (stopped && !m_claims_lost) {
+            // Stopped by a failure that ends the run (a service down, the token revoked): what
+            // is done stays done. Best effort; the original error is what counts. A run whose
+            // claims are lost writes nothing more: the destination may be another run's now.
             try {
                 co_await checkpoint(false, true);
             } catch (const Error&) {
             }
+        }
+        if (stopped) {
             std::rethrow_exception(stopped);
         }
         m_result.cursor = m_ledger.cursor();
@@ -278,6 +305,7 @@ private:
     }
 
     asio::awaitable<void> apply_removal(const Action& action) {
+        check_claims();
         try {
             if (action.extra && !co_await m_sink.written_by_backup(action.path)) {
                 // Not listed in the state and not marked as ours: another program's file (or
@@ -308,6 +336,7 @@ private:
     }
 
     asio::awaitable<void> apply_folder(const Action& action) {
+        check_claims();
         try {
             co_await m_sink.create_folder(action.path);
             FileState state;
@@ -346,6 +375,7 @@ private:
         std::unique_ptr<FileWriter> writer;
         const obsidian::SyncSession::SentHandler on_sent = [&]() -> asio::awaitable<void> {
             co_await commit(finished);
+            check_claims();
             writer = co_await m_sink.create_file(action.path, meta);
         };
         crypto::BlobDecryptor decryptor = m_cipher.content_decryptor();
@@ -382,6 +412,7 @@ private:
         }
         Finished file = std::move(*finished);
         finished.reset();
+        check_claims();  // a lost claim drops the file: its writer leaves nothing behind
         try {
             co_await file.writer->commit();
         } catch (const Error& e) {
@@ -482,6 +513,9 @@ private:
                     co_await download(*session, action, attempt, counted, finished);
                     break;
                 } catch (const Error& e) {
+                    if (m_claims_lost) {
+                        throw;  // not this file's failure: the run stops
+                    }
                     // Counted once: a retry downloads the same bytes again.
                     m_progress_state.bytes_done -= counted;
                     const bool retry = worth_retrying(e.kind()) && attempt < m_options.attempts;
@@ -525,7 +559,6 @@ private:
         int running = count;
         std::exception_ptr failure;
         asio::steady_timer all_done(m_executor, asio::steady_timer::time_point::max());
-        m_workers_left = count;
         for (int i = 0; i < count; ++i) {
             asio::co_spawn(m_executor, worker(i == 0 ? std::move(first) : nullptr),
                            [&](const std::exception_ptr& error) {
@@ -533,45 +566,60 @@ private:
                                    failure = error;
                                    m_queue.clear();  // the others finish what they hold
                                }
-                               worker_finished();
                                if (--running == 0) {
                                    all_done.cancel();
                                }
                            });
         }
-        ++running;
-        asio::co_spawn(m_executor, keep_lease(), [&](const std::exception_ptr& error) {
-            if (error && !failure) {
-                failure = error;
-                m_queue.clear();
-            }
-            if (--running == 0) {
-                all_done.cancel();
-            }
-        });
         co_await all_done.async_wait(k_nothrow);
         if (failure) {
             std::rethrow_exception(failure);
         }
     }
 
-    // Renews the lease while downloads run, so that one long file (a large upload to S3) never
-    // outlasts it between checkpoints. Ends when the last worker does.
-    asio::awaitable<void> keep_lease() {
+    // Renews the lease and the destination's lock from the start of the run to its end, every
+    // ttl/3, so that no step (a long listing, one large upload) outlasts them. A renewal that
+    // fails means this run may no longer own the destination: it stops and writes nothing more.
+    void start_renewer() {
+        m_renewing = true;
+        m_renewer_running = true;
+        m_renewer_done.expires_at(asio::steady_timer::time_point::max());
+        asio::co_spawn(m_executor, keep_claims(), [this](const std::exception_ptr& error) {
+            if (error) {
+                m_renew_failure = error;
+                m_claims_lost = true;
+                m_queue.clear();
+            }
+            m_renewer_running = false;
+            m_renewer_done.cancel();
+        });
+    }
+
+    asio::awaitable<void> keep_claims() {
         const auto period =
             std::chrono::duration_cast<std::chrono::milliseconds>(m_options.lease_ttl / 3);
-        while (m_workers_left > 0) {
+        while (m_renewing) {
             m_lease_timer.expires_after(period);
             co_await m_lease_timer.async_wait(k_nothrow);
-            if (m_workers_left > 0 && Clock::now() - m_last_renewal >= period) {
+            if (m_renewing && Clock::now() - m_last_renewal >= period) {
                 co_await renew_claims();
             }
         }
     }
 
-    void worker_finished() {
-        if (--m_workers_left == 0) {
-            m_lease_timer.cancel();
+    // Nothing of the run may outlive it (a renewal left running would write after the answer).
+    asio::awaitable<void> stop_renewer() {
+        m_renewing = false;
+        m_lease_timer.cancel();
+        if (m_renewer_running) {
+            co_await m_renewer_done.async_wait(k_nothrow);
+        }
+    }
+
+    // Throws the renewal's failure once the claims are lost: every write checks this first.
+    void check_claims() const {
+        if (m_claims_lost) {
+            std::rethrow_exception(m_renew_failure);
         }
     }
 
@@ -590,24 +638,29 @@ private:
         }
     }
 
-    // `now`: regardless of how much is pending (the run is stopping).
+    // `now`: regardless of how much is pending (the run is stopping). A batch that could not be
+    // stored goes back to the ledger: a later checkpoint stores it, or its cursor never moves.
     asio::awaitable<void> checkpoint(bool final, bool now = false) {
         const bool due = now || m_ledger.pending() >= m_options.checkpoint_files ||
                          Clock::now() - m_last_checkpoint >= m_options.checkpoint_interval;
         if (m_committing || (!final && !due)) {
             co_return;
         }
+        check_claims();
         m_committing = true;
-        const Checkpoint batch = m_ledger.take(final);
+        Checkpoint batch = m_ledger.take(final);
+        std::exception_ptr failure;
         try {
             co_await m_sink.flush();
+            check_claims();
             co_await m_state.commit(batch);
-            if (Clock::now() - m_last_renewal >= m_options.lease_ttl / 3) {
-                co_await renew_claims();
-            }
         } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) {
+            m_ledger.put_back(std::move(batch));
             m_committing = false;
-            throw;
+            std::rethrow_exception(failure);
         }
         m_ledger.stored(batch);
         m_last_checkpoint = Clock::now();
@@ -635,8 +688,12 @@ private:
     Clock::time_point m_last_renewal = Clock::now();
     Progress m_progress_state;
     std::set<std::string> m_present;  // destination files, listed at the start of complete runs
-    int m_workers_left = 0;
     asio::steady_timer m_lease_timer{m_executor};
+    asio::steady_timer m_renewer_done{m_executor};
+    bool m_renewing = false;
+    bool m_renewer_running = false;
+    bool m_claims_lost = false;
+    std::exception_ptr m_renew_failure;
 };
 
 Engine::Engine(asio::any_io_executor executor, obsidian::SessionTarget target,
@@ -681,6 +738,7 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     }
     RunRecord record;
     record.started_ms = epoch_ms();
+    bool claims_lost = false;
     std::exception_ptr failure;
     std::optional<EngineResult> result;
     try {
@@ -689,7 +747,12 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
         co_await m_state.set_vault_name(m_options.vault_name);
         Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress),
                 lock.get());
-        result = co_await run.execute();
+        try {
+            result = co_await run.execute();
+        } catch (const Error&) {
+            claims_lost = run.claims_lost();
+            throw;
+        }
     } catch (const Error& e) {
         failure = std::current_exception();
         record.error = e.what();
@@ -710,16 +773,35 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
                            " record(s) refused: " + result->refused.front().reason;
         }
     }
-    // co_await is not allowed in a handler, so the bookkeeping happens here. After a failure it
-    // is best effort: the lease expires on its own.
+    // co_await is not allowed in a handler, so the bookkeeping happens here, each step on its
+    // own: one failing must not keep the others from releasing. After a failure it is best
+    // effort (the lease and an S3 lock expire on their own). A run that lost its claims records
+    // nothing: the scope may be another run's by now.
+    std::exception_ptr bookkeeping;
+    const auto attempt = [&bookkeeping](std::exception_ptr error) {
+        if (error && !bookkeeping) {
+            bookkeeping = error;
+        }
+    };
+    if (!claims_lost) {
+        try {
+            co_await m_state.record_run(record);
+        } catch (const Error&) {
+            attempt(std::current_exception());
+        }
+    }
     try {
-        co_await m_state.record_run(record);
         co_await m_state.release_lease(m_options.lease_owner);
+    } catch (const Error&) {
+        attempt(std::current_exception());
+    }
+    try {
         co_await lock->release();
     } catch (const Error&) {
-        if (!failure) {
-            throw;
-        }
+        attempt(std::current_exception());
+    }
+    if (bookkeeping && !failure) {
+        std::rethrow_exception(bookkeeping);
     }
     if (failure) {
         std::rethrow_exception(failure);

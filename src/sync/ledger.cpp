@@ -47,9 +47,11 @@ void Ledger::refuse(RefusedRecord refused, const std::vector<std::int64_t>& uids
     settle(uids);
 }
 
-void Ledger::supersede_refusal(std::string_view path) {
+void Ledger::supersede_refusal(std::string_view path, std::int64_t uid) {
     const std::string key = refusal_key(RefusedRecord{std::string(path), 0, {}});
-    if (m_refusals.erase(key) > 0) {
+    const auto found = m_refusals.find(key);
+    if (found != m_refusals.end() && found->second.uid < uid) {
+        m_refusals.erase(found);
         m_refused_now.erase(key);
         std::erase_if(m_pending.refusals,
                       [&key](const RefusedRecord& pending) { return refusal_key(pending) == key; });
@@ -88,6 +90,27 @@ Checkpoint Ledger::take(bool final) {
 void Ledger::stored(const Checkpoint& batch) {
     if (batch.cursor) {
         m_cursor = *batch.cursor;
+    }
+}
+
+void Ledger::put_back(Checkpoint batch) {
+    Checkpoint later = std::exchange(m_pending, std::move(batch));
+    m_pending.cursor.reset();
+    for (FileState& file : later.upserts) {
+        m_pending.upserts.push_back(std::move(file));
+    }
+    for (std::string& path : later.removals) {
+        m_pending.removals.push_back(std::move(path));
+    }
+    // Later refusals and clearings win over the batch's, as if they had happened after it.
+    for (std::string& key : later.cleared_refusals) {
+        std::erase_if(m_pending.refusals,
+                      [&key](const RefusedRecord& r) { return refusal_key(r) == key; });
+        m_pending.cleared_refusals.push_back(std::move(key));
+    }
+    for (RefusedRecord& refused : later.refusals) {
+        std::erase(m_pending.cleared_refusals, refusal_key(refused));
+        m_pending.refusals.push_back(std::move(refused));
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -42,8 +43,11 @@ public:
     void known_refusals(const std::vector<RefusedRecord>& refused);
     // `refused` will never apply: its records are settled and the refusal recorded.
     void refuse(RefusedRecord refused, const std::vector<std::int64_t>& uids);
-    // A newer record of `path` supersedes an earlier refusal of it (or the path is excluded now).
-    void supersede_refusal(std::string_view path);
+    // A record `uid` of `path` supersedes an earlier refusal of it when it is newer (the same
+    // record met again by a snapshot proves nothing until it is applied). Without `uid`: the path
+    // is excluded now, and its refusal goes whatever its age.
+    void supersede_refusal(std::string_view path,
+                           std::int64_t uid = std::numeric_limits<std::int64_t>::max());
     // Every refusal standing after this run so far: recorded ones and new ones, by key.
     std::vector<RefusedRecord> refusals() const;
     // State changes waiting for the next checkpoint.
@@ -56,6 +60,9 @@ public:
     Checkpoint take(bool final);
     // `batch` (from take) was stored: its cursor is where the run now stands.
     void stored(const Checkpoint& batch);
+    // `batch` (from take) could not be stored: its changes wait again, before the ones taken
+    // since, so that the next checkpoint stores them (and a cursor never moves without them).
+    void put_back(Checkpoint batch);
     const Cursor& cursor() const noexcept { return m_cursor; }
     // The version the server announced (`ready`): what extra sessions `init` at.
     std::int64_t ready_version() const noexcept { return m_ready_version; }

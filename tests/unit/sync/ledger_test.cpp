@@ -138,7 +138,7 @@ TEST(Ledger, ARefusalMetAgainIsRecordedNotClearedInTheSameBatch) {
     ledger.start(Cursor{20, false}, true);
     ledger.known_refusals({{"bad\tname.md", 11, "old reason"}});
     ledger.expect({11}, 20);
-    ledger.supersede_refusal("bad\tname.md");
+    ledger.supersede_refusal("bad\tname.md", 11);  // the same record: not newer
     ledger.refuse({"bad\tname.md", 11, "refused: control character"}, {11});
     const Checkpoint batch = ledger.take(true);
     EXPECT_TRUE(batch.cleared_refusals.empty());
@@ -151,8 +151,10 @@ TEST(Ledger, ANewerRecordOfARefusedPathClearsTheRefusal) {
     Ledger ledger;
     ledger.start(Cursor{20, false}, false);
     ledger.known_refusals({{"name.md", 11, "refused: too long for the destination"}});
-    ledger.supersede_refusal("name.md");
-    ledger.supersede_refusal("other.md");  // never refused: nothing to clear
+    ledger.supersede_refusal("name.md", 11);  // the same record again: proves nothing yet
+    EXPECT_EQ(ledger.refusals().size(), 1U);
+    ledger.supersede_refusal("name.md", 12);
+    ledger.supersede_refusal("other.md", 13);  // never refused: nothing to clear
     const Checkpoint batch = ledger.take(false);
     EXPECT_EQ(batch.cleared_refusals, std::vector<std::string>{"/name.md"});
     EXPECT_TRUE(ledger.refusals().empty());
@@ -172,6 +174,27 @@ TEST(Ledger, ACompleteRunThatReachesItsEndForgetsRefusalsItNoLongerMet) {
     EXPECT_EQ(cleared, (std::vector<std::string>{"#4", "/gone.md"}));
     ASSERT_EQ(ledger.refusals().size(), 1U);
     EXPECT_EQ(ledger.refusals()[0].path, "kept\t.md");
+}
+
+TEST(Ledger, ABatchThatCouldNotBeStoredWaitsAgainAndHoldsTheCursorUntilStored) {
+    Ledger ledger;
+    ledger.start(Cursor{10, false}, false);
+    ledger.expect({11, 12}, 12);
+    ledger.upsert(note("a.md", 11));
+    ledger.settle({11});
+    Checkpoint failed = ledger.take(false);
+    ASSERT_TRUE(failed.cursor.has_value());
+    EXPECT_EQ(failed.cursor->version, 11);
+    ledger.put_back(std::move(failed));  // the store refused it
+    ledger.upsert(note("b.md", 12));
+    ledger.settle({12});
+    const Checkpoint next = ledger.take(false);
+    ASSERT_EQ(next.upserts.size(), 2U);  // a.md is not lost
+    EXPECT_EQ(next.upserts[0].path, "a.md");
+    EXPECT_EQ(next.upserts[1].path, "b.md");
+    ASSERT_TRUE(next.cursor.has_value());
+    EXPECT_EQ(next.cursor->version, 12);
+    EXPECT_EQ(ledger.cursor().version, 10);  // nothing stored yet
 }
 
 }  // namespace
