@@ -37,6 +37,8 @@ ErrorKind kind_of(AwsFailure failure) noexcept {
             return ErrorKind::unavailable;
         case AwsFailure::wrong_region:
             return ErrorKind::config;
+        case AwsFailure::invalid_key:
+            return ErrorKind::bad_input;
         case AwsFailure::conditional_check_failed:
         case AwsFailure::other:
             break;
@@ -248,6 +250,9 @@ AwsFailure classify(std::string_view code, unsigned status) noexcept {
         code == "NoSuchUpload") {
         return AwsFailure::resource_not_found;
     }
+    if (code == "KeyTooLongError") {
+        return AwsFailure::invalid_key;
+    }
     if (code == "ConditionalCheckFailedException" || code == "PreconditionFailed") {
         return AwsFailure::conditional_check_failed;
     }
@@ -266,6 +271,7 @@ struct AwsClient::Impl {
     // The circuit breaker of one service (see the class comment in client.hpp).
     struct Breaker {
         std::optional<Clock::time_point> failing_since;  // first retryable failure since an answer
+        Clock::time_point last_failure;                  // the latest retryable failure
         std::optional<Clock::time_point> opened_at;      // set while open
         std::optional<AwsError> down;                    // what an open breaker throws
     };
@@ -284,6 +290,7 @@ struct AwsClient::Impl {
     void answered(Service service) {
         Breaker& b = breaker(service);
         b.failing_since.reset();
+        b.last_failure = {};
         b.opened_at.reset();
         b.down.reset();
     }
@@ -293,9 +300,12 @@ struct AwsClient::Impl {
                                    const std::string& code, unsigned status, bool probe) {
         Breaker& b = breaker(request.service);
         const auto now = Clock::now();
-        if (!b.failing_since) {
+        // Failing means failing while being asked: after a quiet spell longer than down_after
+        // (no request at all, say between two vaults), the count starts again.
+        if (!b.failing_since || now - b.last_failure > retry.down_after) {
             b.failing_since = now;
         }
+        b.last_failure = now;
         if (!probe && now - *b.failing_since < retry.down_after) {
             return std::nullopt;
         }

@@ -44,11 +44,13 @@ enum class AwsFailure {
     unavailable,               // 5xx, connection errors: retried first
     service_down,              // the circuit breaker is open (see AwsClient): kind unavailable
     wrong_region,              // S3 bucket elsewhere and S3 did not say where: kind config
+    invalid_key,               // KeyTooLongError: S3 cannot hold this name, kind bad_input
 };
 
 // An AWS service said no. kind() follows the failure: access_denied → auth, not-found ones →
 // not_found, throttled → throttled, unavailable → network, service_down → unavailable,
-// wrong_region → config, the rest → storage. The message holds
+// wrong_region → config, invalid_key → bad_input (for good: that file is refused), the rest →
+// storage. The message holds
 // the operation, the AWS error code, the HTTP status and AWS's own message, never a credential.
 class AwsError : public Error {
 public:

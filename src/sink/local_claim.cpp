@@ -41,10 +41,15 @@ private:
     UniqueFd m_fd;
 };
 
+// nullopt only when the file does not exist: one that cannot be read (a symbolic link, no
+// permission) reads as "" and so still counts as present.
 std::optional<std::string> read_small_file(int dir, const char* name) {
     const int fd = ::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        return std::nullopt;
+        if (errno == ENOENT) {
+            return std::nullopt;
+        }
+        return std::string();
     }
     const UniqueFd file(fd);
     std::string text(4096, '\0');
@@ -191,12 +196,15 @@ std::unique_ptr<sync::DestinationLock> claim_local_dir(const std::string& root,
         const UniqueFd existing(meta_raw);
         marker_text = read_small_file(existing.get(), k_backup_marker_name);
     }
-    if (marker_text) {
-        const Marker marker = parse_marker(*marker_text);
+    const auto refuse_other_vault = [&](const std::string& text) {
+        const Marker marker = parse_marker(text);
         if (marker.vault_id != backup.vault_id) {
             throw Error(ErrorKind::config, root + " holds the backup of " + describe_vault(marker) +
                                                ": give each vault its own destination");
         }
+    };
+    if (marker_text) {
+        refuse_other_vault(*marker_text);
     } else {
         refuse_around_other_backup(root_fd.get(), root);
     }
@@ -228,7 +236,10 @@ std::unique_ptr<sync::DestinationLock> claim_local_dir(const std::string& root,
         [[maybe_unused]] const ssize_t written =
             ::pwrite(lock.get(), holder.data(), holder.size(), 0);
     }
-    if (!marker_text) {
+    // Read again under the lock: another first run may have marked the folder meanwhile.
+    if (const auto now = read_small_file(meta.get(), k_backup_marker_name)) {
+        refuse_other_vault(*now);
+    } else {
         write_marker(meta.get(), meta_where + "/" + k_backup_marker_name, backup);
     }
     return std::make_unique<LocalLock>(std::move(lock));

@@ -10,7 +10,8 @@ namespace obsync::sink {
 
 // A local folder as the destination of a vault. Nothing is ever written outside `root`: every
 // path is walked from a descriptor of the root, one component at a time, and a symbolic link as
-// a parent folder is refused (Error{bad_input}). Files appear atomically: each is written to
+// a parent folder is refused (Error{storage}: the owner can fix it; a name the file system cannot
+// hold is Error{bad_input}). Files appear atomically: each is written to
 // `.<name>.obsync-tmp-<16 hex>` in its own folder, then renamed over the target; a symbolic link
 // at the target is replaced, never followed.
 //

@@ -21,7 +21,11 @@ void fail_at(ErrorKind kind, const std::string& location, const std::string& wha
 }
 
 void fail_errno(const std::string& location, int err) {
-    fail_at(ErrorKind::storage, location, std::generic_category().message(err));
+    // A name the file system cannot hold (too long, or bytes it does not accept) will not be
+    // accepted on a retry either: bad_input, so the engine refuses that record for good.
+    const bool name_refused = err == ENAMETOOLONG || err == EILSEQ;
+    fail_at(name_refused ? ErrorKind::bad_input : ErrorKind::storage, location,
+            std::generic_category().message(err));
 }
 
 UniqueFd open_dir(int dir, const std::string& name, bool create, const std::string& location) {
@@ -49,7 +53,9 @@ UniqueFd open_dir(int dir, const std::string& name, bool create, const std::stri
                 fail_errno(location, errno);
             }
             if (S_ISLNK(st.st_mode)) {
-                fail_at(ErrorKind::bad_input, location,
+                // storage, not bad_input: the link is the destination's state, which its owner
+                // can fix, not something wrong with the vault's records.
+                fail_at(ErrorKind::storage, location,
                         "is a symbolic link, refusing to write through it");
             }
             if (!create) {

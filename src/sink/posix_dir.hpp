@@ -17,12 +17,13 @@ using SharedFd = std::shared_ptr<const UniqueFd>;
 
 // Throws Error{kind} "LOCATION: WHAT".
 [[noreturn]] void fail_at(ErrorKind kind, const std::string& location, const std::string& what);
-// Throws Error{storage} "LOCATION: <strerror(err)>".
+// Throws Error{storage} "LOCATION: <strerror(err)>"; Error{bad_input} for a name the file system
+// cannot hold (ENAMETOOLONG, EILSEQ), which no retry will change.
 [[noreturn]] void fail_errno(const std::string& location, int err);
 
 // Opens `name` below `dir` as a folder, never through a symbolic link; `location` names it in
 // errors. With `create`, a missing folder is made. Without `create`, a missing folder or a file in
-// its place gives an invalid descriptor. A symbolic link in its place is Error{bad_input}.
+// its place gives an invalid descriptor. A symbolic link in its place is Error{storage}.
 UniqueFd open_dir(int dir, const std::string& name, bool create, const std::string& location);
 
 // Calls `visit(folder fd, name, path)` for every regular file below `dir`, depth first, without

@@ -31,10 +31,11 @@ std::int64_t parse_ms(const std::map<std::string, std::string>& metadata) {
     return value;
 }
 
-// A conditional write that lost: PreconditionFailed (412), or ConditionalRequestConflict (409)
-// when two conditional writes to one key race.
+// A conditional write that lost: PreconditionFailed (412), ConditionalRequestConflict (409) when
+// two conditional writes to one key race, or NoSuchKey (404) for If-Match on a lock deleted since.
 bool lost_condition(const aws::AwsError& error) {
-    return error.failure() == aws::AwsFailure::conditional_check_failed || error.status() == 409;
+    return error.failure() == aws::AwsFailure::conditional_check_failed ||
+           error.failure() == aws::AwsFailure::resource_not_found || error.status() == 409;
 }
 
 std::string metadata_value(const std::optional<aws::ObjectInfo>& info, const char* name) {
@@ -43,6 +44,39 @@ std::string metadata_value(const std::optional<aws::ObjectInfo>& info, const cha
     }
     const auto it = info->metadata.find(name);
     return it == info->metadata.end() ? "" : it->second;
+}
+
+// Writes the lock conditionally. The client retries a request that failed on the network or
+// with a 5xx, and S3 may have applied the first attempt: the retry then loses the condition to
+// our own write. So a lost condition is checked against the lock as it is: if it holds exactly
+// what we sent (owner and expiry), the write succeeded. nullopt: another run holds the lock.
+asio::awaitable<std::optional<std::string>> put_lock(
+    aws::S3Client s3, const std::string& bucket, const std::string& key, const std::string& owner,
+    std::chrono::seconds ttl, const char* condition, const std::string& value) {
+    const std::int64_t expires =
+        epoch_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
+    net::Headers headers;
+    headers.emplace_back("content-type", "application/json");
+    headers.emplace_back("x-amz-meta-owner", owner);
+    headers.emplace_back("x-amz-meta-expires-ms", std::to_string(expires));
+    headers.emplace_back(condition, value);
+    const std::string body =
+        bj::serialize(bj::object{{"owner", owner}, {"expires_ms", expires}}) + "\n";
+    bool lost = false;
+    try {
+        co_return co_await s3.put_object(bucket, key, body, headers);
+    } catch (const aws::AwsError& error) {
+        if (!lost_condition(error)) {
+            throw;
+        }
+        lost = true;
+    }
+    const auto now = co_await s3.head_object(bucket, key);
+    if (lost && now && metadata_value(now, "owner") == owner &&
+        parse_ms(now->metadata) == expires) {
+        co_return now->etag;
+    }
+    co_return std::nullopt;
 }
 
 class S3Lock final : public sync::DestinationLock {
@@ -57,20 +91,13 @@ public:
           m_etag(std::move(etag)) {}
 
     asio::awaitable<void> renew(std::chrono::seconds ttl) override {
-        bool lost = false;
-        try {
-            m_etag = co_await m_s3.put_object(m_bucket, m_key, body(m_owner, ttl),
-                                              headers(m_owner, ttl, "if-match", m_etag));
-        } catch (const aws::AwsError& error) {
-            if (!lost_condition(error)) {
-                throw;
-            }
-            lost = true;
-        }
-        if (lost) {
+        const auto etag =
+            co_await put_lock(m_s3, m_bucket, m_key, m_owner, ttl, "if-match", m_etag);
+        if (!etag) {
             throw Error(ErrorKind::busy,
                         m_where + ": the destination lock was taken over by another run");
         }
+        m_etag = *etag;
     }
 
     asio::awaitable<void> release() override {
@@ -85,25 +112,7 @@ public:
         }
     }
 
-    static std::string body(const std::string& owner, std::chrono::seconds ttl) {
-        return bj::serialize(bj::object{{"owner", owner}, {"expires_ms", expiry(ttl)}}) + "\n";
-    }
-
-    static net::Headers headers(const std::string& owner, std::chrono::seconds ttl,
-                                const char* condition, const std::string& value) {
-        net::Headers out;
-        out.emplace_back("content-type", "application/json");
-        out.emplace_back("x-amz-meta-owner", owner);
-        out.emplace_back("x-amz-meta-expires-ms", std::to_string(expiry(ttl)));
-        out.emplace_back(condition, value);
-        return out;
-    }
-
 private:
-    static std::int64_t expiry(std::chrono::seconds ttl) {
-        return epoch_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
-    }
-
     aws::S3Client m_s3;
     std::string m_bucket;
     std::string m_key;
@@ -187,25 +196,19 @@ asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim_s3_prefix(
 
     std::optional<std::string> etag;
     for (int attempt = 0; attempt < 3 && !etag; ++attempt) {
-        std::optional<aws::ObjectInfo> held;
-        try {
-            etag = co_await s3.put_object(bucket, keys.lock, S3Lock::body(backup.owner, ttl),
-                                          S3Lock::headers(backup.owner, ttl, "if-none-match", "*"));
+        etag = co_await put_lock(s3, bucket, keys.lock, backup.owner, ttl, "if-none-match", "*");
+        if (etag) {
             break;
-        } catch (const aws::AwsError& error) {
-            if (!lost_condition(error)) {
-                throw;
-            }
         }
-        held = co_await s3.head_object(bucket, keys.lock);
+        const auto held = co_await s3.head_object(bucket, keys.lock);
         if (!held) {
             continue;  // released in between: try again
         }
         const std::int64_t expires = parse_ms(held->metadata);
+        const std::string owner = metadata_value(held, "owner");
         // A run of this host that was killed (SIGKILL, power loss) does not block its rerun
         // until expiry, as a local lock file would not.
-        if (expires > epoch_ms() && !is_dead_local_owner(metadata_value(held, "owner"))) {
-            const std::string owner = metadata_value(held, "owner");
+        if (expires > epoch_ms() && !is_dead_local_owner(owner)) {
             throw Error(ErrorKind::busy, where + " is being written by another run" +
                                              (owner.empty() ? std::string() : " (" + owner + ")") +
                                              " until its lock expires within " +
@@ -213,15 +216,7 @@ asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim_s3_prefix(
                                              " s; try again when it has finished");
         }
         // Expired, or its run died: take it over, unless someone else is doing so right now.
-        try {
-            etag =
-                co_await s3.put_object(bucket, keys.lock, S3Lock::body(backup.owner, ttl),
-                                       S3Lock::headers(backup.owner, ttl, "if-match", held->etag));
-        } catch (const aws::AwsError& error) {
-            if (!lost_condition(error)) {
-                throw;
-            }
-        }
+        etag = co_await put_lock(s3, bucket, keys.lock, backup.owner, ttl, "if-match", held->etag);
     }
     if (!etag) {
         throw Error(ErrorKind::busy, where + " is being claimed by another run; try again later");

@@ -95,6 +95,10 @@ TEST(AwsClassifyTest, CodesDecideAndStatusOnlyFillsIn) {
     EXPECT_EQ(AwsError(AwsFailure::throttled, "SlowDown", 503, "m").kind(), ErrorKind::throttled);
     EXPECT_TRUE(AwsError(AwsFailure::unavailable, "InternalError", 500, "m").retryable());
     EXPECT_FALSE(AwsError(AwsFailure::access_denied, "AccessDenied", 403, "m").retryable());
+    // A key S3 cannot hold: that file is refused for good, not retried and not a storage outage.
+    EXPECT_EQ(classify("KeyTooLongError", 400), AwsFailure::invalid_key);
+    EXPECT_EQ(AwsError(AwsFailure::invalid_key, "KeyTooLongError", 400, "m").kind(),
+              ErrorKind::bad_input);
 }
 
 TEST(AwsXmlTest, FindsElementsByNameAndDecodesEntities) {

@@ -174,20 +174,19 @@ TEST_F(LocalDir, RefusesASymlinkedParentPointingOutside) {
     fs::create_directory_symlink(m_outside, m_root / "a" / "evil");
     write_plain(m_outside / "victim.md", "precious");
 
-    EXPECT_EQ(put_error("evil/x.md"), ErrorKind::bad_input);
-    EXPECT_EQ(put_error("a/evil/x.md"), ErrorKind::bad_input);
-    EXPECT_EQ(put_error("evil/deeper/x.md"), ErrorKind::bad_input);
-    EXPECT_EQ(put_error("evil/victim.md"), ErrorKind::bad_input);
+    EXPECT_EQ(put_error("evil/x.md"), ErrorKind::storage);
+    EXPECT_EQ(put_error("a/evil/x.md"), ErrorKind::storage);
+    EXPECT_EQ(put_error("evil/deeper/x.md"), ErrorKind::storage);
+    EXPECT_EQ(put_error("evil/victim.md"), ErrorKind::storage);
     EXPECT_EQ(test::error_kind_of([&] { run(m_sink->create_folder("evil/sub")); }),
-              ErrorKind::bad_input);
-    EXPECT_EQ(test::error_kind_of([&] { run(m_sink->create_folder("evil")); }),
-              ErrorKind::bad_input);
+              ErrorKind::storage);
+    EXPECT_EQ(test::error_kind_of([&] { run(m_sink->create_folder("evil")); }), ErrorKind::storage);
     EXPECT_EQ(test::error_kind_of([&] { run(m_sink->remove_file("evil/victim.md")); }),
-              ErrorKind::bad_input);
+              ErrorKind::storage);
     EXPECT_EQ(test::error_kind_of([&] { run(m_sink->remove_folder_if_empty("evil/sub")); }),
-              ErrorKind::bad_input);
+              ErrorKind::storage);
     EXPECT_EQ(test::error_kind_of([&] { run(m_sink->stat("evil/victim.md")); }),
-              ErrorKind::bad_input);
+              ErrorKind::storage);
 
     EXPECT_EQ(tree(m_outside), std::vector<std::string>{"victim.md"});
     EXPECT_EQ(read(m_outside / "victim.md"), "precious");
@@ -429,6 +428,16 @@ TEST_F(LocalDir, StatReportsFilesAndFoldersOnly) {
     const auto dir = run(m_sink->stat("dir"));
     ASSERT_TRUE(dir.has_value());
     EXPECT_TRUE(dir->folder);
+}
+
+// A name the file system cannot hold is refused for good (bad_input), unlike a symbolic link in
+// the way, which the destination's owner can remove (storage).
+TEST_F(LocalDir, ANameTooLongForTheFileSystemIsBadInput) {
+    run(m_sink->prepare());
+    EXPECT_EQ(put_error(std::string(300, 'n') + ".md"), ErrorKind::bad_input);
+    EXPECT_EQ(put_error("folder/" + std::string(300, 'n') + ".md"), ErrorKind::bad_input);
+    EXPECT_EQ(test::error_kind_of([&] { run(m_sink->create_folder(std::string(300, 'd'))); }),
+              ErrorKind::bad_input);
 }
 
 TEST_F(LocalDir, RefusesUnsafePaths) {
