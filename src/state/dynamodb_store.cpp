@@ -150,8 +150,8 @@ public:
         write.condition = "#o = :me";
         auto op = conditional("UpdateItem", write.request(m_table, key(m_lease)));
         if (!co_await guard(std::move(op))) {
-            throw Error(ErrorKind::storage, "DynamoDB state table " + m_table +
-                                                ": lease lost (another run took over the scope)");
+            throw Error(ErrorKind::busy, "DynamoDB state table " + m_table +
+                                             ": lease lost (another run took over the scope)");
         }
     }
 

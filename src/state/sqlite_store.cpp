@@ -413,8 +413,8 @@ private:
                            "UPDATE leases SET expires_ms = ?1 WHERE scope_id = ?2 AND owner = ?3");
         st.bind(1, expiry(now, ttl)).bind(2, m_scope_id).bind(3, owner).run();
         if (m_db.changes() == 0) {
-            throw Error(ErrorKind::storage, "state database " + m_db.name() +
-                                                ": lease lost (another run took over the scope)");
+            throw Error(ErrorKind::busy, "state database " + m_db.name() +
+                                             ": lease lost (another run took over the scope)");
         }
     }
 

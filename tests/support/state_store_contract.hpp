@@ -311,7 +311,7 @@ TYPED_TEST_P(StateStoreContract, LeaseExcludesOtherOwnersUntilItExpires) {
         this->run(first->renew_lease(a, ttl));
         FAIL() << "renewing a lost lease succeeded";
     } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), ErrorKind::storage);
+        EXPECT_EQ(e.kind(), ErrorKind::busy);
         EXPECT_NE(std::string(e.what()).find("lease lost"), std::string::npos) << e.what();
     }
 
