@@ -298,7 +298,7 @@ TYPED_TEST_P(StateStoreContract, LeaseExcludesOtherOwnersUntilItExpires) {
     EXPECT_TRUE(this->run(first->acquire_lease(a, ttl)));
     EXPECT_FALSE(this->run(second->acquire_lease(b, ttl)));
     EXPECT_TRUE(this->run(first->acquire_lease(a, ttl)));  // already ours
-    EXPECT_EQ(error_kind_of([&] { this->run(second->renew_lease(b, ttl)); }), ErrorKind::storage);
+    EXPECT_EQ(error_kind_of([&] { this->run(second->renew_lease(b, ttl)); }), ErrorKind::busy);
 
     now += 9'000;
     this->run(first->renew_lease(a, ttl));  // now valid until +19 s
