@@ -15,6 +15,7 @@
 #include "obsidian/api.hpp"
 #include "sync/engine.hpp"
 #include "sync/path_filter.hpp"
+#include "sync/path_policy.hpp"
 #include "util/clock.hpp"
 #include "util/display.hpp"
 #include "util/error.hpp"
@@ -26,10 +27,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-// A vault name that is safe as one folder name, or nothing.
+// A vault name that is safe as one folder name, or nothing: one segment that the vault paths'
+// own rules accept (no control character, valid UTF-8, not "..", not ".obsync").
 std::optional<std::string> folder_name(const std::string& name) {
-    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
-        name.find('\0') != std::string::npos || name.size() > 200) {
+    if (name.find('/') != std::string::npos || name.size() > 200 ||
+        sync::unsafe_path_reason(name)) {
         return std::nullopt;
     }
     return name;

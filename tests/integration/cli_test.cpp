@@ -626,6 +626,24 @@ TEST_F(CliTest, AllVaultsGoToTheirOwnFolders) {
     EXPECT_FALSE(fs::exists(dest / "Locked" / "Hello.md"));
 }
 
+// With --all a vault's name becomes a folder only if it is a safe one: a name with control
+// characters (or ".obsync") is stored under the vault's id instead.
+TEST_F(CliTest, AllVaultsWithAnUnsafeNameGoUnderTheirId) {
+    start();
+    make_corpus(1);
+    seed("Bad\x1b[2Jname");
+    seed(".obsync");
+    const CliResult result = obsync("sync --all --dest " + shell_quote(dest.string()) + " --json");
+    ASSERT_EQ(result.code, 0) << result.err;
+    const auto listed = obsync("vaults --json").json();
+    for (const auto& v : listed.at("vaults").as_array()) {
+        const std::string id(v.at("id").as_string());
+        EXPECT_EQ(tree(corpus), tree(dest / id)) << v.at("name").as_string();
+    }
+    EXPECT_FALSE(fs::exists(dest / "Bad\x1b[2Jname"));
+    EXPECT_FALSE(fs::exists(dest / ".obsync" / "Hello.md"));
+}
+
 TEST_F(CliTest, DroppedConnectionMidPullIsRetried) {
     start({"--drop-after", "40", "--piece-size", "65536"});
     make_corpus();
