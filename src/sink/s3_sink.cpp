@@ -92,7 +92,9 @@ public:
     // ours to touch. Runs under the destination lock, so no live run of this backup has any.
     // Usually no upload is open at all, and this is one request.
     asio::awaitable<void> prepare() override {
-        co_await m_s3.head_bucket(m_bucket);
+        if (m_vault_id.empty()) {
+            co_await m_s3.head_bucket(m_bucket);  // claim() checked it already
+        }
         const std::vector<aws::MultipartUploadRef> uploads =
             co_await m_s3.list_multipart_uploads(m_bucket, m_keys.prefix);
         for (const aws::MultipartUploadRef& upload : uploads) {
