@@ -753,6 +753,7 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
             claims_lost = run.claims_lost();
             throw;
         }
+        claims_lost = run.claims_lost();  // lost after its last write: the work stands
     } catch (const Error& e) {
         failure = std::current_exception();
         record.error = e.what();
