@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <ctime>
 #include <iostream>
 
 #include <boost/json.hpp>
 
 #include "aws/client.hpp"
+#include "util/clock.hpp"
 #include "util/display.hpp"
 #include "util/hex.hpp"
 
@@ -120,12 +120,7 @@ std::string iso_time(std::int64_t ms) {
     if (ms <= 0) {
         return "never";
     }
-    const std::time_t seconds = ms / 1000;
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    std::array<char, 32> text{};
-    std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text.data();
+    return iso8601_utc(ms);
 }
 
 boost::json::object result_json(const obsidian::VaultInfo& vault, const std::string& dest,

@@ -1,7 +1,6 @@
 #include "sink/local_claim.hpp"
 
 #include <cerrno>
-#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <string_view>
@@ -15,6 +14,7 @@
 
 #include "sink/posix_dir.hpp"
 #include "sink/unique_fd.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 
 namespace obsync::sink {
@@ -140,20 +140,11 @@ void refuse_around_other_backup(int root_fd, const std::string& root) {
     }
 }
 
-std::string iso_now() {
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
-}
-
 void write_marker(int meta_fd, const std::string& where, const sync::BackupIdentity& backup) {
     const std::string text = bj::serialize(bj::object{{"format", 1},
                                                       {"vault_id", backup.vault_id},
                                                       {"vault_name", backup.vault_name},
-                                                      {"created", iso_now()}}) +
+                                                      {"created", iso8601_utc(epoch_ms())}}) +
                              "\n";
     const std::string temp = std::string(k_backup_marker_name) + ".tmp";
     const int fd = ::openat(meta_fd, temp.c_str(),
@@ -231,7 +222,7 @@ std::unique_ptr<sync::DestinationLock> claim_local_dir(const std::string& root,
                                          "; try again when it has finished");
     }
     // Who holds it, for the message of a run that finds it held. Best effort.
-    const std::string holder = backup.owner + ", since " + iso_now() + "\n";
+    const std::string holder = backup.owner + ", since " + iso8601_utc(epoch_ms()) + "\n";
     if (::ftruncate(lock.get(), 0) == 0) {
         [[maybe_unused]] const ssize_t written =
             ::pwrite(lock.get(), holder.data(), holder.size(), 0);

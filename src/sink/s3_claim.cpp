@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "crypto/sha256.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
 
@@ -15,12 +16,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace bj = boost::json;
-
-std::int64_t epoch_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::int64_t parse_ms(const std::map<std::string, std::string>& metadata) {
     const auto it = metadata.find("expires-ms");

@@ -1,11 +1,15 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace obsync {
 
 // Wall-clock time as Unix epoch milliseconds: what the protocol, the state stores and the run
 // records write. Durations and timeouts use std::chrono::steady_clock instead.
 std::int64_t epoch_ms();
+
+// "2026-12-06T05:45:53Z": epoch milliseconds as ISO-8601 UTC, to the second.
+std::string iso8601_utc(std::int64_t ms);
 
 }  // namespace obsync

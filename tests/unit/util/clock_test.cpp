@@ -15,6 +15,12 @@ TEST(Clock, EpochMsIsTheWallClockInMilliseconds) {
     EXPECT_LE(now, after);
 }
 
+TEST(Clock, Iso8601IsUtcToTheSecond) {
+    EXPECT_EQ(iso8601_utc(0), "1970-01-01T00:00:00Z");
+    EXPECT_EQ(iso8601_utc(1'700'000'000'999), "2023-11-14T22:13:20Z");
+    EXPECT_EQ(iso8601_utc(-1), "1969-12-31T23:59:59Z");
+}
+
 TEST(Clock, EpochMsNeverGoesBackwardsWithinARun) {
     std::int64_t last = epoch_ms();
     for (int i = 0; i < 1000; ++i) {
