@@ -124,15 +124,7 @@ int run_status(const GlobalOptions& global, const std::optional<std::string>& va
                     o["last_result"] = run->ok ? "ok" : "failed";
                     o["last_error"] = run->error;
                 }
-                boost::json::array refused;
-                for (const auto& record : scope.refused) {
-                    boost::json::object entry;
-                    put_path(entry, record.path);
-                    entry["uid"] = record.uid;
-                    entry["reason"] = record.reason;
-                    refused.push_back(std::move(entry));
-                }
-                o["refused"] = std::move(refused);
+                o["refused"] = refused_json(scope.refused);
                 list.push_back(std::move(o));
             } else {
                 std::cout << display_name(scope.vault_name) << " (" << display_name(scope.vault_id)

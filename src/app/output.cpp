@@ -123,6 +123,18 @@ std::string iso_time(std::int64_t ms) {
     return iso8601_utc(ms);
 }
 
+boost::json::array refused_json(const std::vector<sync::RefusedRecord>& refused) {
+    boost::json::array out;
+    for (const auto& record : refused) {
+        boost::json::object entry;
+        put_path(entry, record.path);
+        entry["uid"] = record.uid;
+        entry["reason"] = record.reason;
+        out.push_back(std::move(entry));
+    }
+    return out;
+}
+
 boost::json::object result_json(const obsidian::VaultInfo& vault, const std::string& dest,
                                 const sync::EngineResult& r) {
     boost::json::object o;
@@ -148,15 +160,7 @@ boost::json::object result_json(const obsidian::VaultInfo& vault, const std::str
         errors.push_back(std::move(error));
     }
     o["errors"] = std::move(errors);
-    boost::json::array refused;
-    for (const auto& record : r.refused) {
-        boost::json::object entry;
-        put_path(entry, record.path);
-        entry["uid"] = record.uid;
-        entry["reason"] = record.reason;
-        refused.push_back(std::move(entry));
-    }
-    o["refused"] = std::move(refused);
+    o["refused"] = refused_json(r.refused);
     o["foreign_kept"] = r.foreign_kept;
     o["portability"] = portability_json(r.portability);
     return o;

@@ -35,6 +35,10 @@ void print_json(std::ostream& out, const boost::json::value& document);
 // in place of the bad bytes), "path_hex" to the exact bytes in lowercase hex.
 void put_path(boost::json::object& object, std::string_view path);
 
+// The refused records of a backup, as `--json` and `status --json` list them:
+// [{"path" (+ "path_hex"), "uid", "reason"}].
+boost::json::array refused_json(const std::vector<sync::RefusedRecord>& refused);
+
 // Reports an error on stderr (and, with --json, as the summary on stdout); returns its exit code.
 int report(const GlobalOptions& global, const Error& error);
 

@@ -37,4 +37,12 @@ std::string nfc(std::string_view text) {
     return normalize(text, UTF8PROC_COMPOSE, "NFC");
 }
 
+std::string casefold(std::string_view text) {
+    return normalize(text, UTF8PROC_CASEFOLD, "case folding");
+}
+
+std::string nfc_casefold(std::string_view text) {
+    return normalize(text, UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD, "NFC case folding");
+}
+
 }  // namespace obsync::crypto

@@ -1,35 +1,27 @@
 #include "sync/portable_names.hpp"
 
 #include <array>
-#include <cstdlib>
 #include <map>
-#include <memory>
 #include <optional>
 #include <set>
 #include <string_view>
 
-#include <utf8proc.h>
+#include "crypto/text_normalize.hpp"
+#include "util/error.hpp"
 
 namespace obsync::sync {
 
 namespace {
 
-// `text` through utf8proc with `options`, or nothing if it is not valid UTF-8 (such a path is
-// refused before it is written, so it cannot collide with anything on disk).
-std::optional<std::string> map_utf8(std::string_view text, int options) {
-    if (text.empty()) {
-        return std::string();
-    }
-    utf8proc_uint8_t* out = nullptr;
-    const utf8proc_ssize_t n =
-        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                     static_cast<utf8proc_ssize_t>(text.size()), &out,
-                     static_cast<utf8proc_option_t>(options | UTF8PROC_STABLE));
-    const std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(out, &std::free);
-    if (n < 0) {
+// `text` through one of crypto's Unicode mappings, or nothing if it is not valid UTF-8 (such a
+// path is refused before it is written, so it cannot collide with anything on disk).
+std::optional<std::string> map_utf8(std::string_view text,
+                                    std::string (*mapping)(std::string_view)) {
+    try {
+        return mapping(text);
+    } catch (const Error&) {
         return std::nullopt;
     }
-    return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
 }
 
 // The last segment of a path.
@@ -108,8 +100,8 @@ std::vector<PortabilityIssue> portability_issues(const std::vector<std::string>&
     std::map<std::string, std::vector<std::size_t>> by_key;
     std::vector<std::optional<std::string>> nfc(names.size());
     for (std::size_t i = 0; i < names.size(); ++i) {
-        nfc[i] = map_utf8(names[i], UTF8PROC_COMPOSE);
-        if (const auto key = map_utf8(names[i], UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD)) {
+        nfc[i] = map_utf8(names[i], crypto::nfc);
+        if (const auto key = map_utf8(names[i], crypto::nfc_casefold)) {
             by_key[*key].push_back(i);
         }
     }
@@ -122,7 +114,7 @@ std::vector<PortabilityIssue> portability_issues(const std::vector<std::string>&
             const std::size_t other = group.front() == i ? group[1] : group.front();
             // Windows folds case but keeps NFC and NFD apart; macOS does both.
             const bool case_only =
-                map_utf8(names[i], UTF8PROC_CASEFOLD) == map_utf8(names[other], UTF8PROC_CASEFOLD);
+                map_utf8(names[i], crypto::casefold) == map_utf8(names[other], crypto::casefold);
             const bool normalisation_only = nfc[i] == nfc[other];
             reasons[i] = "one name with \"" + names[other] + "\" on " +
                          (case_only ? "Windows and macOS" : "macOS") + ": they differ only in " +

@@ -12,24 +12,6 @@ bool continuation(unsigned char c) noexcept {
     return (c & 0xC0) == 0x80;
 }
 
-void append_code_point(std::string& out, char32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
 // The length of the display unit at `pos`: one well-formed sequence, or one stray byte.
 std::size_t unit_length(std::string_view text, std::size_t pos) noexcept {
     char32_t ignored = 0;
@@ -77,6 +59,24 @@ std::size_t decode_utf8(std::string_view text, std::size_t pos, char32_t& code_p
     }
     code_point = cp;
     return length;
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
 }
 
 bool is_valid_utf8(std::string_view text) noexcept {
@@ -132,7 +132,7 @@ std::string printable(std::string_view text) {
         if (cp == '\\') {
             out += "\\\\";
         } else if (!is_terminal_control(cp)) {
-            append_code_point(out, cp);
+            append_utf8(out, cp);
         } else if (cp < 0x20 || cp == 0x7F) {
             switch (cp) {
                 case '\a':
