@@ -3,19 +3,30 @@
 #include <charconv>
 #include <cstdint>
 
-#include "util/display.hpp"
 #include "util/error.hpp"
 
 namespace obsync::aws {
 
 namespace {
 
-// A character reference beyond Unicode is no character: the reply is broken.
-void append_reference(std::string& out, std::uint32_t cp) {
-    if (cp > 0x10FFFF) {
+void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp <= 0x10FFFF) {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
         throw Error(ErrorKind::protocol, "XML character reference out of range");
     }
-    append_utf8(out, static_cast<char32_t>(cp));
 }
 
 }  // namespace
@@ -95,7 +106,7 @@ std::string xml_unescape(std::string_view text) {
             if (ec != std::errc{} || ptr != digits.data() + digits.size() || digits.empty()) {
                 throw Error(ErrorKind::protocol, "bad XML character reference");
             }
-            append_reference(out, cp);
+            append_utf8(out, cp);
         } else {
             throw Error(ErrorKind::protocol, "unknown XML entity");
         }

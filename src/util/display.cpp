@@ -61,24 +61,6 @@ std::size_t decode_utf8(std::string_view text, std::size_t pos, char32_t& code_p
     return length;
 }
 
-void append_utf8(std::string& out, char32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
 bool is_valid_utf8(std::string_view text) noexcept {
     char32_t cp = 0;
     for (std::size_t pos = 0; pos < text.size();) {
@@ -132,7 +114,7 @@ std::string printable(std::string_view text) {
         if (cp == '\\') {
             out += "\\\\";
         } else if (!is_terminal_control(cp)) {
-            append_utf8(out, cp);
+            out.append(text.substr(pos - n, n));  // well-formed: the bytes as they came
         } else if (cp < 0x20 || cp == 0x7F) {
             switch (cp) {
                 case '\a':

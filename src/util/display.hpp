@@ -23,9 +23,6 @@ std::size_t decode_utf8(std::string_view text, std::size_t pos, char32_t& code_p
 
 bool is_valid_utf8(std::string_view text) noexcept;
 
-// Appends `code_point` (at most U+10FFFF) encoded as UTF-8.
-void append_utf8(std::string& out, char32_t code_point);
-
 // `text` with each byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD.
 std::string to_valid_utf8(std::string_view text);
 
