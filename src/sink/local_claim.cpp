@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sink/backup_marker.hpp"
 #include "sink/posix_dir.hpp"
 #include "sink/unique_fd.hpp"
 #include "util/clock.hpp"
@@ -141,11 +142,7 @@ void refuse_around_other_backup(int root_fd, const std::string& root) {
 }
 
 void write_marker(int meta_fd, const std::string& where, const sync::BackupIdentity& backup) {
-    const std::string text = bj::serialize(bj::object{{"format", 1},
-                                                      {"vault_id", backup.vault_id},
-                                                      {"vault_name", backup.vault_name},
-                                                      {"created", iso8601_utc(epoch_ms())}}) +
-                             "\n";
+    const std::string text = backup_marker_document(backup);
     const std::string temp = std::string(k_backup_marker_name) + ".tmp";
     const int fd = ::openat(meta_fd, temp.c_str(),
                             O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -15,7 +15,4 @@ namespace obsync::sink {
 std::unique_ptr<sync::DestinationLock> claim_local_dir(const std::string& root,
                                                        const sync::BackupIdentity& backup);
 
-// The marker's file name inside k_backup_meta_dir.
-inline constexpr const char* k_backup_marker_name = "backup.json";
-
 }  // namespace obsync::sink

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "crypto/sha256.hpp"
+#include "sink/backup_marker.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
@@ -41,13 +42,21 @@ std::string metadata_value(const std::optional<aws::ObjectInfo>& info, const cha
     return it == info->metadata.end() ? "" : it->second;
 }
 
+// The outcome of a conditional write of the lock: its new ETag, or the lock as it is now (absent
+// when it was deleted meanwhile).
+struct LockWrite {
+    std::optional<std::string> etag;
+    std::optional<aws::ObjectInfo> held;
+};
+
 // Writes the lock conditionally. The client retries a request that failed on the network or
 // with a 5xx, and S3 may have applied the first attempt: the retry then loses the condition to
 // our own write. So a lost condition is checked against the lock as it is: if it holds exactly
-// what we sent (owner and expiry), the write succeeded. nullopt: another run holds the lock.
-asio::awaitable<std::optional<std::string>> put_lock(
-    aws::S3Client s3, const std::string& bucket, const std::string& key, const std::string& owner,
-    std::chrono::seconds ttl, const char* condition, const std::string& value) {
+// what we sent (owner and expiry), the write succeeded.
+asio::awaitable<LockWrite> put_lock(aws::S3Client s3, const std::string& bucket,
+                                    const std::string& key, const std::string& owner,
+                                    std::chrono::seconds ttl, const char* condition,
+                                    const std::string& value) {
     const std::int64_t expires =
         epoch_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
     net::Headers headers;
@@ -57,21 +66,21 @@ asio::awaitable<std::optional<std::string>> put_lock(
     headers.emplace_back(condition, value);
     const std::string body =
         bj::serialize(bj::object{{"owner", owner}, {"expires_ms", expires}}) + "\n";
-    bool lost = false;
+    LockWrite write;
     try {
-        co_return co_await s3.put_object(bucket, key, body, headers);
+        write.etag = co_await s3.put_object(bucket, key, body, headers);
+        co_return write;
     } catch (const aws::AwsError& error) {
         if (!lost_condition(error)) {
             throw;
         }
-        lost = true;
     }
-    const auto now = co_await s3.head_object(bucket, key);
-    if (lost && now && metadata_value(now, "owner") == owner &&
-        parse_ms(now->metadata) == expires) {
-        co_return now->etag;
+    write.held = co_await s3.head_object(bucket, key);
+    if (write.held && metadata_value(write.held, "owner") == owner &&
+        parse_ms(write.held->metadata) == expires) {
+        write.etag = write.held->etag;
     }
-    co_return std::nullopt;
+    co_return write;
 }
 
 class S3Lock final : public sync::DestinationLock {
@@ -86,13 +95,13 @@ public:
           m_etag(std::move(etag)) {}
 
     asio::awaitable<void> renew(std::chrono::seconds ttl) override {
-        const auto etag =
+        const LockWrite write =
             co_await put_lock(m_s3, m_bucket, m_key, m_owner, ttl, "if-match", m_etag);
-        if (!etag) {
+        if (!write.etag) {
             throw Error(ErrorKind::busy,
                         m_where + ": the destination lock was taken over by another run");
         }
-        m_etag = *etag;
+        m_etag = *write.etag;
     }
 
     asio::awaitable<void> release() override {
@@ -159,7 +168,8 @@ asio::awaitable<void> refuse_inside_other_backup(aws::S3Client s3, const std::st
 asio::awaitable<void> refuse_around_other_backup(aws::S3Client s3, const std::string& bucket,
                                                  const S3BackupKeys& keys,
                                                  const std::string& where) {
-    const std::string suffix = "/" + std::string(sync::k_backup_meta_dir) + "/backup.json";
+    const std::string suffix =
+        "/" + std::string(sync::k_backup_meta_dir) + "/" + k_backup_marker_name;
     for (const aws::ListedObject& object : co_await s3.list_objects_v2(bucket, keys.prefix)) {
         if (object.key != keys.marker && object.key.ends_with(suffix)) {
             const std::string inner = object.key.substr(0, object.key.size() - suffix.size() + 1);
@@ -176,7 +186,7 @@ S3BackupKeys::S3BackupKeys(std::string list_prefix)
     : prefix(std::move(list_prefix)),
       meta(prefix + std::string(sync::k_backup_meta_dir) + "/"),
       lock(meta + "lock"),
-      marker(meta + "backup.json"),
+      marker(meta + k_backup_marker_name),
       uploads(meta + "uploads/") {}
 
 std::string S3BackupKeys::upload_record(const std::string& upload_id) const {
@@ -191,13 +201,12 @@ asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim_s3_prefix(
 
     std::optional<std::string> etag;
     for (int attempt = 0; attempt < 3 && !etag; ++attempt) {
-        etag = co_await put_lock(s3, bucket, keys.lock, backup.owner, ttl, "if-none-match", "*");
-        if (etag) {
-            break;
-        }
-        const auto held = co_await s3.head_object(bucket, keys.lock);
-        if (!held) {
-            continue;  // released in between: try again
+        const LockWrite created =
+            co_await put_lock(s3, bucket, keys.lock, backup.owner, ttl, "if-none-match", "*");
+        etag = created.etag;
+        const std::optional<aws::ObjectInfo>& held = created.held;
+        if (etag || !held) {
+            continue;  // ours now, or released in between: try again
         }
         const std::int64_t expires = parse_ms(held->metadata);
         const std::string owner = metadata_value(held, "owner");
@@ -211,7 +220,8 @@ asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim_s3_prefix(
                                              " s; try again when it has finished");
         }
         // Expired, or its run died: take it over, unless someone else is doing so right now.
-        etag = co_await put_lock(s3, bucket, keys.lock, backup.owner, ttl, "if-match", held->etag);
+        etag = (co_await put_lock(s3, bucket, keys.lock, backup.owner, ttl, "if-match", held->etag))
+                   .etag;
     }
     if (!etag) {
         throw Error(ErrorKind::busy, where + " is being claimed by another run; try again later");
@@ -229,14 +239,10 @@ asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim_s3_prefix(
             }
         } else {
             co_await refuse_around_other_backup(s3, bucket, keys, where);
-            const std::string text = bj::serialize(bj::object{{"format", 1},
-                                                              {"vault_id", backup.vault_id},
-                                                              {"vault_name", backup.vault_name}}) +
-                                     "\n";
             net::Headers headers;
             headers.emplace_back("content-type", "application/json");
             headers.emplace_back("x-amz-meta-vault-id", backup.vault_id);
-            co_await s3.put_object(bucket, keys.marker, text, headers);
+            co_await s3.put_object(bucket, keys.marker, backup_marker_document(backup), headers);
         }
     } catch (...) {
         refused = std::current_exception();
