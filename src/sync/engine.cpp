@@ -738,22 +738,15 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     }
     RunRecord record;
     record.started_ms = epoch_ms();
-    bool claims_lost = false;
     std::exception_ptr failure;
     std::optional<EngineResult> result;
+    Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress),
+            lock.get());
     try {
         // Under the lease: the state's first write may repair what an interrupted reset or an
         // expired scope left (state/dynamodb_store.hpp).
         co_await m_state.set_vault_name(m_options.vault_name);
-        Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress),
-                lock.get());
-        try {
-            result = co_await run.execute();
-        } catch (const Error&) {
-            claims_lost = run.claims_lost();
-            throw;
-        }
-        claims_lost = run.claims_lost();  // lost after its last write: the work stands
+        result = co_await run.execute();
     } catch (const Error& e) {
         failure = std::current_exception();
         record.error = e.what();
@@ -779,27 +772,27 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     // effort (the lease and an S3 lock expire on their own). A run that lost its claims records
     // nothing: the scope may be another run's by now.
     std::exception_ptr bookkeeping;
-    const auto attempt = [&bookkeeping](std::exception_ptr error) {
-        if (error && !bookkeeping) {
-            bookkeeping = error;
+    const auto keep_first = [&bookkeeping](std::exception_ptr error) {
+        if (!bookkeeping) {
+            bookkeeping = std::move(error);
         }
     };
-    if (!claims_lost) {
+    if (!run.claims_lost()) {
         try {
             co_await m_state.record_run(record);
         } catch (const Error&) {
-            attempt(std::current_exception());
+            keep_first(std::current_exception());
         }
     }
     try {
         co_await m_state.release_lease(m_options.lease_owner);
     } catch (const Error&) {
-        attempt(std::current_exception());
+        keep_first(std::current_exception());
     }
     try {
         co_await lock->release();
     } catch (const Error&) {
-        attempt(std::current_exception());
+        keep_first(std::current_exception());
     }
     if (bookkeeping && !failure) {
         std::rethrow_exception(bookkeeping);
