@@ -1,27 +1,38 @@
 #include "app/account.hpp"
 
-#include <ctime>
+#include <iostream>
 
-#include "crypto/totp.hpp"
+#include "aws/client.hpp"
+#include "aws/secrets_manager.hpp"
 #include "obsidian/api.hpp"
 #include "util/env.hpp"
-#include "util/error.hpp"
+#include "util/run_coro.hpp"
 
 namespace obsync::app {
 
 namespace asio = boost::asio;
 
-Session::Session(const GlobalOptions& global)
-    : m_global(global),
-      m_paths(Paths::from_environment()),
-      m_credentials(Credentials::from_environment()),
-      m_http(m_io.get_executor()) {
-    m_credentials.override_with(global.flags);
+namespace {
+
+std::string fetch_secret(const std::string& secret_id) {
+    asio::io_context io;
+    aws::AwsClient client(io.get_executor(), aws::AwsEnvironment::from_environment());
+    std::string value;
+    run_coro(io, [&]() -> asio::awaitable<void> {
+        value = co_await aws::get_secret_string(client, secret_id);
+    }());
+    return value;
 }
 
-std::string Session::api_url() const {
-    if (!m_global.api_url.empty()) {
-        return m_global.api_url;
+void warn(const std::string& message) {
+    std::cerr << "obsync: warning: " << message << std::endl;
+}
+
+}  // namespace
+
+std::string api_url(const GlobalOptions& global) {
+    if (!global.api_url.empty()) {
+        return global.api_url;
     }
     if (auto url = env_var("OBSIDIAN_API_URL")) {
         return *url;
@@ -29,45 +40,15 @@ std::string Session::api_url() const {
     return std::string(obsidian::k_default_api_url);
 }
 
-asio::awaitable<std::string> Session::sign_in(const std::optional<std::string>& mfa_code) {
-    if (!m_credentials.email || !m_credentials.password) {
-        throw Error(ErrorKind::auth,
-                    "not logged in: run `obsync login`, or set OBSIDIAN_EMAIL and "
-                    "OBSIDIAN_PASSWORD (or OBSYNC_CREDENTIALS)");
-    }
-    std::string code = mfa_code.value_or("");
-    if (code.empty() && m_credentials.totp_secret) {
-        code = crypto::totp_from_base32(*m_credentials.totp_secret, std::time(nullptr));
-    }
-    obsidian::Api api(m_http, api_url());
-    const obsidian::Account account =
-        co_await api.signin(*m_credentials.email, *m_credentials.password, code);
-    save_login(m_paths, {account.token, api_url(), account.email});
-    co_return account.token;
+backup::Credentials cli_credentials(const GlobalOptions& global) {
+    return backup::credentials_from_environment(env_var, fetch_secret, global.flags);
 }
 
-asio::awaitable<std::string> Session::token() {
-    if (const auto saved = load_login(m_paths); saved && saved->api_url == api_url()) {
-        co_return saved->token;
-    }
-    co_return co_await sign_in(std::nullopt);
-}
-
-asio::awaitable<std::pair<std::string, std::vector<obsidian::VaultInfo>>> Session::vaults() {
-    obsidian::Api api(m_http, api_url());
-    std::string token = co_await this->token();
-    try {
-        auto list = co_await api.list_vaults(token);
-        co_return std::make_pair(token, std::move(list));
-    } catch (const Error& e) {
-        if (e.kind() != ErrorKind::auth || !m_credentials.email || !m_credentials.password) {
-            throw;
-        }
-    }
-    // Only a rejected token gets here; co_await is not allowed in the handler itself.
-    token = co_await sign_in(std::nullopt);
-    auto list = co_await api.list_vaults(token);
-    co_return std::make_pair(token, std::move(list));
-}
+Session::Session(const GlobalOptions& global)
+    : m_paths(Paths::from_environment()),
+      m_http(m_io.get_executor()),
+      m_credentials(cli_credentials(global)),
+      m_tokens(m_paths.token_file(), warn),
+      m_account(m_io, m_http, api_url(global), m_credentials, m_tokens) {}
 
 }  // namespace obsync::app

@@ -9,13 +9,13 @@
 #include "app/account.hpp"
 #include "app/output.hpp"
 #include "app/progress.hpp"
-#include "app/run_coro.hpp"
-#include "app/storage.hpp"
+#include "backup/storage.hpp"
 #include "crypto/totp.hpp"
 #include "obsidian/api.hpp"
 #include "state/sqlite_store.hpp"
 #include "util/display.hpp"
 #include "util/error.hpp"
+#include "util/run_coro.hpp"
 
 namespace obsync::app {
 
@@ -24,11 +24,8 @@ namespace asio = boost::asio;
 int run_login(const GlobalOptions& global, const std::optional<std::string>& mfa_code) {
     try {
         Session session(global);
-        std::string email;
-        run_coro(session.io(), [&]() -> asio::awaitable<void> {
-            co_await session.sign_in(mfa_code);
-            email = *session.credentials().email;
-        }());
+        session.account().sign_in(mfa_code);
+        const std::string email = *session.credentials().email;
         std::cerr << "Logged in as " << display_name(email) << std::endl;
         return k_exit_ok;
     } catch (const Error& e) {
@@ -39,17 +36,17 @@ int run_login(const GlobalOptions& global, const std::optional<std::string>& mfa
 int run_logout(const GlobalOptions& global) {
     try {
         Session session(global);
-        if (const auto saved = load_login(session.paths())) {
-            obsidian::Api api(session.http(),
-                              saved->api_url.empty() ? session.api_url() : saved->api_url);
+        if (const auto saved = session.tokens().load()) {
+            obsidian::Api api(session.http(), saved->api_url.empty() ? session.account().api_url()
+                                                                     : saved->api_url);
             try {
                 run_coro(session.io(), api.signout(saved->token));
             } catch (const Error&) {
                 // The token is forgotten locally either way.
             }
         }
-        // Also when the file is unreadable or corrupt (load_login warned): logout always works.
-        forget_login(session.paths());
+        // Also when the file is unreadable or corrupt (load() warned): logout always works.
+        session.tokens().forget();
         std::cerr << "Logged out" << std::endl;
         return k_exit_ok;
     } catch (const Error& e) {
@@ -60,9 +57,7 @@ int run_logout(const GlobalOptions& global) {
 int run_vaults(const GlobalOptions& global) {
     try {
         Session session(global);
-        std::vector<obsidian::VaultInfo> vaults;
-        run_coro(session.io(),
-                 [&]() -> asio::awaitable<void> { vaults = (co_await session.vaults()).second; }());
+        const std::vector<obsidian::VaultInfo> vaults = session.account().vaults().second;
         if (global.json) {
             boost::json::array list;
             for (const auto& v : vaults) {
@@ -90,9 +85,10 @@ int run_vaults(const GlobalOptions& global) {
 int run_state_init(const GlobalOptions& global, const std::string& state) {
     try {
         asio::io_context io;
-        StorageOptions options;
+        backup::StorageOptions options;
         options.state = state;
-        Storage storage(io, Paths::from_environment(), options);
+        options.sqlite_file = Paths::from_environment().state_db();
+        backup::Storage storage(io, options);
         storage.init_state_table();
         std::cerr << "State table ready: " << state << std::endl;
         return k_exit_ok;
@@ -186,8 +182,7 @@ int run_reset(const GlobalOptions& global, const std::optional<std::string>& vau
 
 int run_totp(const GlobalOptions& global) {
     try {
-        Credentials credentials = Credentials::from_environment();
-        credentials.override_with(global.flags);
+        const backup::Credentials credentials = cli_credentials(global);
         if (!credentials.totp_secret) {
             throw Error(ErrorKind::config, "no TOTP secret: give --secret or OBSIDIAN_TOTP_SECRET");
         }

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "app/config.hpp"
+#include "backup/credentials.hpp"
 
 namespace obsync::app {
 
@@ -15,12 +17,13 @@ enum ExitCode : int {
     k_exit_login = 2,      // login or password problem
     k_exit_not_found = 3,  // vault not found
     k_exit_usage = 4,      // usage or configuration error
+    k_exit_stopped = 5,    // nothing failed, but --time-limit stopped the run: run it again
 };
 
 struct GlobalOptions {
     std::string api_url;
     bool json = false;
-    Credentials flags;  // account and vault credentials given on the command line
+    backup::Credentials flags;  // account and vault credentials given on the command line
 };
 
 struct SyncRequest {
@@ -35,6 +38,8 @@ struct SyncRequest {
     bool keep_deleted = false;
     int concurrency = 4;
     std::vector<std::string> excludes;
+    // --time-limit: the whole run ends within it, stopped early and resumable (a deadline).
+    std::optional<std::chrono::milliseconds> time_limit;
 };
 
 int run_login(const GlobalOptions& global, const std::optional<std::string>& mfa_code);

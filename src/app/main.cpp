@@ -8,6 +8,7 @@
 
 #include "app/commands.hpp"
 #include "util/display.hpp"
+#include "util/duration.hpp"
 #include "util/error.hpp"
 
 using namespace obsync::app;
@@ -128,6 +129,20 @@ int run(int argc, char** argv) {
         ->check(whole_number(1, 16));
     sync_cmd->add_option("--exclude", sync.excludes, "Glob of paths to skip (repeatable)");
     sync_cmd->add_flag("--keep-deleted", sync.keep_deleted, "Never remove anything from DEST");
+    sync_cmd
+        ->add_option_function<std::string>(
+            "--time-limit",
+            [&sync](const std::string& value) {
+                sync.time_limit = obsync::parse_duration(value);
+                if (!sync.time_limit || sync.time_limit->count() == 0) {
+                    throw CLI::ValidationError("--time-limit",
+                                               "\"" + value +
+                                                   "\" is not a time limit: give e.g. 90s, 10m "
+                                                   "or 1h30m (at most 720h)");
+                }
+            },
+            "Stop within this time (e.g. 10m), resumable; exit code 5 when stopped early")
+        ->type_name("DURATION");
     sync_cmd->add_flag("--json", global.json, "Print one JSON summary on stdout");
 
     std::string init_state;

@@ -14,20 +14,11 @@
 
 namespace obsync::app {
 
-int exit_code_for(const Error& error) {
-    if (const auto* aws_error = dynamic_cast<const aws::AwsError*>(&error)) {
-        switch (aws_error->failure()) {
-            case aws::AwsFailure::access_denied:
-            case aws::AwsFailure::no_such_bucket:
-            case aws::AwsFailure::resource_not_found:
-                return k_exit_usage;
-            case aws::AwsFailure::wrong_region:
-                return k_exit_usage;  // a bucket in another region, none named: set AWS_REGION
-            default:
-                return k_exit_partial;  // the service's trouble, not the configuration's
-        }
+int exit_code_for(const backup::Failure& failure) {
+    if (failure.configuration) {
+        return k_exit_usage;  // AWS access denied, no such bucket or table, wrong region
     }
-    switch (error.kind()) {
+    switch (failure.kind) {
         case ErrorKind::auth:
         case ErrorKind::mfa:
         case ErrorKind::crypto:
@@ -40,6 +31,10 @@ int exit_code_for(const Error& error) {
         default:
             return k_exit_partial;
     }
+}
+
+int exit_code_for(const Error& error) {
+    return exit_code_for(backup::failure_of(error));
 }
 
 namespace {
@@ -106,14 +101,18 @@ void put_path(boost::json::object& object, std::string_view path) {
     }
 }
 
-int report(const GlobalOptions& global, const Error& e) {
+int report_failure(const GlobalOptions& global, const backup::Failure& failure) {
     if (global.json) {
         print_json(std::cout, boost::json::object{{"ok", false},
-                                                  {"error", e.what()},
-                                                  {"kind", std::string(to_string(e.kind()))}});
+                                                  {"error", failure.message},
+                                                  {"kind", std::string(to_string(failure.kind))}});
     }
-    std::cerr << "obsync: " << display_message(e.what()) << std::endl;
-    return exit_code_for(e);
+    std::cerr << "obsync: " << display_message(failure.message) << std::endl;
+    return exit_code_for(failure);
+}
+
+int report(const GlobalOptions& global, const Error& e) {
+    return report_failure(global, backup::failure_of(e));
 }
 
 std::string iso_time(std::int64_t ms) {
@@ -143,6 +142,8 @@ boost::json::object result_json(const obsidian::VaultInfo& vault, const std::str
     o["destination"] = dest;
     o["ok"] = r.ok();
     o["complete"] = r.complete;
+    o["stopped_early"] = r.stopped_early;
+    o["not_attempted"] = r.not_attempted;
     o["created"] = r.created;
     o["updated"] = r.updated;
     o["deleted"] = r.deleted;
@@ -157,6 +158,7 @@ boost::json::object result_json(const obsidian::VaultInfo& vault, const std::str
         put_path(error, f.path);
         error["uid"] = f.uid;
         error["message"] = f.message;
+        error["kind"] = std::string(to_string(f.kind));
         errors.push_back(std::move(error));
     }
     o["errors"] = std::move(errors);

@@ -11,14 +11,16 @@
 #include <boost/json/value.hpp>
 
 #include "app/commands.hpp"
+#include "backup/report.hpp"
 #include "obsidian/vault.hpp"
 #include "sync/engine.hpp"
 #include "util/error.hpp"
 
 namespace obsync::app {
 
-// The exit code of a failure of this kind (see ExitCode). AWS refusals that only configuration
-// can fix (access denied, no such bucket or table) are configuration errors, not login ones.
+// The exit code of a failure (see ExitCode). AWS refusals that only configuration can fix
+// (access denied, no such bucket or table) are configuration errors, not login ones.
+int exit_code_for(const backup::Failure& failure);
 int exit_code_for(const Error& error);
 
 // The text of a JSON document as the CLI prints it (docs/cli.md, "Names and paths in the
@@ -41,6 +43,7 @@ boost::json::array refused_json(const std::vector<sync::RefusedRecord>& refused)
 
 // Reports an error on stderr (and, with --json, as the summary on stdout); returns its exit code.
 int report(const GlobalOptions& global, const Error& error);
+int report_failure(const GlobalOptions& global, const backup::Failure& failure);
 
 // "2026-11-26T12:00:00Z", or "never" for 0.
 std::string iso_time(std::int64_t ms);

@@ -15,7 +15,13 @@ namespace obsync::backup {
 struct Failure {
     ErrorKind kind = ErrorKind::storage;
     std::string message;
+    // Only a change of configuration can fix it: AWS access denied, a bucket or table that does
+    // not exist, a bucket in another region (the CLI exits 4 for these).
+    bool configuration = false;
 };
+
+// The failure an exception describes.
+Failure failure_of(const Error& error);
 
 // One file that could not be backed up in this run (the cursor stays below it; a rerun tries it
 // again).
@@ -30,8 +36,8 @@ struct FileFailureInfo {
 struct VaultOutcome {
     std::string id;
     std::string name;
-    std::string destination;  // "s3://bucket/prefix/name" or a folder
-    bool complete = false;    // a snapshot run (first run, complete sync, or after reset)
+    std::string destination;     // "s3://bucket/prefix/name" or a folder
+    bool complete = false;       // a snapshot run (first run, complete sync, or after reset)
     bool stopped_early = false;  // the deadline stopped it; the next run resumes
     std::int64_t created = 0;
     std::int64_t updated = 0;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "obsidian/sync_session.hpp"
 #include "sync/file_state.hpp"
 #include "sync/portable_names.hpp"
+#include "util/error.hpp"
 
 namespace obsync::crypto {
 class VaultCipher;
@@ -35,6 +37,8 @@ struct EngineOptions {
     std::string vault_name;  // recorded in the destination's marker (Sink::claim)
     std::chrono::seconds lease_ttl{120};
     obsidian::SessionOptions session;
+    std::optional<std::chrono::steady_clock::time_point> stop_at;
+    std::optional<std::chrono::steady_clock::time_point> cut_at;
 };
 
 struct Progress {
@@ -55,10 +59,13 @@ struct FileFailure {
     std::string path;  // may be empty when the path itself could not be decrypted
     std::int64_t uid = 0;
     std::string message;
+    ErrorKind kind = ErrorKind::storage;
 };
 
 struct EngineResult {
     bool complete = false;  // a snapshot run (first run, --full, or after reset)
+    bool stopped_early = false;
+    std::int64_t not_attempted = 0;
     std::int64_t created = 0;
     std::int64_t updated = 0;
     std::int64_t deleted = 0;

@@ -1,9 +1,8 @@
-#include "app/storage.hpp"
+#include "backup/storage.hpp"
 
 #include <filesystem>
 #include <system_error>
 
-#include "app/run_coro.hpp"
 #include "aws/client.hpp"
 #include "aws/s3.hpp"
 #include "sink/local_dir.hpp"
@@ -11,8 +10,9 @@
 #include "state/dynamodb_store.hpp"
 #include "state/sqlite_store.hpp"
 #include "util/error.hpp"
+#include "util/run_coro.hpp"
 
-namespace obsync::app {
+namespace obsync::backup {
 
 namespace asio = boost::asio;
 
@@ -57,9 +57,9 @@ private:
 
 }  // namespace
 
-Storage::Storage(asio::io_context& io, Paths paths, StorageOptions options)
-    : m_io(io), m_paths(std::move(paths)), m_options(std::move(options)) {
-    m_sqlite_file = m_paths.state_db();
+Storage::Storage(asio::io_context& io, StorageOptions options, aws::AwsClient* shared)
+    : m_io(io), m_options(std::move(options)), m_shared_aws(shared) {
+    m_sqlite_file = m_options.sqlite_file;
     if (m_options.state) {
         const std::string& state = *m_options.state;
         if (starts_with(state, "sqlite://")) {
@@ -109,6 +109,9 @@ Storage::Storage(asio::io_context& io, Paths paths, StorageOptions options)
 Storage::~Storage() = default;
 
 aws::AwsClient& Storage::aws() {
+    if (m_shared_aws != nullptr) {
+        return *m_shared_aws;
+    }
     if (!m_aws) {
         m_aws = std::make_unique<aws::AwsClient>(m_io.get_executor(),
                                                  aws::AwsEnvironment::from_environment());
@@ -167,4 +170,4 @@ void Storage::init_state_table() {
     run_coro(m_io, state::create_dynamodb_state_table(aws(), *m_dynamodb_table));
 }
 
-}  // namespace obsync::app
+}  // namespace obsync::backup

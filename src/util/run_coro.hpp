@@ -5,7 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
-namespace obsync::app {
+namespace obsync {
 
 // Runs one coroutine to completion on `io` and rethrows its exception.
 template <typename Awaitable>
@@ -20,4 +20,4 @@ void run_coro(boost::asio::io_context& io, Awaitable awaitable) {
     }
 }
 
-}  // namespace obsync::app
+}  // namespace obsync

@@ -1,12 +1,12 @@
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
 
-#include "app/config.hpp"
 #include "sync/sink.hpp"
 #include "sync/state_store.hpp"
 
@@ -14,22 +14,24 @@ namespace obsync::aws {
 class AwsClient;
 }
 
-namespace obsync::app {
+namespace obsync::backup {
 
 // Where backups go and where their state lives, as the command line names them.
 struct StorageOptions {
-    std::string dest;                  // a folder, or s3://BUCKET[/PREFIX]
-    std::optional<std::string> state;  // sqlite://PATH | dynamodb://TABLE; default local SQLite
-    std::string sse;                   // "", "AES256" or "aws:kms" (S3 only)
-    std::string sse_kms_key_id;        // with aws:kms
-    std::string sync_time;             // ISO-8601 UTC of the run, stored with every S3 object
+    std::string dest;                   // a folder, or s3://BUCKET[/PREFIX]
+    std::optional<std::string> state;   // sqlite://PATH | dynamodb://TABLE; default local SQLite
+    std::string sse;                    // "", "AES256" or "aws:kms" (S3 only)
+    std::string sse_kms_key_id;         // with aws:kms
+    std::string sync_time;              // ISO-8601 UTC of the run, stored with every S3 object
+    std::filesystem::path sqlite_file;  // the local state when `state` names none
 };
 
-// Opens sinks and state stores for one run. The AWS client is made on first use, so a local
-// backup never needs AWS settings. Throws Error{config} on malformed options.
+// Opens sinks and state stores for one run. The AWS client is `shared` (a warm Lambda function
+// keeps one for all its invocations), or made on first use, so a local backup never needs AWS
+// settings. Throws Error{config} on malformed options.
 class Storage {
 public:
-    Storage(boost::asio::io_context& io, Paths paths, StorageOptions options);
+    Storage(boost::asio::io_context& io, StorageOptions options, aws::AwsClient* shared = nullptr);
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
     ~Storage();
@@ -50,11 +52,11 @@ public:
 
 private:
     boost::asio::io_context& m_io;
-    Paths m_paths;
     StorageOptions m_options;
     std::filesystem::path m_sqlite_file;
     std::optional<std::string> m_dynamodb_table;
+    aws::AwsClient* m_shared_aws = nullptr;
     std::unique_ptr<aws::AwsClient> m_aws;
 };
 
-}  // namespace obsync::app
+}  // namespace obsync::backup

@@ -1,0 +1,171 @@
+#include "backup/service.hpp"
+
+#include <set>
+
+#include "obsidian/api.hpp"
+#include "sync/path_policy.hpp"
+#include "util/error.hpp"
+#include "util/run_coro.hpp"
+
+namespace obsync::backup {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+Deadline Deadline::ending_at(Clock::time_point end, milliseconds margin) {
+    return {end - margin, end - margin / 2};
+}
+
+milliseconds default_margin(milliseconds budget) {
+    return std::min<milliseconds>(std::chrono::seconds(30), budget / 5);
+}
+
+namespace {
+
+// A vault name that is safe as one folder name, or nothing: one segment that the vault paths'
+// own rules accept (no control character, valid UTF-8, not "..", not ".obsync").
+std::optional<std::string> folder_name(const std::string& name) {
+    if (name.find('/') != std::string::npos || name.size() > 200 ||
+        sync::unsafe_path_reason(name)) {
+        return std::nullopt;
+    }
+    return name;
+}
+
+bool past(const std::optional<Deadline>& deadline) {
+    return deadline && Clock::now() >= deadline->stop_at;
+}
+
+VaultOutcome outcome_of(const obsidian::VaultInfo& vault, const std::string& destination,
+                        const sync::EngineResult& result) {
+    VaultOutcome o;
+    o.id = vault.id;
+    o.name = vault.name;
+    o.destination = destination;
+    o.complete = result.complete;
+    o.stopped_early = result.stopped_early;
+    o.created = result.created;
+    o.updated = result.updated;
+    o.deleted = result.deleted;
+    o.unchanged = result.unchanged;
+    o.refused = static_cast<std::int64_t>(result.refused.size());
+    o.not_attempted = result.not_attempted;
+    o.bytes_downloaded = result.bytes;
+    o.duration = result.duration;
+    o.cursor = result.cursor.initial ? "" : std::to_string(result.cursor.version);
+    for (const sync::FileFailure& f : result.failures) {
+        o.failures.push_back({f.path, f.uid, {f.kind, f.message}});
+    }
+    return o;
+}
+
+}  // namespace
+
+BackupService::BackupService(asio::io_context& io, net::HttpClient& http, Account& account,
+                             KeyCache& keys)
+    : m_io(io), m_http(http), m_account(account), m_keys(keys) {}
+
+BackupReport BackupService::run(const BackupRequest& request, Storage& storage,
+                                BackupObserver& observer) {
+    const auto started = Clock::now();
+    BackupReport report;
+    std::string token;
+    std::vector<obsidian::VaultInfo> chosen;
+    try {
+        auto [t, vaults] = m_account.vaults();
+        token = std::move(t);
+        if (request.vault) {
+            chosen.push_back(obsidian::find_vault(vaults, *request.vault));
+        } else {
+            chosen = std::move(vaults);
+        }
+    } catch (const Error& e) {
+        report.error = failure_of(e);
+        report.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+        return report;
+    }
+
+    std::set<std::string> used_folders;
+    for (const obsidian::VaultInfo& vault : chosen) {
+        std::string folder;
+        if (request.folder_per_vault) {
+            const auto name = folder_name(vault.name);
+            folder = name && !used_folders.contains(*name) ? *name : vault.id;
+            used_folders.insert(folder);
+        }
+        if (past(request.deadline)) {
+            // Not started: the next run takes it from its checkpoint.
+            VaultOutcome skipped;
+            skipped.id = vault.id;
+            skipped.name = vault.name;
+            skipped.stopped_early = true;
+            observer.vault_finished(vault, skipped, nullptr);
+            report.vaults.push_back(std::move(skipped));
+            continue;
+        }
+        observer.vault_started(vault);
+        report.vaults.push_back(sync_vault(vault, token, folder, request, storage, observer));
+    }
+    report.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+    return report;
+}
+
+VaultOutcome BackupService::sync_vault(const obsidian::VaultInfo& vault, const std::string& token,
+                                       const std::string& folder, const BackupRequest& request,
+                                       Storage& storage, BackupObserver& observer) {
+    const auto started = Clock::now();
+    VaultOutcome failed;
+    failed.id = vault.id;
+    failed.name = vault.name;
+    try {
+        const auto password = vault.managed_password ? vault.managed_password
+                                                     : m_account.credentials().password_for_vault(
+                                                           vault.id, vault.name);
+        if (!password) {
+            throw Error(ErrorKind::auth, "vault \"" + vault.name +
+                                             "\" is end-to-end encrypted: give its password "
+                                             "with --password or OBSIDIAN_VAULT_PASSWORD");
+        }
+        const crypto::VaultCipher& cipher = m_keys.cipher(vault, *password);
+        obsidian::Api api(m_http, m_account.api_url());
+        // A wrong password fails here, before a sink or a state entry exists.
+        run_coro(m_io, api.check_access(token, vault, cipher.keyhash()));
+        auto sink = storage.open_sink(folder);
+        failed.destination = sink->describe();
+        const sync::StateScope scope{vault.id, sink->describe()};
+        auto state = storage.open_state(scope, request.dry_run);
+        sync::EngineOptions options;
+        options.full = request.full;
+        options.dry_run = request.dry_run;
+        options.keep_deleted = request.keep_deleted;
+        options.concurrency = request.concurrency;
+        options.excludes = request.excludes;
+        options.lease_owner = request.lease_owner;
+        options.lease_ttl = request.lease_ttl;
+        options.vault_name = vault.name;
+        if (request.deadline) {
+            options.stop_at = request.deadline->stop_at;
+            options.cut_at = request.deadline->cut_at;
+        }
+        sync::EngineResult result;
+        run_coro(m_io, [&]() -> asio::awaitable<void> {
+            const obsidian::SessionTarget target{vault.host, vault.id, token};
+            sync::Engine engine(m_io.get_executor(), target, cipher, *sink, *state, options);
+            const sync::Engine::ProgressFn on_progress = [&](const sync::Progress& p) {
+                observer.progress(p);
+            };
+            result = co_await engine.run(on_progress);
+        }());
+        VaultOutcome outcome = outcome_of(vault, sink->describe(), result);
+        observer.vault_finished(vault, outcome, &result);
+        return outcome;
+    } catch (const Error& e) {
+        failed.error = failure_of(e);
+        failed.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+        observer.vault_finished(vault, failed, nullptr);
+        return failed;
+    }
+}
+
+}  // namespace obsync::backup

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "backup/account.hpp"
+#include "backup/key_cache.hpp"
+#include "backup/report.hpp"
+#include "backup/storage.hpp"
+#include "net/http_client.hpp"
+#include "obsidian/vault.hpp"
+#include "sync/engine.hpp"
+
+namespace obsync::backup {
+
+// When a run must be over (steady clock): past `stop_at` no new work starts (no vault, no pull,
+// no removal, no retry); a pull still in flight is abandoned at `cut_at` (>= stop_at); what was
+// verified is committed, the state checkpointed, and the run reports `stopped_early`.
+struct Deadline {
+    std::chrono::steady_clock::time_point stop_at;
+    std::chrono::steady_clock::time_point cut_at;
+
+    // A run that must answer by `end`, keeping `margin` for the answer: new work stops at
+    // end - margin, pulls in flight are cut at end - margin / 2.
+    static Deadline ending_at(std::chrono::steady_clock::time_point end,
+                              std::chrono::milliseconds margin);
+};
+
+// The margin a run keeps before its end when none is configured: 30 s, or a fifth of the time
+// it has when that is shorter (a 10 s budget keeps 2 s).
+std::chrono::milliseconds default_margin(std::chrono::milliseconds budget);
+
+// What to back up and how.
+struct BackupRequest {
+    std::optional<std::string> vault;  // id or exact name; nothing = every vault of the account
+    // Each vault in its own folder (prefix) DEST/<vault name> (the id when the name cannot be a
+    // folder name, or another vault already took it): the CLI's --all, and always on Lambda.
+    bool folder_per_vault = false;
+    bool full = false;  // a complete sync (snapshot) instead of an incremental one
+    bool dry_run = false;
+    bool keep_deleted = false;
+    int concurrency = 4;
+    std::vector<std::string> excludes;
+    std::string lease_owner;  // unique per run (process_owner.hpp)
+    std::chrono::seconds lease_ttl{120};
+    std::optional<Deadline> deadline;
+};
+
+// Told what happens while a backup runs (the CLI draws its progress bar and prints each vault's
+// lines; the Lambda function logs). Every method has a default that does nothing.
+class BackupObserver {
+public:
+    virtual ~BackupObserver() = default;
+    virtual void vault_started(const obsidian::VaultInfo& /*vault*/) {}
+    virtual void progress(const sync::Progress& /*progress*/) {}
+    // `result` is the engine's full result when the engine ran (details the report leaves out:
+    // a dry run's plan, refused records, portability warnings), else null.
+    virtual void vault_finished(const obsidian::VaultInfo& /*vault*/,
+                                const VaultOutcome& /*outcome*/,
+                                const sync::EngineResult* /*result*/) {}
+};
+
+// The backup service both faces call (docs/architecture.md): signs in, chooses the vaults,
+// derives (or reuses) their keys, and syncs each into its destination, one after the other.
+// Failures are values in the report: one vault's failure never stops the others, and nothing
+// throws obsync::Error (other exceptions are bugs and propagate).
+class BackupService {
+public:
+    BackupService(boost::asio::io_context& io, net::HttpClient& http, Account& account,
+                  KeyCache& keys);
+
+    BackupReport run(const BackupRequest& request, Storage& storage, BackupObserver& observer);
+
+private:
+    VaultOutcome sync_vault(const obsidian::VaultInfo& vault, const std::string& token,
+                            const std::string& folder, const BackupRequest& request,
+                            Storage& storage, BackupObserver& observer);
+
+    boost::asio::io_context& m_io;
+    net::HttpClient& m_http;
+    Account& m_account;
+    KeyCache& m_keys;
+};
+
+}  // namespace obsync::backup

@@ -1,0 +1,25 @@
+#include <gtest/gtest.h>
+
+#include "backup/service.hpp"
+
+namespace obsync::backup {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(DeadlineTest, TheDefaultMarginIsThirtySecondsOrAFifth) {
+    EXPECT_EQ(default_margin(900s), 30s);
+    EXPECT_EQ(default_margin(150s), 30s);
+    EXPECT_EQ(default_margin(10s), 2s);
+    EXPECT_EQ(default_margin(0s), 0s);
+}
+
+TEST(DeadlineTest, WorkStopsAtTheMarginAndPullsAreCutHalfWayToTheEnd) {
+    const auto end = std::chrono::steady_clock::now() + 100s;
+    const Deadline d = Deadline::ending_at(end, 20s);
+    EXPECT_EQ(end - d.stop_at, 20s);
+    EXPECT_EQ(end - d.cut_at, 10s);
+}
+
+}  // namespace
+}  // namespace obsync::backup
