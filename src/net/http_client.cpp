@@ -38,6 +38,10 @@ bool iequals(std::string_view a, std::string_view b) {
 struct Connection {
     std::variant<beast::tcp_stream, detail::TlsStream> stream;
     beast::flat_buffer buffer;
+    // When it went back to the pool. The wall clock, not the steady one: it keeps running while
+    // a Lambda execution environment is frozen, and a connection that slept through a freeze is
+    // likely closed by the other side.
+    std::chrono::system_clock::time_point idle_since{};
 
     beast::tcp_stream& tcp() {
         if (auto* plain = std::get_if<beast::tcp_stream>(&stream)) {
@@ -140,6 +144,12 @@ asio::awaitable<HttpResponse> HttpClient::send(HttpRequest request) {
 
     const std::string key = Impl::pool_key(url);
     auto& idle = m_impl->idle[key];
+    // Connections idle for too long are dropped unused: servers close them after a while
+    // (S3 after about 20 s), and a request sent on one may not be safe to send twice.
+    const auto now = std::chrono::system_clock::now();
+    std::erase_if(idle, [&](const std::unique_ptr<Connection>& c) {
+        return now - c->idle_since > m_impl->options.max_idle;
+    });
     for (int attempt = 0;; ++attempt) {
         std::unique_ptr<Connection> conn;
         const bool reused = !idle.empty();
@@ -172,6 +182,7 @@ asio::awaitable<HttpResponse> HttpClient::send(HttpRequest request) {
         result.body = std::move(response.body());
         if (response.keep_alive()) {
             conn->tcp().expires_never();
+            conn->idle_since = std::chrono::system_clock::now();
             m_impl->idle[key].push_back(std::move(conn));
         }
         co_return result;

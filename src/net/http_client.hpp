@@ -37,6 +37,9 @@ struct HttpOptions {
     // Bounds each write and each read of one exchange.
     std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
     std::size_t max_response_body = std::size_t{64} << 20;
+    // A kept-alive connection idle for longer is closed instead of reused (also after a Lambda
+    // execution environment was frozen between invocations).
+    std::chrono::milliseconds max_idle{std::chrono::seconds(15)};
 };
 
 // "obsync/<version>", sent as User-Agent by every client of the project.
