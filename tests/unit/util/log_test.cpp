@@ -1,8 +1,12 @@
 #include "util/log.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <latch>
 #include <limits>
+#include <mutex>
 #include <sstream>
 #include <streambuf>
 #include <string>
@@ -323,13 +327,40 @@ TEST(Log, EachRecordIsOneWriteFollowedByAFlush) {
     EXPECT_EQ(buffer.writes[2], "{\"_aws\":{}}\n");
 }
 
-TEST(Log, ConcurrentRecordsNeverInterleave) {
-    std::ostringstream out;
+// Notices a write that starts while another is still going on; each write lingers a little so
+// that unserialized writers would overlap.
+class OverlapDetectingBuffer : public std::streambuf {
+public:
+    std::atomic<int> active{0};
+    std::atomic<bool> overlapped{false};
+    std::mutex lines_mutex;
+    std::vector<std::string> lines;
+
+protected:
+    std::streamsize xsputn(const char* s, std::streamsize n) override {
+        if (active.fetch_add(1) != 0) {
+            overlapped = true;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        {
+            std::lock_guard lock(lines_mutex);
+            lines.emplace_back(s, static_cast<std::size_t>(n));
+        }
+        active.fetch_sub(1);
+        return n;
+    }
+};
+
+TEST(Log, ConcurrentRecordsNeverOverlap) {
+    OverlapDetectingBuffer buffer;
+    std::ostream out(&buffer);
     Logger logger(out, LogFormat::json, LogLevel::debug, "obsync", fixed_clock());
+    std::latch start(4);
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
-        threads.emplace_back([&logger, t] {
-            for (int i = 0; i < 200; ++i) {
+        threads.emplace_back([&logger, &start, t] {
+            start.arrive_and_wait();
+            for (int i = 0; i < 50; ++i) {
                 logger.info("record", {{"thread", t}, {"i", i}});
             }
         });
@@ -337,9 +368,9 @@ TEST(Log, ConcurrentRecordsNeverInterleave) {
     for (auto& thread : threads) {
         thread.join();
     }
-    const auto lines = lines_of(out.str());
-    ASSERT_EQ(lines.size(), 800u);
-    for (const auto& line : lines) {
+    EXPECT_FALSE(buffer.overlapped);
+    ASSERT_EQ(buffer.lines.size(), 200u);
+    for (const auto& line : buffer.lines) {
         EXPECT_EQ(boost::json::parse(line).at("message"), "record");
     }
 }
