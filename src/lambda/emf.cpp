@@ -4,10 +4,10 @@
 #include <cmath>
 
 #include <boost/json/array.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "util/display.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 namespace obsync::lambda {
 
@@ -175,7 +175,7 @@ boost::json::object MetricsRecord::to_json() const {
 }
 
 std::string MetricsRecord::serialize() const {
-    return boost::json::serialize(to_json());
+    return json::serialize_line(to_json());
 }
 
 MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_view function_name,

@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cmath>
 #include <cstdio>
 #include <ostream>
 
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "util/clock.hpp"
 #include "util/display.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 namespace obsync {
 
@@ -86,9 +85,7 @@ std::string text_value(const LogValue::Variant& value, const Secrets& secrets) {
 
 boost::json::value json_value(const LogValue::Variant& value, const Secrets& secrets) {
     if (const auto* s = std::get_if<std::string>(&value)) {
-        // The serializer escapes quotes and controls but copies bytes as they are: invalid UTF-8
-        // would make the whole line unreadable to a strict JSON parser.
-        return boost::json::string(to_valid_utf8(redact(*s, secrets)));
+        return boost::json::string(redact(*s, secrets));  // json::serialize_line makes it UTF-8
     }
     if (const auto* i = std::get_if<std::int64_t>(&value)) {
         return *i;
@@ -97,8 +94,7 @@ boost::json::value json_value(const LogValue::Variant& value, const Secrets& sec
         return *u;
     }
     if (const auto* d = std::get_if<double>(&value)) {
-        // JSON has no NaN or infinity; null says "no number" without breaking the line.
-        return std::isfinite(*d) ? boost::json::value(*d) : boost::json::value(nullptr);
+        return *d;  // json::serialize_line writes NaN and infinities as null
     }
     return std::get<bool>(value);
 }
@@ -291,12 +287,12 @@ std::string Logger::format_locked(LogLevel level, std::string_view message,
     record["timestamp"] = iso8601_utc_ms(m_clock());
     record["level"] = to_string(level);
     record["message"] = printable(redact(message, m_secrets));  // printable() is valid UTF-8
-    record["service"] = to_valid_utf8(m_service);
+    record["service"] = m_service;
     for (const auto& [key, value] : entries) {
         // A later field of the same name (a caller's slip) wins, as in an assignment.
-        record[to_valid_utf8(output_key(key))] = json_value(value->get(), m_secrets);
+        record[output_key(key)] = json_value(value->get(), m_secrets);
     }
-    return boost::json::serialize(record) + "\n";
+    return json::serialize_line(record) + "\n";
 }
 
 void Logger::write_locked(std::string_view line) noexcept {

@@ -116,8 +116,9 @@ backup::VaultOutcome finished_vault() {
 }
 
 TEST(Emf, AVaultRecordHasTheContractsDimensionsMetricsAndUnits) {
-    const auto record =
-        checked_record(vault_metrics(finished_vault(), "obsync-fn", k_now).serialize());
+    const std::string line = vault_metrics(finished_vault(), "obsync-fn", k_now).serialize();
+    EXPECT_NE(line.find(R"("SyncDuration":2.5,)"), std::string::npos) << line;
+    const auto record = checked_record(line);
 
     EXPECT_EQ(record.at("_aws").at("Timestamp").as_int64(), k_now);
     EXPECT_EQ(dimension_set(record), (std::vector<std::string>{"VaultID", "FunctionName"}));

@@ -152,6 +152,7 @@ TEST(Log, FieldsKeepTheirTypesAndOrder) {
                                {"seconds", 1.5},
                                {"ok", true}});
 
+    EXPECT_NE(out.str().find(R"("seconds":1.5,)"), std::string::npos) << out.str();
     const auto record = only_record(out.str());
     EXPECT_EQ(keys_of(record),
               (std::vector<std::string>{"timestamp", "level", "message", "service", "vault_id",
@@ -205,6 +206,7 @@ TEST(Log, ControlCharactersQuotesAndBadUtf8NeverBreakTheLine) {
     EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1);
     EXPECT_EQ(text.find('\r'), std::string::npos);
     EXPECT_EQ(text.find('\x1b'), std::string::npos);
+    EXPECT_EQ(text.find("\xe2\x80\xae"), std::string::npos);  // the RLO is \u202E in the line
     const auto record = only_record(text);
     // The message as printable() shows it: controls and stray bytes spelled out.
     EXPECT_EQ(record.at("message"), "a\"b\\\\c\\nd\\re\\e[31m\\xff\\xfe\\u{202E} end");
