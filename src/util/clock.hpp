@@ -12,4 +12,7 @@ std::int64_t epoch_ms();
 // "2026-12-06T05:45:53Z": epoch milliseconds as ISO-8601 UTC, to the second.
 std::string iso8601_utc(std::int64_t ms);
 
+// "2026-12-06T05:45:53.123Z": the same with milliseconds, as log records carry them.
+std::string iso8601_utc_ms(std::int64_t ms);
+
 }  // namespace obsync

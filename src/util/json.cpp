@@ -1,9 +1,14 @@
 #include "util/json.hpp"
 
+#include <array>
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
+#include "util/display.hpp"
 #include "util/error.hpp"
 
 namespace obsync::json {
@@ -30,7 +35,79 @@ std::optional<std::int64_t> to_int(const boost::json::value& v) {
     return std::nullopt;
 }
 
+void append_string(std::string& out, std::string_view text) {
+    const std::string quoted = boost::json::serialize(boost::json::string(to_valid_utf8(text)));
+    std::array<char, 8> escape{};
+    char32_t cp = 0;
+    for (std::size_t pos = 0; pos < quoted.size();) {
+        const std::size_t n = decode_utf8(quoted, pos, cp);  // never 0: the text is valid UTF-8
+        if (cp >= 0x7F && is_terminal_control(cp)) {
+            // Every such code point is below U+FFFF: one \u escape, no surrogate pair.
+            std::snprintf(escape.data(), escape.size(), "\\u%04X", static_cast<unsigned>(cp));
+            out += escape.data();
+        } else {
+            out.append(quoted, pos, n);
+        }
+        pos += n;
+    }
+}
+
+void append_value(std::string& out, const boost::json::value& value) {
+    switch (value.kind()) {
+        case boost::json::kind::string:
+            append_string(out, value.get_string());
+            return;
+        case boost::json::kind::double_: {
+            const double d = value.get_double();
+            if (!std::isfinite(d)) {
+                out += "null";
+                return;
+            }
+            std::array<char, 32> buffer{};
+            const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), d);
+            out.append(buffer.data(), result.ptr);
+            return;
+        }
+        case boost::json::kind::array: {
+            out += '[';
+            bool first = true;
+            for (const auto& item : value.get_array()) {
+                if (!first) {
+                    out += ',';
+                }
+                first = false;
+                append_value(out, item);
+            }
+            out += ']';
+            return;
+        }
+        case boost::json::kind::object: {
+            out += '{';
+            bool first = true;
+            for (const auto& [key, item] : value.get_object()) {
+                if (!first) {
+                    out += ',';
+                }
+                first = false;
+                append_string(out, key);
+                out += ':';
+                append_value(out, item);
+            }
+            out += '}';
+            return;
+        }
+        default:
+            out += boost::json::serialize(value);  // null, booleans, integers
+    }
+}
+
 }  // namespace
+
+std::string serialize_line(const boost::json::value& value) {
+    std::string out;
+    append_value(out, value);
+    return out;
+}
 
 boost::json::object parse_object(std::string_view text, std::string_view context) {
     boost::system::error_code ec;

@@ -33,4 +33,12 @@ bool get_bool(const boost::json::object& obj, std::string_view key, std::string_
 // JavaScript truthiness of a field, as the official client tests `err` and friends.
 bool is_truthy(const boost::json::value* value) noexcept;
 
+// `value` as one line of JSON that is safe to read in a terminal, for log and metrics lines:
+// strings are made valid UTF-8 (a stray byte becomes U+FFFD), the serializer escapes quotes,
+// backslashes and C0 controls, and the other terminal controls (util/display.hpp: DEL, C1,
+// bidi controls, U+2028, U+2029) are written as \uXXXX, which means the same to a JSON reader.
+// Floating-point numbers are their shortest round-trip decimal ("1.5", where Boost writes
+// "1.5E0"); NaN and infinities, which JSON lacks, are null.
+std::string serialize_line(const boost::json::value& value);
+
 }  // namespace obsync::json

@@ -1,0 +1,228 @@
+#include "lambda/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "aws/s3.hpp"
+#include "net/url.hpp"
+#include "util/display.hpp"
+#include "util/env.hpp"
+#include "util/error.hpp"
+
+namespace obsync::lambda {
+
+namespace {
+
+constexpr double k_max_margin_seconds = 900;  // Lambda's longest timeout
+constexpr std::int64_t k_max_lease_ttl_seconds = 86'400;
+
+[[noreturn]] void bad(const char* name, std::string_view value, std::string_view why) {
+    throw Error(ErrorKind::config, std::string(name) + " " + std::string(why) + ", not \"" +
+                                       display_name(value) + "\"");
+}
+
+class Reader {
+public:
+    explicit Reader(const LambdaConfig::Lookup& lookup) : m_lookup(lookup) {}
+
+    // Unset and empty are the same (util/env.hpp).
+    std::optional<std::string> get(const char* name) const {
+        auto value = m_lookup(name);
+        if (value && value->empty()) {
+            return std::nullopt;
+        }
+        return value;
+    }
+
+    std::string required(const char* name, std::string_view what) const {
+        auto value = get(name);
+        if (!value) {
+            throw Error(ErrorKind::config,
+                        std::string(name) + " is not set: it names " + std::string(what));
+        }
+        return std::move(*value);
+    }
+
+    // A whole number in [low, high], digits only.
+    std::optional<std::int64_t> integer(const char* name, std::int64_t low,
+                                        std::int64_t high) const {
+        const auto value = get(name);
+        if (!value) {
+            return std::nullopt;
+        }
+        std::int64_t number = 0;
+        const char* end = value->data() + value->size();
+        const auto [ptr, ec] = std::from_chars(value->data(), end, number);
+        const bool digits_only = !value->empty() && value->front() != '-' && value->front() != '+';
+        if (!digits_only || ec != std::errc() || ptr != end || number < low || number > high) {
+            bad(name, *value,
+                "must be a whole number from " + std::to_string(low) + " to " +
+                    std::to_string(high));
+        }
+        return number;
+    }
+
+private:
+    const LambdaConfig::Lookup& m_lookup;
+};
+
+std::string_view trim(std::string_view text) {
+    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    while (!text.empty() && blank(text.front())) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && blank(text.back())) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+std::string lowercase(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    });
+    return out;
+}
+
+void check_bucket(const char* name, const std::string& bucket) {
+    if (!aws::is_valid_bucket_name(bucket)) {
+        bad(name, bucket, "must name an S3 bucket (3-63 characters of a-z, 0-9, '.', '-')");
+    }
+}
+
+// The same rules as an s3:// destination of the CLI (aws::parse_s3_location), so a prefix that
+// is valid here is valid there.
+std::string checked_prefix(const std::string& bucket, const std::string& prefix) {
+    try {
+        return aws::parse_s3_location("s3://" + bucket + "/" + prefix).prefix;
+    } catch (const Error&) {
+        bad("S3_PREFIX", prefix,
+            "must be a key prefix without empty, '.' or '..' segments or control characters");
+    }
+}
+
+std::chrono::milliseconds parse_margin(const std::string& value) {
+    double seconds = 0;
+    const char* end = value.data() + value.size();
+    const auto [ptr, ec] = std::from_chars(value.data(), end, seconds);
+    if (ec != std::errc() || ptr != end || !std::isfinite(seconds) || seconds <= 0 ||
+        seconds > k_max_margin_seconds) {
+        bad("OBSYNC_DEADLINE_MARGIN", value, "must be a number of seconds above 0 and at most 900");
+    }
+    const auto ms = static_cast<std::int64_t>(std::llround(seconds * 1000));
+    return std::chrono::milliseconds(std::max<std::int64_t>(ms, 1));
+}
+
+bool parse_flag(const char* name, const std::string& value) {
+    const std::string flag = lowercase(value);
+    if (flag == "true" || flag == "1") {
+        return true;
+    }
+    if (flag == "false" || flag == "0") {
+        return false;
+    }
+    bad(name, value, "must be true, false, 1 or 0");
+}
+
+}  // namespace
+
+LambdaConfig LambdaConfig::from_environment() {
+    return from_lookup([](const char* name) { return env_var(name); });
+}
+
+LambdaConfig LambdaConfig::from_lookup(const Lookup& lookup) {
+    const Reader env(lookup);
+    LambdaConfig config;
+
+    if (auto url = env.get("OBSIDIAN_API_URL")) {
+        try {
+            (void)net::Url::parse(*url);
+        } catch (const Error& e) {
+            throw Error(ErrorKind::config, std::string("OBSIDIAN_API_URL: ") + e.what());
+        }
+        config.api_url = std::move(*url);
+    }
+    config.secret_id = env.get("OBSYNC_SECRET_ID").value_or("");
+    config.state_table = env.required("STATE_TABLE_NAME", "the DynamoDB table of the sync state");
+
+    config.bucket = env.required("S3_BUCKET", "the bucket the backups go to");
+    check_bucket("S3_BUCKET", config.bucket);
+    if (auto prefix = env.get("S3_PREFIX")) {
+        config.prefix = checked_prefix(config.bucket, *prefix);
+    }
+
+    if (auto n = env.integer("OBSYNC_CONCURRENCY", 1, k_max_concurrency)) {
+        config.concurrency = static_cast<int>(*n);
+    }
+
+    config.sse = env.get("OBSYNC_SSE").value_or("");
+    if (!config.sse.empty() && config.sse != "AES256" && config.sse != "aws:kms") {
+        bad("OBSYNC_SSE", config.sse, "must be AES256 or aws:kms (or unset)");
+    }
+    config.sse_kms_key_id = env.get("OBSYNC_SSE_KMS_KEY_ID").value_or("");
+    if (!config.sse_kms_key_id.empty() && config.sse != "aws:kms") {
+        throw Error(ErrorKind::config, "OBSYNC_SSE_KMS_KEY_ID needs OBSYNC_SSE=aws:kms");
+    }
+
+    config.allowed_buckets.push_back(config.bucket);
+    if (auto list = env.get("ALLOWED_BUCKETS")) {
+        std::string_view rest = *list;
+        while (true) {
+            const std::size_t comma = rest.find(',');
+            const std::string item(trim(rest.substr(0, comma)));
+            if (!item.empty()) {
+                check_bucket("ALLOWED_BUCKETS", item);
+                config.allowed_buckets.push_back(item);
+            }
+            if (comma == std::string_view::npos) {
+                break;
+            }
+            rest.remove_prefix(comma + 1);
+        }
+    }
+    std::sort(config.allowed_buckets.begin(), config.allowed_buckets.end());
+    config.allowed_buckets.erase(
+        std::unique(config.allowed_buckets.begin(), config.allowed_buckets.end()),
+        config.allowed_buckets.end());
+
+    if (auto flag = env.get("ALLOW_REQUEST_CREDENTIALS")) {
+        config.allow_request_credentials = parse_flag("ALLOW_REQUEST_CREDENTIALS", *flag);
+    }
+
+    if (auto margin = env.get("OBSYNC_DEADLINE_MARGIN")) {
+        config.deadline_margin = parse_margin(*margin);
+        config.deadline_margin_explicit = true;
+    }
+
+    if (auto level = env.get("OBSYNC_LOG_LEVEL")) {
+        config.log_level = parse_log_level(*level, "OBSYNC_LOG_LEVEL");
+    }
+
+    if (auto name = env.get("AWS_LAMBDA_FUNCTION_NAME")) {
+        config.function_name = std::move(*name);
+    }
+    // Lambda's sizes go up to 10240 MB; the bound only catches garbage.
+    if (auto memory = env.integer("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1, 1'048'576)) {
+        config.memory_mb = static_cast<int>(*memory);
+    }
+    if (auto ttl = env.integer("OBSYNC_LEASE_TTL", 1, k_max_lease_ttl_seconds)) {
+        config.lease_ttl = std::chrono::seconds(*ttl);
+    }
+    return config;
+}
+
+bool LambdaConfig::bucket_allowed(std::string_view name) const {
+    return std::binary_search(allowed_buckets.begin(), allowed_buckets.end(), name);
+}
+
+std::chrono::milliseconds LambdaConfig::margin_for(std::chrono::milliseconds remaining) const {
+    if (deadline_margin_explicit) {
+        return deadline_margin;
+    }
+    const std::chrono::milliseconds fifth = std::max(remaining, std::chrono::milliseconds{0}) / 5;
+    return std::min(deadline_margin, fifth);
+}
+
+}  // namespace obsync::lambda
