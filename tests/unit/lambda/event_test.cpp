@@ -228,6 +228,26 @@ TEST(DirectEvents, OtherEventBridgeEventsAreRefused) {
     EXPECT_EQ(refused(R"({"detail-type":"Scheduled Event","source":"my.app"})").status, 400U);
 }
 
+TEST(DirectEvents, DeeplyNestedJsonIsRefusedNotACrash) {
+    const std::string payload = std::string(10000, '[') + std::string(10000, ']');
+    EXPECT_EQ(refused(payload).status, 400U);
+    const std::string nested =
+        R"({"vault_id":)" + std::string(5000, '{') + std::string(5000, '}') + "}";
+    EXPECT_EQ(refused(nested).status, 400U);
+}
+
+TEST(DirectEvents, ALoneSurrogateInThePrefixIsRefused) {
+    // Whether the JSON parser or the prefix check refuses it, the answer is a 400.
+    auto result = decode_event(R"({"dest_prefix":"a\ud800b"})");
+    if (auto* refusal = std::get_if<Refusal>(&result)) {
+        EXPECT_EQ(refusal->status, 400U);
+        return;
+    }
+    auto checked = check_request(std::get<SyncEvent>(result), RequestPolicy{{}, false, "b", ""});
+    ASSERT_TRUE(std::holds_alternative<Refusal>(checked));
+    EXPECT_EQ(std::get<Refusal>(checked).status, 400U);
+}
+
 TEST(DirectEvents, ADirectPayloadOverOneMebibyteIs413) {
     std::string payload = R"({"vault_id":"v")";
     payload.append(k_max_request_body, ' ');
@@ -290,6 +310,17 @@ TEST(HttpEvents, FieldErrorsInTheBodyAre400) {
     const Refusal r = refused(rest_body(R"({"vault_id": 12, "sync_type": "complete"})"));
     EXPECT_EQ(r.status, 400U);
     EXPECT_TRUE(contains(r.failure.message, "field 'vault_id'")) << r.failure.message;
+}
+
+TEST(HttpEvents, AMalformedEnvelopeIs400) {
+    EXPECT_EQ(refused(sample_with("apigw-request.json",
+                                  [](json::object& o) { o["isBase64Encoded"] = "yes"; }))
+                  .status,
+              400U);
+    EXPECT_EQ(
+        refused(sample_with("apigw-request.json", [](json::object& o) { o["httpMethod"] = 1; }))
+            .status,
+        400U);
 }
 
 TEST(HttpEvents, InvalidBase64Is400) {
