@@ -52,7 +52,9 @@ struct SyncEvent {
 };
 
 // An answer given instead of a sync: the HTTP status (also meaningful for direct invocations,
-// whose response carries no status) and the failure. Messages name fields, never their values.
+// whose response carries no status) and the failure, always of kind bad_input: the request has
+// to change (the status says how). Messages name fields, never their values. `source` is what
+// the payload looked like, so that an HTTP caller gets an HTTP answer even to a bad event.
 struct Refusal {
     EventSource source = EventSource::direct;
     unsigned status = 400;

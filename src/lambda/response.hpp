@@ -4,6 +4,7 @@
 // semantics"): a BackupReport or a Refusal as the response document, its HTTP status, the
 // wrapping each event source expects, and when a report must be a function error instead.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,7 +33,8 @@ struct ResponseDetails {
     std::string request_id;
 };
 
-// The response document of a sync that ran (or failed before any vault).
+// The response document of a sync that ran (or failed before any vault; then it also has
+// "error": {"kind","message"}, as a refusal's document does).
 boost::json::object response_body(const backup::BackupReport& report,
                                   const ResponseDetails& details);
 
