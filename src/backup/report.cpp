@@ -35,11 +35,19 @@ bool BackupReport::stopped_early() const {
 
 std::optional<Failure> BackupReport::retryable_failure() const {
     if (error) {
-        return is_retryable(error->kind) ? error : std::nullopt;
+        // A report-level error means no vault ran; when it is permanent (auth, not_found...)
+        // retrying the request cannot help, whatever else the report holds.
+        if (is_retryable(error->kind)) {
+            return error;
+        }
+        return std::nullopt;
     }
-    for (const VaultOutcome& v : vaults) {
-        if (v.error && is_retryable(v.error->kind)) {
-            return v.error;
+    for (const VaultOutcome& vault : vaults) {
+        if (vault.error && is_retryable(vault.error->kind)) {
+            // Callers report this one failure on its own (a function error, a log line): it
+            // must say which vault it is about.
+            return Failure{vault.error->kind, vault.name + ": " + vault.error->message,
+                           vault.error->configuration};
         }
     }
     return std::nullopt;

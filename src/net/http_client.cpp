@@ -97,24 +97,30 @@ struct HttpClient::Impl {
     template <typename Stream>
     asio::awaitable<Outcome> exchange(Stream& stream, Connection& conn,
                                       http::request<http::string_body>& request,
-                                      http::response_parser<http::string_body>& parser) {
+                                      http::response_parser<http::string_body>& parser,
+                                      bool long_poll) {
         conn.tcp().expires_after(options.request_timeout);
         auto [wec, written] = co_await http::async_write(stream, request, k_nothrow);
         if (wec) {
             co_return Outcome{wec, false};
         }
-        conn.tcp().expires_after(options.request_timeout);
+        if (long_poll) {
+            conn.tcp().expires_never();
+        } else {
+            conn.tcp().expires_after(options.request_timeout);
+        }
         auto [rec, read] = co_await http::async_read(stream, conn.buffer, parser, k_nothrow);
         co_return Outcome{rec, parser.got_some()};
     }
 
     asio::awaitable<Outcome> exchange(Connection& conn, http::request<http::string_body>& request,
-                                      http::response_parser<http::string_body>& parser) {
+                                      http::response_parser<http::string_body>& parser,
+                                      bool long_poll) {
         if (auto* plain = std::get_if<beast::tcp_stream>(&conn.stream)) {
-            co_return co_await exchange(*plain, conn, request, parser);
+            co_return co_await exchange(*plain, conn, request, parser, long_poll);
         }
-        co_return co_await exchange(std::get<detail::TlsStream>(conn.stream), conn, request,
-                                    parser);
+        co_return co_await exchange(std::get<detail::TlsStream>(conn.stream), conn, request, parser,
+                                    long_poll);
     }
 };
 
@@ -163,7 +169,8 @@ asio::awaitable<HttpResponse> HttpClient::send(HttpRequest request) {
         parser.body_limit(m_impl->options.max_response_body);
         // A HEAD reply announces a Content-Length but carries no body.
         parser.skip(verb == http::verb::head);
-        const Outcome outcome = co_await m_impl->exchange(*conn, message, parser);
+        const Outcome outcome =
+            co_await m_impl->exchange(*conn, message, parser, request.long_poll);
         if (outcome.ec) {
             // A kept-alive connection that the server closed while idle fails before any byte
             // of a response: the request was not processed, so it is safe to send it again.

@@ -21,6 +21,10 @@ struct HttpRequest {
     std::string url;
     Headers headers;
     std::string body;
+    // The server may hold the response back for as long as it likes (a long poll such as the
+    // Lambda Runtime API's /next, which answers when an event arrives): waiting for the response
+    // has no time limit. Connecting and sending the request keep their timeouts.
+    bool long_poll = false;
 };
 
 struct HttpResponse {

@@ -175,6 +175,14 @@ struct ScriptedHttpServer::Impl : std::enable_shared_from_this<Impl> {
             if (response == "DROP") {
                 co_return;
             }
+            if (response.starts_with("DELAY ")) {
+                const auto line_end = response.find('\n');
+                const auto delay =
+                    std::chrono::milliseconds(std::stol(response.substr(6, line_end)));
+                response.erase(0, line_end + 1);
+                asio::steady_timer timer(socket.get_executor(), delay);
+                co_await timer.async_wait(k_nothrow);
+            }
             if (response.empty()) {
                 // Silent peer: keep the socket open until the client gives up.
                 asio::steady_timer timer(socket.get_executor(), std::chrono::seconds(60));

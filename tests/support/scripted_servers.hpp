@@ -50,7 +50,9 @@ private:
 // An HTTP/1.1 server: each request (method, target, body) gets the raw bytes the handler returns,
 // written verbatim (so tests can send malformed responses). An empty string means "say nothing
 // and keep the connection open" (a silent peer); "DROP" closes the connection; a response that
-// ends with "DROPNEXT" is sent without that marker and then the connection is closed.
+// ends with "DROPNEXT" is sent without that marker and then the connection is closed; one that
+// starts with "DELAY <ms>\n" is sent without that line after that many milliseconds (a slow
+// peer or a long poll).
 class ScriptedHttpServer {
 public:
     struct Request {

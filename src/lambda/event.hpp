@@ -1,0 +1,91 @@
+#pragma once
+
+// What an invocation asks for: the payload Lambda hands the function, decoded into one sync
+// request, or the refusal to answer instead (docs/lambda.md, "Events"). No network, no AWS here.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "backup/report.hpp"
+
+namespace obsync::lambda {
+
+// A request body (or a direct invocation's whole payload) larger than this is refused (413).
+inline constexpr std::size_t k_max_request_body = std::size_t{1} << 20;
+// The longest dest_prefix accepted, in bytes (S3 keys are at most 1024 bytes in all).
+inline constexpr std::size_t k_max_dest_prefix = 512;
+
+enum class EventSource {
+    direct,          // the payload is the request (aws lambda invoke, a constant EventBridge input)
+    api_gateway_v1,  // API Gateway REST API proxy integration (payload format 1.0)
+    api_gateway_v2,  // API Gateway HTTP API (payload format 2.0)
+    function_url,    // a Lambda function URL (payload format 2.0, *.lambda-url.* domain)
+    schedule,        // the raw EventBridge "Scheduled Event"
+};
+
+std::string_view to_string(EventSource source) noexcept;
+// The caller waits for an HTTP answer: the response is wrapped as {statusCode, headers, body}.
+bool is_http(EventSource source) noexcept;
+
+enum class SyncType { incremental, complete };
+
+std::string_view to_string(SyncType type) noexcept;
+
+// A decoded request. Every field is optional; strings other than dest_prefix are never empty.
+struct SyncEvent {
+    EventSource source = EventSource::direct;
+    std::optional<std::string> vault;  // vault_id: an id or a name; none = every vault
+    SyncType sync_type = SyncType::incremental;
+    std::optional<std::string> email;
+    std::optional<std::string> password;
+    std::optional<std::string> totp_secret;
+    std::optional<std::string> vault_password;
+    std::optional<std::string> dest_bucket;
+    std::optional<std::string> dest_prefix;  // "" = the bucket's root
+
+    // Any of email, password, totp_secret, vault_password.
+    bool has_credentials() const;
+};
+
+// An answer given instead of a sync: the HTTP status (also meaningful for direct invocations,
+// whose response carries no status) and the failure, always of kind bad_input: the request has
+// to change (the status says how). Messages name fields, never their values. `source` is what
+// the payload looked like, so that an HTTP caller gets an HTTP answer even to a bad event.
+struct Refusal {
+    EventSource source = EventSource::direct;
+    unsigned status = 400;
+    backup::Failure failure;
+};
+
+// Never throws for any payload: what cannot be decoded is a Refusal (400, 405 or 413).
+std::variant<SyncEvent, Refusal> decode_event(std::string_view payload);
+
+// What the function's configuration lets a request ask for.
+struct RequestPolicy {
+    std::vector<std::string> allowed_buckets;  // besides default_bucket, which is always allowed
+    bool allow_request_credentials = false;
+    std::string default_bucket;  // S3_BUCKET
+    std::string default_prefix;  // S3_PREFIX
+};
+
+// Where the request's backup goes.
+struct Destination {
+    std::string bucket;
+    std::string prefix;  // without a trailing '/'; "" = the bucket's root
+};
+
+// The request's destination under `policy`, or its refusal: 400 for a bad dest_prefix, 403 for
+// credentials in a request while they are disabled, or a dest_bucket that is not allowed.
+std::variant<Destination, Refusal> check_request(const SyncEvent& event,
+                                                 const RequestPolicy& policy);
+
+// Why `prefix` is not an acceptable S3 key prefix, or nothing. As the CLI's s3:// destinations:
+// no '.' or '..' segment, no empty segment (one trailing '/' is allowed), no leading '/', no
+// control character or NUL; also valid UTF-8 and at most k_max_dest_prefix bytes. "" is fine.
+std::optional<std::string> invalid_prefix_reason(std::string_view prefix);
+
+}  // namespace obsync::lambda

@@ -1,0 +1,181 @@
+#include "lambda/response.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "util/display.hpp"
+
+namespace obsync::lambda {
+
+namespace {
+
+namespace json = boost::json;
+
+// Names, paths and messages come from the vault's server and may hold any bytes: JSON text must
+// be valid UTF-8, so what is not becomes U+FFFD (the human "errors" escape it instead).
+json::string text(std::string_view value) {
+    return json::string(to_valid_utf8(value));
+}
+
+json::object failure_json(const backup::Failure& failure) {
+    return json::object{{"kind", to_string(failure.kind)}, {"message", text(failure.message)}};
+}
+
+// "errors": one line per problem, for people, escaped as the CLI prints names and messages.
+class ErrorLines {
+public:
+    void add(std::string line) {
+        if (m_lines.size() < k_max_listed_errors) {
+            m_lines.emplace_back(std::move(line));
+        } else {
+            ++m_omitted;
+        }
+    }
+
+    json::array take() {
+        if (m_omitted > 0) {
+            m_lines.emplace_back("and " + std::to_string(m_omitted) + " more");
+        }
+        return std::move(m_lines);
+    }
+
+private:
+    json::array m_lines;
+    std::size_t m_omitted = 0;
+};
+
+json::object vault_json(const backup::VaultOutcome& vault, ErrorLines& errors) {
+    const std::string name = display_name(vault.name);
+    json::array failures;
+    for (const auto& file : vault.failures) {
+        if (failures.size() < k_max_listed_errors) {
+            failures.push_back(json::object{{"path", text(file.path)},
+                                            {"kind", to_string(file.failure.kind)},
+                                            {"message", text(file.failure.message)}});
+        }
+        // A path that could not be decrypted is empty: its message says so.
+        errors.add(name + ": " + (file.path.empty() ? "" : display_name(file.path) + ": ") +
+                   display_message(file.failure.message));
+    }
+    if (vault.refused > 0) {
+        errors.add(name + ": " + std::to_string(vault.refused) +
+                   " record(s) refused, not in the backup");
+    }
+    if (vault.error) {
+        errors.add(name + ": " + display_message(vault.error->message));
+    }
+    json::object out{
+        {"id", text(vault.id)},
+        {"name", text(vault.name)},
+        {"destination", text(vault.destination)},
+        {"ok", vault.ok()},
+        {"complete", vault.complete},
+        {"stopped_early", vault.stopped_early},
+        {"created", vault.created},
+        {"updated", vault.updated},
+        {"deleted", vault.deleted},
+        {"unchanged", vault.unchanged},
+        {"failed", vault.failed()},
+        {"refused", vault.refused},
+        {"not_attempted", vault.not_attempted},
+        {"bytes_downloaded", vault.bytes_downloaded},
+        {"duration_ms", vault.duration.count()},
+        {"cursor", text(vault.cursor)},
+        {"failures", std::move(failures)},
+    };
+    if (vault.error) {
+        out["error"] = failure_json(*vault.error);
+    }
+    return out;
+}
+
+}  // namespace
+
+json::object response_body(const backup::BackupReport& report, const ResponseDetails& details) {
+    ErrorLines errors;
+    if (report.error) {
+        errors.add(display_message(report.error->message));
+    }
+    json::array vaults;
+    std::int64_t synced = 0;
+    std::int64_t files = 0;
+    for (const auto& vault : report.vaults) {
+        vaults.push_back(vault_json(vault, errors));
+        synced += vault.error ? 0 : 1;
+        files += vault.created + vault.updated + vault.deleted;
+    }
+    json::object out{
+        {"success", report.ok()},
+        {"partial", report.stopped_early()},
+        {"vaults_synced", synced},
+        {"files_count", files},
+        {"duration", static_cast<double>(report.duration.count()) / 1000.0},
+        {"duration_ms", report.duration.count()},
+        {"errors", errors.take()},
+        {"details", json::object{{"sync_type", to_string(details.sync_type)},
+                                 {"dest_bucket", text(details.dest_bucket)},
+                                 {"dest_prefix", text(details.dest_prefix)},
+                                 {"lambda_memory", details.lambda_memory_mb}}},
+        {"vaults", std::move(vaults)},
+        {"request_id", text(details.request_id)},
+    };
+    // Not in every response: only when the run failed before any vault (sign-in, unknown
+    // vault), the same shape as a refusal's and a vault's "error".
+    if (report.error) {
+        out["error"] = failure_json(*report.error);
+    }
+    return out;
+}
+
+json::object refusal_body(const Refusal& refusal, std::string_view request_id) {
+    return json::object{
+        {"success", false},
+        {"error", failure_json(refusal.failure)},
+        {"errors", json::array{text(refusal.failure.message)}},
+        {"request_id", text(request_id)},
+    };
+}
+
+unsigned http_status(const backup::BackupReport& report, bool vault_requested) {
+    if (report.error && report.error->kind == ErrorKind::not_found && vault_requested) {
+        return 404;
+    }
+    if (const auto retryable = report.retryable_failure()) {
+        return retryable->kind == ErrorKind::busy ? 409 : 503;
+    }
+    return 200;
+}
+
+json::value wrap_for_source(EventSource source, unsigned status, json::object body) {
+    if (!is_http(source)) {
+        return body;
+    }
+    json::object headers{{"Content-Type", "application/json"}};
+    if (status == 503) {
+        headers["Retry-After"] = std::to_string(k_retry_after_seconds);
+    }
+    if (status == 405) {
+        headers["Allow"] = "POST";  // RFC 9110 §15.5.6: a 405 says what is allowed
+    }
+    return json::object{
+        {"statusCode", status},
+        {"headers", std::move(headers)},
+        {"body", json::serialize(body)},
+        {"isBase64Encoded", false},
+    };
+}
+
+std::string to_json_text(const json::value& document) {
+    return json::serialize(document);
+}
+
+std::optional<FunctionError> function_error(const backup::BackupReport& report) {
+    const auto failure = report.retryable_failure();
+    if (!failure) {
+        return std::nullopt;
+    }
+    return FunctionError{"Obsync.Retryable." + std::string(to_string(failure->kind)),
+                         display_message(failure->message)};
+}
+
+}  // namespace obsync::lambda
