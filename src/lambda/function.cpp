@@ -1,0 +1,287 @@
+#include "lambda/function.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+
+#include <boost/json.hpp>
+
+#include "aws/client.hpp"
+#include "aws/secrets_manager.hpp"
+#include "backup/service.hpp"
+#include "backup/storage.hpp"
+#include "lambda/emf.hpp"
+#include "lambda/event.hpp"
+#include "util/clock.hpp"
+#include "util/error.hpp"
+#include "util/run_coro.hpp"
+
+namespace obsync::lambda {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+
+// Logs each vault as it starts and ends, and writes its metrics record.
+class LambdaObserver final : public backup::BackupObserver {
+public:
+    LambdaObserver(Logger& log, const LambdaConfig& config) : m_log(log), m_config(config) {}
+
+    void vault_started(const obsidian::VaultInfo& vault) override {
+        m_log.info("vault sync started", {{"vault_id", vault.id}, {"vault_name", vault.name}});
+    }
+
+    void vault_finished(const obsidian::VaultInfo& vault, const backup::VaultOutcome& outcome,
+                        const sync::EngineResult* /*result*/) override {
+        if (outcome.error) {
+            const bool retryable = is_retryable(outcome.error->kind);
+            m_log.log(retryable ? LogLevel::warning : LogLevel::error, "vault sync failed",
+                      {{"vault_id", vault.id},
+                       {"error_kind", std::string(to_string(outcome.error->kind))},
+                       {"error", outcome.error->message},
+                       {"retryable", retryable}});
+        } else {
+            m_log.log(outcome.ok() ? LogLevel::info : LogLevel::warning,
+                      outcome.stopped_early ? "vault sync stopped at the deadline"
+                                            : "vault sync finished",
+                      {{"vault_id", vault.id},
+                       {"destination", outcome.destination},
+                       {"created", outcome.created},
+                       {"updated", outcome.updated},
+                       {"deleted", outcome.deleted},
+                       {"unchanged", outcome.unchanged},
+                       {"failed", outcome.failed()},
+                       {"refused", outcome.refused},
+                       {"not_attempted", outcome.not_attempted},
+                       {"bytes_downloaded", outcome.bytes_downloaded},
+                       {"duration_ms", static_cast<std::int64_t>(outcome.duration.count())},
+                       {"complete", outcome.complete},
+                       {"stopped_early", outcome.stopped_early},
+                       {"cursor", outcome.cursor}});
+            for (const auto& f : outcome.failures) {
+                m_log.warning("file failed",
+                              {{"vault_id", vault.id},
+                               {"path", f.path},
+                               {"error_kind", std::string(to_string(f.failure.kind))},
+                               {"error", f.failure.message}});
+            }
+        }
+        m_log.write_line(vault_metrics(outcome, m_config.function_name, epoch_ms()).serialize());
+    }
+
+private:
+    Logger& m_log;
+    const LambdaConfig& m_config;
+};
+
+// The test hook (OBSYNC_LAMBDA_TEST_HOOKS=1 only): {"obsync_test_fault": "exception" | "abort"}
+// makes the handler fail the way a bug would, so the tests can see the runtime survive it.
+void run_test_fault(std::string_view payload) {
+    boost::system::error_code ec;
+    const auto doc = boost::json::parse(payload, ec);
+    if (ec || !doc.is_object()) {
+        return;
+    }
+    const auto* fault = doc.as_object().if_contains("obsync_test_fault");
+    if (fault == nullptr || !fault->is_string()) {
+        return;
+    }
+    if (fault->as_string() == "exception") {
+        throw std::logic_error("test fault: an exception escaped the handler");
+    }
+    if (fault->as_string() == "abort") {
+        std::abort();
+    }
+}
+
+std::string s3_url(const Destination& dest) {
+    return "s3://" + dest.bucket + (dest.prefix.empty() ? "" : "/" + dest.prefix);
+}
+
+}  // namespace
+
+Function::Function(asio::io_context& io, LambdaConfig config, Logger& log,
+                   const EnvLookup& lookup)
+    : m_io(io),
+      m_config(std::move(config)),
+      m_log(log),
+      m_test_hooks(lookup("OBSYNC_LAMBDA_TEST_HOOKS") == "1"),
+      m_http(io.get_executor()),
+      m_aws(std::make_unique<aws::AwsClient>(io.get_executor(),
+                                             aws::AwsEnvironment::from_lookup(lookup))) {
+    backup::Credentials variables = backup::Credentials::from_variables(lookup);
+    if (!m_config.secret_id.empty()) {
+        m_credentials = std::make_unique<backup::CachedSecretCredentials>(
+            m_config.secret_id, [this](const std::string& id) { return read_secret(id); },
+            std::move(variables));
+    } else {
+        m_credentials = std::make_unique<backup::FixedCredentials>(std::move(variables));
+    }
+    m_account = std::make_unique<backup::Account>(m_io, m_http, m_config.api_url, *m_credentials,
+                                                  m_tokens);
+}
+
+Function::~Function() = default;
+
+int Function::sign_ins() const noexcept {
+    return m_account->sign_ins();
+}
+
+std::string Function::read_secret(const std::string& secret_id) {
+    ++m_secret_reads;
+    m_log.info("reading the credentials secret", {{"secret_id", secret_id}});
+    std::string value;
+    run_coro(m_io, [&]() -> asio::awaitable<void> {
+        value = co_await aws::get_secret_string(*m_aws, secret_id);
+    }());
+    return value;
+}
+
+void Function::mask_secrets(const backup::Credentials& credentials) {
+    for (const auto& secret :
+         {credentials.password, credentials.totp_secret, credentials.vault_password}) {
+        if (secret) {
+            m_log.add_secret(*secret);
+        }
+    }
+    for (const auto& [vault, password] : credentials.vault_passwords) {
+        m_log.add_secret(password);
+    }
+}
+
+Reply Function::handle(const Invocation& invocation, bool cold) {
+    const auto started = std::chrono::steady_clock::now();
+    const milliseconds remaining(invocation.deadline - epoch_ms());
+    if (cold) {
+        m_log.write_line(cold_start_metric(m_config.function_name, epoch_ms()).serialize());
+    }
+    if (m_test_hooks) {
+        run_test_fault(invocation.payload);
+    }
+
+    const auto refuse = [&](const Refusal& refusal) {
+        m_log.warning("request refused",
+                      {{"status", refusal.status},
+                       {"event_source", std::string(to_string(refusal.source))},
+                       {"error", refusal.failure.message}});
+        return Reply{to_json_text(wrap_for_source(refusal.source, refusal.status,
+                                                  refusal_body(refusal, invocation.request_id))),
+                     std::nullopt};
+    };
+    auto decoded = decode_event(invocation.payload);
+    if (const auto* refusal = std::get_if<Refusal>(&decoded)) {
+        return refuse(*refusal);
+    }
+    const SyncEvent& event = std::get<SyncEvent>(decoded);
+    const RequestPolicy policy{m_config.allowed_buckets, m_config.allow_request_credentials,
+                               m_config.bucket, m_config.prefix};
+    auto checked = check_request(event, policy);
+    if (const auto* refusal = std::get_if<Refusal>(&checked)) {
+        return refuse(*refusal);
+    }
+    const Destination& dest = std::get<Destination>(checked);
+    m_log.info("sync requested", {{"event_source", std::string(to_string(event.source))},
+                                  {"sync_type", std::string(to_string(event.sync_type))},
+                                  {"vault_id", event.vault.value_or("")},
+                                  {"dest_bucket", dest.bucket},
+                                  {"dest_prefix", dest.prefix},
+                                  {"remaining_ms", static_cast<std::int64_t>(remaining.count())}});
+
+    // Credentials in a request (only when allowed) stand alone: their token is kept for this
+    // invocation only, never in the function's cache, and never mixed with the secret's.
+    std::optional<backup::FixedCredentials> request_credentials;
+    backup::MemoryTokenCache request_tokens;
+    std::optional<backup::Account> request_account;
+    backup::Account* account = m_account.get();
+    if (event.has_credentials()) {
+        backup::Credentials c;
+        c.email = event.email;
+        c.password = event.password;
+        c.totp_secret = event.totp_secret;
+        c.vault_password = event.vault_password;
+        mask_secrets(c);
+        request_credentials.emplace(std::move(c));
+        request_account.emplace(m_io, m_http, m_config.api_url, *request_credentials,
+                                request_tokens);
+        account = &*request_account;
+    }
+
+    backup::BackupRequest request;
+    request.vault = event.vault;
+    request.folder_per_vault = true;
+    request.full = event.sync_type == SyncType::complete;
+    request.concurrency = m_config.concurrency;
+    // Unique per invocation: two execution environments can share a host name and a pid.
+    request.lease_owner = "lambda:" + invocation.request_id;
+    request.lease_ttl = m_config.lease_ttl;
+    const milliseconds margin = m_config.margin_for(remaining);
+    request.deadline =
+        backup::Deadline{started + remaining - margin, started + remaining - margin / 2};
+
+    backup::BackupReport report;
+    try {
+        backup::StorageOptions storage_options;
+        storage_options.dest = s3_url(dest);
+        storage_options.state = "dynamodb://" + m_config.state_table;
+        storage_options.sse = m_config.sse;
+        storage_options.sse_kms_key_id = m_config.sse_kms_key_id;
+        storage_options.sync_time = iso8601_utc(epoch_ms());
+        backup::Storage storage(m_io, storage_options, m_aws.get());
+        LambdaObserver observer(m_log, m_config);
+        backup::BackupService service(m_io, m_http, *account, m_keys);
+        report = service.run(request, storage, observer);
+    } catch (const Error& e) {
+        report.error = backup::failure_of(e);
+    }
+    if (report.error) {
+        const bool retryable = is_retryable(report.error->kind);
+        m_log.log(retryable ? LogLevel::warning : LogLevel::error, "sync failed before any vault",
+                  {{"error_kind", std::string(to_string(report.error->kind))},
+                   {"error", report.error->message},
+                   {"retryable", retryable}});
+    }
+    // A second line of defence for the logs: the account's secrets and token are masked if they
+    // ever reach a record.
+    try {
+        mask_secrets(m_credentials->current());
+    } catch (const Error&) {
+        // The secret could not be read: then it holds nothing this process could leak.
+    }
+    if (const auto login = m_tokens.load()) {
+        m_log.add_secret(login->token);
+    }
+    if (const auto login = request_tokens.load()) {
+        m_log.add_secret(login->token);
+    }
+
+    ResponseDetails details;
+    details.sync_type = event.sync_type;
+    details.dest_bucket = dest.bucket;
+    details.dest_prefix = dest.prefix;
+    details.lambda_memory_mb = m_config.memory_mb;
+    details.request_id = invocation.request_id;
+    boost::json::object body = response_body(report, details);
+    const auto elapsed =
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+    m_log.info("invocation finished",
+               {{"success", report.ok()},
+                {"partial", report.stopped_early()},
+                {"vaults", report.vaults.size()},
+                {"duration_ms", static_cast<std::int64_t>(elapsed.count())},
+                {"sign_ins", sign_ins()},
+                {"secret_reads", m_secret_reads},
+                {"key_derivations", m_keys.derivations()}});
+    if (is_http(event.source)) {
+        return Reply{to_json_text(wrap_for_source(
+                         event.source, http_status(report, event.vault.has_value()),
+                         std::move(body))),
+                     std::nullopt};
+    }
+    if (auto error = function_error(report)) {
+        return Reply{"", std::move(error)};
+    }
+    return Reply{to_json_text(wrap_for_source(event.source, 200, std::move(body))), std::nullopt};
+}
+
+}  // namespace obsync::lambda
