@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import fcntl
 import http.server
 import json
 import os
@@ -32,6 +33,7 @@ import socketserver
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import uuid
@@ -66,6 +68,8 @@ class InvocationResult:
     cold: bool  # a process was started for this invocation
     pid: int | None  # the process that served it
     init_duration: float | None  # exec to first /next, on cold invocations
+    started_at: float  # time.monotonic() of the hand-out (or of the queueing, never handed out)
+    ended_at: float  # time.monotonic() of the end
 
     def json_logs(self) -> list[dict]:
         """The log lines that are JSON objects (the others are skipped)."""
@@ -100,6 +104,27 @@ class _Invocation:
         self.ended_at: float | None = None
         self.pid: int | None = None
         self.init_duration: float | None = None
+
+
+class _Reader:
+    def __init__(self, pipe, stream: str, gen: int):
+        self.pipe = pipe
+        self.stream = stream
+        self.gen = gen
+        self.busy = False
+        self.eof = False
+        self.thread: threading.Thread | None = None
+
+    def idle(self) -> bool:
+        if self.eof:
+            return True
+        if self.busy:
+            return False
+        try:
+            pending = fcntl.ioctl(self.pipe.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        except (OSError, ValueError):
+            return True
+        return int.from_bytes(pending, sys.byteorder) == 0
 
 
 class InvocationHandle:
@@ -161,10 +186,9 @@ class RuntimeEmulator:
         self._gen = 0  # process generation: bumped at every start
         self._proc: subprocess.Popen | None = None
         self._proc_started_at = 0.0
-        self._readers: list[threading.Thread] = []
+        self._readers: list[_Reader] = []
         self._killed_gens: set[int] = set()
         self._closed = False
-        self._last_line_at = 0.0
 
         self.all_logs: list[LogLine] = []  # every line of every process
         self.results: list[InvocationResult] = []  # every finished invocation, in order
@@ -210,7 +234,7 @@ class RuntimeEmulator:
             self._server.server_close()
             self._server = None
         for reader in self._readers:
-            reader.join(timeout=2)
+            reader.thread.join(timeout=2)
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
@@ -275,24 +299,38 @@ class RuntimeEmulator:
         self.starts += 1
         self.pids.append(proc.pid)
         for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
-            reader = threading.Thread(
-                target=self._read_lines, args=(pipe, stream, gen), daemon=True
-            )
-            reader.start()
+            reader = _Reader(pipe, stream, gen)
+            reader.thread = threading.Thread(target=self._read_lines, args=(reader,), daemon=True)
+            reader.thread.start()
             self._readers.append(reader)
         threading.Thread(target=self._watch_process, args=(proc, gen), daemon=True).start()
 
-    def _read_lines(self, pipe, stream: str, gen: int) -> None:
-        for raw in iter(pipe.readline, b""):
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            line = LogLine(stream, text, time.monotonic())
+    def _read_lines(self, reader: "_Reader") -> None:
+        # Unbuffered reads, so that "nothing pending" can be told: the pipe is empty (FIONREAD)
+        # and the reader is not between a read and the filing of its lines.
+        fd = reader.pipe.fileno()
+        partial = b""
+        while True:
+            data = os.read(fd, 65536)
+            reader.busy = True
+            if not data:
+                chunks = [partial] if partial else []
+                partial = b""
+            else:
+                *chunks, partial = (partial + data).split(b"\n")
+            now = time.monotonic()
             with self._cond:
-                self.all_logs.append(line)
-                self._last_line_at = line.at
-                target = self._log_target
-                if target is not None and target.gen == gen:
-                    target.lines.append(line)
-        pipe.close()
+                for raw in chunks:
+                    line = LogLine(reader.stream, raw.decode("utf-8", errors="replace").rstrip("\r"), now)
+                    self.all_logs.append(line)
+                    target = self._log_target
+                    if target is not None and target.gen == reader.gen:
+                        target.lines.append(line)
+            reader.busy = False
+            if not data:
+                break
+        reader.pipe.close()
+        reader.eof = True
 
     def _watch_process(self, proc: subprocess.Popen, gen: int) -> None:
         code = proc.wait()
@@ -420,14 +458,19 @@ class RuntimeEmulator:
     def _finish(self, inv: _Invocation) -> InvocationResult:
         if inv.result is not None:
             return inv.result
-        # Let the readers catch the lines written just before the answer.
-        settle_until = time.monotonic() + 0.5
-        while time.monotonic() < settle_until:
-            with self._cond:
-                quiet = time.monotonic() - self._last_line_at
-            if quiet >= 0.1:
-                break
-            time.sleep(0.02)
+        # Let the readers file the lines written before the answer: all of them (EOF) when the
+        # process is gone, else until both pipes are drained twice in a row.
+        readers = [r for r in self._readers if r.gen == inv.gen]
+        dead = self._proc is None or self._proc.pid != inv.pid or self._proc.poll() is not None
+        if dead:
+            for reader in readers:
+                reader.thread.join(timeout=5)
+        else:
+            settle_until = time.monotonic() + 2.0
+            drained = 0
+            while drained < 2 and time.monotonic() < settle_until:
+                time.sleep(0.02)
+                drained = drained + 1 if all(r.idle() for r in readers) else 0
         with self._cond:
             if inv.result is not None:
                 return inv.result
@@ -450,6 +493,8 @@ class RuntimeEmulator:
                 cold=inv.cold,
                 pid=inv.pid,
                 init_duration=inv.init_duration,
+                started_at=start,
+                ended_at=inv.ended_at or time.monotonic(),
             )
             inv.result = result
             self.results.append(result)
