@@ -226,6 +226,7 @@ class FakeObsidian:
         for raw in iter(self.proc.stderr.readline, b""):
             with self._lock:
                 self.lines.append((time.monotonic(), raw.decode("utf-8", "replace").rstrip("\n")))
+        self.proc.stderr.close()
 
     def settle(self, quiet: float = 0.2, limit: float = 5.0) -> None:
         """Waits until the server's stderr has been quiet for `quiet` seconds (so the lines of
@@ -287,6 +288,7 @@ class FakeObsidian:
 
     def close(self) -> None:
         _stop(self.proc)
+        self.proc.stdout.close()
         shutil.rmtree(self.data, ignore_errors=True)
 
 
@@ -300,10 +302,15 @@ def create_state_table(moto: MotoServer, table: str) -> None:
     if tool.exists():
         env = {"PATH": os.environ.get("PATH", ""), **moto.aws_environment()}
         env.pop("AWS_SESSION_TOKEN")
-        result = subprocess.run(
-            [str(tool), "state-init", "--state", f"dynamodb://{table}"],
-            env=env, capture_output=True, stdin=subprocess.DEVNULL, timeout=120,
-        )
+        scratch = tempfile.mkdtemp(prefix="obsync-state-init-")
+        env.update(XDG_CONFIG_HOME=scratch, XDG_STATE_HOME=scratch)
+        try:
+            result = subprocess.run(
+                [str(tool), "state-init", "--state", f"dynamodb://{table}"],
+                env=env, capture_output=True, stdin=subprocess.DEVNULL, timeout=120,
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         if result.returncode != 0:
             raise RuntimeError(f"obsync state-init failed: {result.stderr.decode()}")
         return

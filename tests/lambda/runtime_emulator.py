@@ -379,10 +379,11 @@ class RuntimeEmulator:
             return None
 
     def freeze(self) -> None:
-        os.kill(self._require_pid(), signal.SIGSTOP)
+        """SIGSTOP to the function's process group (Lambda freezes the whole sandbox)."""
+        os.killpg(self._require_pid(), signal.SIGSTOP)
 
     def thaw(self) -> None:
-        os.kill(self._require_pid(), signal.SIGCONT)
+        os.killpg(self._require_pid(), signal.SIGCONT)
 
     def _require_pid(self) -> int:
         pid = self.pid

@@ -503,10 +503,10 @@ class DeadlineTest(LambdaCase):
     FUNCTION_TIMEOUT = 5
 
     def test_partial_at_the_deadline_then_resumed_without_downloading_twice(self):
-        # 40 notes at 150 ms a reply cannot be pulled within one 5 s invocation.
-        self.start_fake("--latency-ms", "150")
+        self.start_fake("--latency-ms", "200")
         vault_id, corpus = self.seed("Big", notes=40)
-        emu = self.emulator(timeout=self.FUNCTION_TIMEOUT)
+        # One session: 40 pulls at 200 ms each take 8 s, whatever the default concurrency.
+        emu = self.emulator(timeout=self.FUNCTION_TIMEOUT, OBSYNC_CONCURRENCY="1")
         committed: set[int] = set()
         partials = 0
         for attempt in range(12):
@@ -547,7 +547,8 @@ class OverlapTest(LambdaCase):
     def _overlap(self, make_event):
         self.start_fake("--latency-ms", "100")
         vault_id, corpus = self.seed("Big", notes=40)
-        first, second = self.emulator(), self.emulator()
+        # One session each: 40 pulls at 100 ms keep the winner busy for 4 s at least.
+        first, second = self.emulator(OBSYNC_CONCURRENCY="1"), self.emulator(OBSYNC_CONCURRENCY="1")
         a = first.invoke_async(make_event({"vault_id": "Big"}))
         b = second.invoke_async(make_event({"vault_id": "Big"}))
         results = [a.wait(), b.wait()]
@@ -589,8 +590,8 @@ class FreezeTest(LambdaCase):
         self.start_fake("--latency-ms", "100")
         vault_id, corpus = self.seed("Big", notes=40)
         ttl = str(self.LEASE_TTL)
-        frozen = self.emulator(timeout=120, OBSYNC_LEASE_TTL=ttl)
-        other = self.emulator(timeout=120, OBSYNC_LEASE_TTL=ttl)
+        frozen = self.emulator(timeout=120, OBSYNC_LEASE_TTL=ttl, OBSYNC_CONCURRENCY="1")
+        other = self.emulator(timeout=120, OBSYNC_LEASE_TTL=ttl, OBSYNC_CONCURRENCY="1")
 
         mark = time.monotonic()
         handle = frozen.invoke_async({"vault_id": "Big", "sync_type": "complete"})
