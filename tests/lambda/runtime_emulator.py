@@ -37,7 +37,7 @@ import termios
 import threading
 import time
 import uuid
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 API_PREFIX = "/2018-06-01/runtime"
 PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous payload limit, both ways

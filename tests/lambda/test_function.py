@@ -13,14 +13,12 @@ freeze test), and the response's request_id is the Lambda request id.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import uuid
@@ -223,6 +221,7 @@ class LambdaCase(unittest.TestCase):
             function_timeout=timeout,
             function_name="obsync-test",
             memory_mb=512,
+            init_timeout=30,  # Lambda allows 10 s; the test machine is shared and slow
         )
         emu.start()
         self.addCleanup(emu.close)
