@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from runtime_emulator import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # moto accepts any key while its signature checks are off; these never leave loopback.
@@ -102,6 +104,7 @@ class MotoServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         try:
             _wait_listening(self.port, self.proc, "moto_server")
@@ -210,7 +213,8 @@ class FakeObsidian:
         self.lines: list[tuple[float, str]] = []
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=die_with_parent,
         )
         threading.Thread(target=self._read_stderr, daemon=True).start()
         ready = self.proc.stdout.readline().decode()

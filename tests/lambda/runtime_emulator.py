@@ -44,6 +44,17 @@ PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous payload limit, both ways
 ACCOUNT_ID = "123456789012"
 
 
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL when the thread that started it dies (Linux), so that
+    a test killed by its runner leaves no function, moto or fake server behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class PayloadTooLarge(ValueError):
     """The event is over Lambda's 6 MB invocation payload limit (RequestTooLargeException)."""
 
@@ -294,6 +305,7 @@ class RuntimeEmulator:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         self._proc = proc
         self.starts += 1

@@ -131,7 +131,11 @@ class LambdaCase(unittest.TestCase):
                     raise RuntimeError(f"{variable}={path} does not exist")
                 raise unittest.SkipTest(f"{path} is not built")
         cls.moto = loopback.MotoServer()
-        cls.proxy = loopback.CountingProxy(cls.moto.endpoint)
+        try:
+            cls.proxy = loopback.CountingProxy(cls.moto.endpoint)
+        except BaseException:
+            cls.moto.close()
+            raise
 
     @classmethod
     def tearDownClass(cls):
