@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "util/display.hpp"
+#include "util/json.hpp"
 
 namespace obsync::lambda {
 
@@ -120,9 +121,12 @@ json::object response_body(const backup::BackupReport& report, const ResponseDet
         {"request_id", text(details.request_id)},
     };
     // Not in every response: only when the run failed before any vault (sign-in, unknown
-    // vault), the same shape as a refusal's and a vault's "error".
+    // vault), or a vault failed in a way a retry can fix (busy: the 409 an HTTP caller gets, a
+    // service down: 503); the same shape as a refusal's and a vault's "error".
     if (report.error) {
         out["error"] = failure_json(*report.error);
+    } else if (const auto retryable = report.retryable_failure()) {
+        out["error"] = failure_json(*retryable);
     }
     return out;
 }
@@ -166,7 +170,8 @@ json::value wrap_for_source(EventSource source, unsigned status, json::object bo
 }
 
 std::string to_json_text(const json::value& document) {
-    return json::serialize(document);
+    // Plain decimals ("duration": 2.5, not 2.5E0) and valid UTF-8, as in the logs.
+    return ::obsync::json::serialize_line(document);
 }
 
 std::optional<FunctionError> function_error(const backup::BackupReport& report) {
