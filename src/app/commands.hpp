@@ -23,6 +23,7 @@ enum ExitCode : int {
 struct GlobalOptions {
     std::string api_url;
     bool json = false;
+    bool json_logs = false;     // --log-format json: stderr carries JSON log records, not text
     backup::Credentials flags;  // account and vault credentials given on the command line
 };
 

@@ -144,6 +144,13 @@ int run(int argc, char** argv) {
             "Stop within this time (e.g. 10m), resumable; exit code 5 when stopped early")
         ->type_name("DURATION");
     sync_cmd->add_flag("--json", global.json, "Print one JSON summary on stdout");
+    sync_cmd
+        ->add_option_function<std::string>(
+            "--log-format",
+            [&global](const std::string& value) { global.json_logs = value == "json"; },
+            "text (default) or json: one JSON log record per line on stderr, as on Lambda")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->type_name("FORMAT");
 
     std::string init_state;
     auto* state_init = app.add_subcommand(

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <boost/json.hpp>
 
@@ -8,12 +9,15 @@
 #include "app/commands.hpp"
 #include "app/output.hpp"
 #include "app/progress.hpp"
+#include "backup/log_observer.hpp"
 #include "backup/service.hpp"
 #include "backup/storage.hpp"
 #include "sync/path_filter.hpp"
 #include "util/clock.hpp"
 #include "util/display.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 #include "util/process_owner.hpp"
 
 namespace obsync::app {
@@ -24,10 +28,18 @@ namespace {
 // stderr (text) or its entry of the JSON summary. Also works out the exit code.
 class CliObserver final : public backup::BackupObserver {
 public:
-    CliObserver(const GlobalOptions& global, const SyncRequest& request)
-        : m_global(global), m_request(request) {}
+    CliObserver(const GlobalOptions& global, const SyncRequest& request, Logger* log)
+        : m_global(global), m_request(request) {
+        if (log != nullptr) {
+            m_logging.emplace(*log);
+        }
+    }
 
     void vault_started(const obsidian::VaultInfo& vault) override {
+        if (m_logging) {
+            m_logging->vault_started(vault);
+            return;
+        }
         m_progress = std::make_unique<ProgressReporter>(display_name(vault.name));
     }
 
@@ -43,6 +55,9 @@ public:
             m_progress->finish();
             m_progress.reset();
         }
+        if (m_logging) {
+            m_logging->vault_finished(vault, outcome, result);
+        }
         if (outcome.error) {
             failed(vault, *outcome.error);
         } else if (result != nullptr) {
@@ -50,7 +65,9 @@ public:
         } else {
             // Never started: the time limit had passed.
             m_stopped_early = true;
-            if (m_global.json) {
+            if (m_logging) {
+                // Already logged.
+            } else if (m_global.json) {
                 m_results.push_back({{"id", vault.id},
                                      {"name", vault.name},
                                      {"ok", true},
@@ -91,6 +108,9 @@ private:
             m_results.push_back(std::move(entry));
             return;
         }
+        if (m_logging) {
+            return;
+        }
         if (m_request.dry_run) {
             for (const auto& a : result.plan) {
                 std::cout << action_word(a.kind) << "  " << display_name(a.path) << "\n";
@@ -129,8 +149,10 @@ private:
     }
 
     void failed(const obsidian::VaultInfo& vault, const backup::Failure& failure) {
-        std::cerr << "obsync: " << display_name(vault.name) << ": "
-                  << display_message(failure.message) << std::endl;
+        if (!m_logging) {
+            std::cerr << "obsync: " << display_name(vault.name) << ": "
+                      << display_message(failure.message) << std::endl;
+        }
         // With --all one failing vault does not stop the others, and the run reports 1.
         m_exit_code = m_request.all ? std::max<int>(m_exit_code, k_exit_partial)
                                     : std::max(m_exit_code, exit_code_for(failure));
@@ -146,6 +168,7 @@ private:
     const GlobalOptions& m_global;
     const SyncRequest& m_request;
     std::unique_ptr<ProgressReporter> m_progress;
+    std::optional<backup::LoggingObserver> m_logging;
     boost::json::array m_results;
     int m_exit_code = k_exit_ok;
     bool m_stopped_early = false;
@@ -154,7 +177,27 @@ private:
 }  // namespace
 
 int run_sync(const GlobalOptions& global, const SyncRequest& request) {
+    std::optional<Logger> log;
+    if (global.json_logs) {
+        log.emplace(std::cerr, LogFormat::json, LogLevel::info);
+    }
+    const auto fail = [&](const backup::Failure& failure) {
+        if (!log) {
+            return report_failure(global, failure);
+        }
+        log->error(failure.message, {{"error_kind", std::string(to_string(failure.kind))}});
+        if (global.json) {
+            print_json(std::cout,
+                       boost::json::object{{"ok", false},
+                                           {"error", failure.message},
+                                           {"kind", std::string(to_string(failure.kind))}});
+        }
+        return exit_code_for(failure);
+    };
     try {
+        if (log) {
+            log->set_threshold(parse_log_level(env_var("OBSYNC_LOG_LEVEL").value_or("INFO")));
+        }
         const auto started = std::chrono::steady_clock::now();
         // Everything the command line alone can refute fails here, before any sign-in.
         if (request.dest.empty()) {
@@ -189,10 +232,10 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
 
         backup::KeyCache keys;
         backup::BackupService service(session.io(), session.http(), session.account(), keys);
-        CliObserver observer(global, request);
+        CliObserver observer(global, request, log ? &*log : nullptr);
         const backup::BackupReport report = service.run(backup_request, storage, observer);
         if (report.error) {
-            return report_failure(global, *report.error);
+            return fail(*report.error);
         }
         if (global.json) {
             print_json(std::cout, boost::json::object{{"ok", observer.exit_code() == k_exit_ok},
@@ -201,7 +244,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
         }
         return observer.exit_code();
     } catch (const Error& e) {
-        return report(global, e);
+        return fail(backup::failure_of(e));
     }
 }
 

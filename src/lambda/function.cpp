@@ -8,6 +8,7 @@
 
 #include "aws/client.hpp"
 #include "aws/secrets_manager.hpp"
+#include "backup/log_observer.hpp"
 #include "backup/service.hpp"
 #include "backup/storage.hpp"
 #include "lambda/emf.hpp"
@@ -24,54 +25,18 @@ using std::chrono::milliseconds;
 namespace {
 
 // Logs each vault as it starts and ends, and writes its metrics record.
-class LambdaObserver final : public backup::BackupObserver {
+class LambdaObserver final : public backup::LoggingObserver {
 public:
-    LambdaObserver(Logger& log, const LambdaConfig& config) : m_log(log), m_config(config) {}
-
-    void vault_started(const obsidian::VaultInfo& vault) override {
-        m_log.info("vault sync started", {{"vault_id", vault.id}, {"vault_name", vault.name}});
-    }
+    LambdaObserver(Logger& log, const LambdaConfig& config)
+        : backup::LoggingObserver(log), m_config(config) {}
 
     void vault_finished(const obsidian::VaultInfo& vault, const backup::VaultOutcome& outcome,
-                        const sync::EngineResult* /*result*/) override {
-        if (outcome.error) {
-            const bool retryable = is_retryable(outcome.error->kind);
-            m_log.log(retryable ? LogLevel::warning : LogLevel::error, "vault sync failed",
-                      {{"vault_id", vault.id},
-                       {"error_kind", std::string(to_string(outcome.error->kind))},
-                       {"error", outcome.error->message},
-                       {"retryable", retryable}});
-        } else {
-            m_log.log(outcome.ok() ? LogLevel::info : LogLevel::warning,
-                      outcome.stopped_early ? "vault sync stopped at the deadline"
-                                            : "vault sync finished",
-                      {{"vault_id", vault.id},
-                       {"destination", outcome.destination},
-                       {"created", outcome.created},
-                       {"updated", outcome.updated},
-                       {"deleted", outcome.deleted},
-                       {"unchanged", outcome.unchanged},
-                       {"failed", outcome.failed()},
-                       {"refused", outcome.refused},
-                       {"not_attempted", outcome.not_attempted},
-                       {"bytes_downloaded", outcome.bytes_downloaded},
-                       {"duration_ms", static_cast<std::int64_t>(outcome.duration.count())},
-                       {"complete", outcome.complete},
-                       {"stopped_early", outcome.stopped_early},
-                       {"cursor", outcome.cursor}});
-            for (const auto& f : outcome.failures) {
-                m_log.warning("file failed",
-                              {{"vault_id", vault.id},
-                               {"path", f.path},
-                               {"error_kind", std::string(to_string(f.failure.kind))},
-                               {"error", f.failure.message}});
-            }
-        }
+                        const sync::EngineResult* result) override {
+        backup::LoggingObserver::vault_finished(vault, outcome, result);
         m_log.write_line(vault_metrics(outcome, m_config.function_name, epoch_ms()).serialize());
     }
 
 private:
-    Logger& m_log;
     const LambdaConfig& m_config;
 };
 
@@ -101,8 +66,7 @@ std::string s3_url(const Destination& dest) {
 
 }  // namespace
 
-Function::Function(asio::io_context& io, LambdaConfig config, Logger& log,
-                   const EnvLookup& lookup)
+Function::Function(asio::io_context& io, LambdaConfig config, Logger& log, const EnvLookup& lookup)
     : m_io(io),
       m_config(std::move(config)),
       m_log(log),
@@ -118,8 +82,8 @@ Function::Function(asio::io_context& io, LambdaConfig config, Logger& log,
     } else {
         m_credentials = std::make_unique<backup::FixedCredentials>(std::move(variables));
     }
-    m_account = std::make_unique<backup::Account>(m_io, m_http, m_config.api_url, *m_credentials,
-                                                  m_tokens);
+    m_account =
+        std::make_unique<backup::Account>(m_io, m_http, m_config.api_url, *m_credentials, m_tokens);
 }
 
 Function::~Function() = default;
@@ -161,10 +125,9 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
     }
 
     const auto refuse = [&](const Refusal& refusal) {
-        m_log.warning("request refused",
-                      {{"status", refusal.status},
-                       {"event_source", std::string(to_string(refusal.source))},
-                       {"error", refusal.failure.message}});
+        m_log.warning("request refused", {{"status", refusal.status},
+                                          {"event_source", std::string(to_string(refusal.source))},
+                                          {"error", refusal.failure.message}});
         return Reply{to_json_text(wrap_for_source(refusal.source, refusal.status,
                                                   refusal_body(refusal, invocation.request_id))),
                      std::nullopt};
@@ -264,19 +227,18 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
     boost::json::object body = response_body(report, details);
     const auto elapsed =
         std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
-    m_log.info("invocation finished",
-               {{"success", report.ok()},
-                {"partial", report.stopped_early()},
-                {"vaults", report.vaults.size()},
-                {"duration_ms", static_cast<std::int64_t>(elapsed.count())},
-                {"sign_ins", sign_ins()},
-                {"secret_reads", m_secret_reads},
-                {"key_derivations", m_keys.derivations()}});
+    m_log.info("invocation finished", {{"success", report.ok()},
+                                       {"partial", report.stopped_early()},
+                                       {"vaults", report.vaults.size()},
+                                       {"duration_ms", static_cast<std::int64_t>(elapsed.count())},
+                                       {"sign_ins", sign_ins()},
+                                       {"secret_reads", m_secret_reads},
+                                       {"key_derivations", m_keys.derivations()}});
     if (is_http(event.source)) {
-        return Reply{to_json_text(wrap_for_source(
-                         event.source, http_status(report, event.vault.has_value()),
-                         std::move(body))),
-                     std::nullopt};
+        return Reply{
+            to_json_text(wrap_for_source(event.source, http_status(report, event.vault.has_value()),
+                                         std::move(body))),
+            std::nullopt};
     }
     if (auto error = function_error(report)) {
         return Reply{"", std::move(error)};

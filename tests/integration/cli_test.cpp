@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -690,6 +691,52 @@ TEST_F(CliTest, KillNineThenRerunFinishesWithoutRedownloading) {
     EXPECT_GT(summary.at("unchanged").as_int64(), 0) << "the checkpoint kept nothing";
     EXPECT_LT(downloaded, 606) << "everything was downloaded again";
     EXPECT_GT(partial.size(), 0U);
+}
+
+}  // namespace
+}  // namespace obsync
+
+namespace obsync {
+namespace {
+
+// --log-format json: stderr carries one JSON log record per line (the Lambda function's
+// records), and nothing else; a vault that fails says its kind and that a retry cannot help.
+TEST_F(CliTest, LogFormatJsonWritesOneRecordPerLine) {
+    start();
+    make_corpus(2);
+    seed("One");
+    seed("Two");
+    server->seed({"--owner", "alice@example.com", "--vault", "Locked", "--password",
+                  "another password", "--encryption-version", "3", corpus.string()});
+    const CliResult result =
+        obsync("sync --all --dest " + shell_quote(dest.string()) + " --log-format json");
+    EXPECT_EQ(result.code, 1) << result.err;
+    EXPECT_EQ(tree(corpus), tree(dest / "One"));
+    std::istringstream lines(result.err);
+    std::string line;
+    int finished = 0;
+    int failed = 0;
+    while (std::getline(lines, line)) {
+        const auto record = boost::json::parse(line).as_object();
+        EXPECT_TRUE(record.contains("timestamp")) << line;
+        EXPECT_TRUE(record.contains("level")) << line;
+        EXPECT_EQ(record.at("service").as_string(), "obsync") << line;
+        const std::string message(record.at("message").as_string());
+        if (message == "vault sync finished") {
+            ++finished;
+            EXPECT_GT(record.at("created").as_int64(), 0) << line;
+        } else if (message == "vault sync failed") {
+            ++failed;
+            EXPECT_EQ(record.at("vault_name").as_string(), "Locked") << line;
+            EXPECT_EQ(record.at("retryable").as_bool(), false) << line;
+        }
+    }
+    EXPECT_EQ(finished, 2) << result.err;
+    EXPECT_EQ(failed, 1) << result.err;
+
+    const CliResult bad =
+        obsync("sync One --dest " + shell_quote(dest.string()) + " --log-format yaml");
+    EXPECT_EQ(bad.code, 4);
 }
 
 }  // namespace
