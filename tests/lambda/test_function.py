@@ -728,6 +728,45 @@ class BadConfigTest(LambdaCase):
                 self.assertEqual(emu.starts, 1)
 
 
+class HandlerFaultTest(LambdaCase):
+    """A bug in the handler: an exception is posted to /error and the same process serves the
+    next invocation; a crash ends the process, and the next invocation gets a fresh one."""
+
+    def test_an_exception_is_reported_and_the_loop_goes_on(self):
+        self.start_fake()
+        self.seed("Work", notes=2)
+        emu = self.emulator(OBSYNC_LAMBDA_TEST_HOOKS="1")
+        failed = emu.invoke({"obsync_test_fault": "exception"})
+        self.assertEqual(failed.kind, "error", self.describe(failed))
+        self.assertEqual(failed.error_type, "Obsync.InternalError")
+        self.assertEqual(failed.payload["errorType"], "Obsync.InternalError")
+        self.assertIn("test fault", failed.payload["errorMessage"])
+        good = emu.invoke({"vault_id": "Work"})
+        self.assertEqual(good.kind, "response", self.describe(good))
+        self.assertTrue(self.body(good)["success"])
+        self.assertEqual(good.pid, failed.pid, "the process changed")
+        self.assertFalse(good.cold)
+
+    def test_a_crash_is_followed_by_a_cold_start_that_works(self):
+        self.start_fake()
+        self.seed("Work", notes=2)
+        emu = self.emulator(OBSYNC_LAMBDA_TEST_HOOKS="1")
+        crashed = emu.invoke({"obsync_test_fault": "abort"})
+        self.assertEqual(crashed.kind, "crash", self.describe(crashed))
+        good = emu.invoke({"vault_id": "Work"})
+        self.assertEqual(good.kind, "response", self.describe(good))
+        self.assertTrue(self.body(good)["success"])
+        self.assertNotEqual(good.pid, crashed.pid)
+        self.assertTrue(good.cold)
+
+    def test_the_hook_is_off_unless_asked_for(self):
+        self.start_fake()
+        emu = self.emulator()
+        result = emu.invoke({"obsync_test_fault": "abort"})
+        self.assertEqual(result.kind, "response", self.describe(result))
+        self.assertEqual(self.body(result)["error"]["kind"], "bad_input")  # an unknown field
+
+
 # ---------------------------------------------------------------------- warm reuse
 
 
