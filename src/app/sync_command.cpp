@@ -90,7 +90,7 @@ public:
 private:
     void finished(const obsidian::VaultInfo& vault, const backup::VaultOutcome& outcome,
                   const sync::EngineResult& result) {
-        if (!result.ok()) {
+        if (!result.failures.empty() || !result.refused.empty()) {
             m_exit_code = std::max<int>(m_exit_code, k_exit_partial);
         }
         m_stopped_early = m_stopped_early || result.stopped_early;

@@ -1,5 +1,7 @@
 #include "net/websocket_client.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 #include <variant>
 
@@ -94,13 +96,21 @@ asio::awaitable<std::unique_ptr<WebSocketClient>> WebSocketClient::connect(
     if (url.scheme != "ws" && url.scheme != "wss") {
         throw Error(ErrorKind::config, "not a WebSocket URL: " + std::string(url_text));
     }
+    // connect_timeout bounds the whole connect (TCP, TLS, upgrade), not each step: a caller's
+    // deadline passed as a timeout must hold.
+    const auto until = std::chrono::steady_clock::now() + options.connect_timeout;
+    const auto left = [&until] {
+        return std::max(
+            std::chrono::milliseconds(1),
+            std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()));
+    };
     beast::tcp_stream tcp(executor);
     co_await detail::connect_tcp(tcp, url, options.connect_timeout);
 
     std::unique_ptr<Impl> impl;
     if (url.secure()) {
         detail::TlsStream tls(std::move(tcp), detail::client_tls_context());
-        co_await detail::tls_handshake(tls, url, options.connect_timeout);
+        co_await detail::tls_handshake(tls, url, left());
         impl = std::make_unique<Impl>(url, TlsWs(std::move(tls)), executor);
     } else {
         impl = std::make_unique<Impl>(url, PlainWs(std::move(tcp)), executor);
@@ -108,7 +118,7 @@ asio::awaitable<std::unique_ptr<WebSocketClient>> WebSocketClient::connect(
 
     const std::string host = url.authority();
     co_await impl->visit([&](auto& ws) -> asio::awaitable<void> {
-        beast::get_lowest_layer(ws).expires_after(options.connect_timeout);
+        beast::get_lowest_layer(ws).expires_after(left());
         ws.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
             request.set(beast::http::field::user_agent, user_agent());
         }));

@@ -81,6 +81,7 @@ struct SyncSession::Impl : std::enable_shared_from_this<Impl> {
     SessionTarget target;
     SessionOptions options;
     asio::steady_timer watchdog_timer;
+    asio::steady_timer cut_timer;  // SessionOptions::cut_at
 
     Clock::time_point last_message = Clock::now();
     Clock::time_point request_progress = Clock::now();
@@ -98,7 +99,26 @@ struct SyncSession::Impl : std::enable_shared_from_this<Impl> {
           cipher(c),
           target(std::move(t)),
           options(std::move(o)),
-          watchdog_timer(executor) {}
+          watchdog_timer(executor),
+          cut_timer(executor) {}
+
+    // Closes the connection at cut_at. The timer holds no reference: a session discarded before
+    // then cancels it (and its Impl may already be gone when the cancellation is delivered).
+    void arm_cut(const std::shared_ptr<Impl>& self) {
+        if (!options.cut_at) {
+            return;
+        }
+        cut_timer.expires_at(*options.cut_at);
+        cut_timer.async_wait(
+            [weak = std::weak_ptr<Impl>(self)](const boost::system::error_code& ec) {
+                if (ec) {
+                    return;
+                }
+                if (const auto impl = weak.lock()) {
+                    impl->ws->abort("the sync session was cut at the caller's deadline");
+                }
+            });
+    }
 
     void ensure_usable() const {
         if (broken || closed) {
@@ -355,6 +375,7 @@ SyncSession::~SyncSession() {
     m_impl->closed = true;
     try {
         m_impl->watchdog_timer.cancel();
+        m_impl->cut_timer.cancel();
         if (m_impl->ws->is_open()) {
             m_impl->ws->abort("the sync session was discarded");
         }
@@ -368,10 +389,20 @@ asio::awaitable<std::unique_ptr<SyncSession>> SyncSession::connect(
     SessionOptions options) {
     net::WsOptions ws_options;
     ws_options.connect_timeout = options.connect_timeout;
+    if (options.cut_at) {
+        const auto left =
+            std::chrono::ceil<std::chrono::milliseconds>(*options.cut_at - Clock::now());
+        if (left <= std::chrono::milliseconds::zero()) {
+            throw Error(ErrorKind::network,
+                        "the caller's deadline passed before the sync server was reached");
+        }
+        ws_options.connect_timeout = std::min(ws_options.connect_timeout, left);
+    }
     auto ws = co_await net::WebSocketClient::connect(executor, sync_url(target.host), ws_options);
     auto impl = std::make_shared<Impl>(std::move(ws), cipher, std::move(target), std::move(options),
                                        executor);
     asio::co_spawn(executor, Impl::watchdog(impl), asio::detached);
+    impl->arm_cut(impl);
     co_return std::unique_ptr<SyncSession>(new SyncSession(std::move(impl)));
 }
 
@@ -425,7 +456,9 @@ asio::awaitable<void> SyncSession::close() {
     }
     m_impl->closed = true;
     m_impl->watchdog_timer.cancel();
+    // The close handshake is bounded by cut_at too: the timer is cancelled only after it.
     co_await m_impl->ws->close();
+    m_impl->cut_timer.cancel();
 }
 
 }  // namespace obsync::obsidian

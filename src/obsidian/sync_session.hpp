@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,10 @@ struct SessionOptions {
     std::chrono::milliseconds ping_after{std::chrono::seconds(10)};       // idle → {"op":"ping"}
     std::chrono::milliseconds silence_limit{std::chrono::seconds(120)};   // nothing → give up
     std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};  // no reply → give up
+    // A caller's deadline: at this time the connection is closed whatever it is doing (connect,
+    // init, a pull), and what was in flight fails with Error{network}. Once `close()` returns or
+    // the session is destroyed, nothing of it waits for this time any more.
+    std::optional<std::chrono::steady_clock::time_point> cut_at;
 };
 
 struct SessionTarget {

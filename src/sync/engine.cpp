@@ -13,6 +13,7 @@
 
 #include "crypto/sha256.hpp"
 #include "crypto/vault_cipher.hpp"
+#include "sync/deadline.hpp"
 #include "sync/ledger.hpp"
 #include "sync/path_policy.hpp"
 #include "sync/plan.hpp"
@@ -85,7 +86,8 @@ public:
           m_state(state),
           m_options(options),
           m_progress(std::move(progress)),
-          m_lock(lock) {}
+          m_lock(lock),
+          m_deadline(options.stop_at, options.cut_at) {}
 
     asio::awaitable<EngineResult> execute() {
         if (m_options.dry_run) {
@@ -125,14 +127,12 @@ private:
 
         obsidian::ChangeSet changes;
         std::unique_ptr<obsidian::SyncSession> first;
-        // A connection cut while the change list arrives is retried like a cut pull.
-        for (int attempt = 1;; ++attempt) {
+        // A connection cut while the change list arrives is retried like a cut pull. Past stop_at
+        // no session is opened; one that cut_at closes ends the run early, as it would a pull.
+        bool have_changes = false;
+        for (int attempt = 1; !m_deadline.stopping(); ++attempt) {
             try {
-                obsidian::SessionOptions session_options = m_options.session;
-                first = co_await obsidian::SyncSession::connect(m_executor, m_target, m_cipher,
-                                                                session_options);
-                changes = co_await first->init(m_result.complete ? 0 : snapshot.cursor.version,
-                                               m_result.complete);
+                have_changes = co_await list_changes(first, changes, snapshot.cursor);
                 break;
             } catch (const Error& e) {
                 if (!worth_retrying(e.kind()) || attempt >= m_options.attempts) {
@@ -140,7 +140,10 @@ private:
                 }
             }
             first.reset();
-            co_await sleep_for(backoff_delay(k_pull_backoff, attempt));
+            co_await pause(backoff_delay(k_pull_backoff, attempt));
+        }
+        if (!have_changes) {
+            co_return stopped_before_plan(snapshot.cursor, started);
         }
         std::vector<std::int64_t> uids;
         uids.reserve(changes.records.size());
@@ -215,6 +218,53 @@ private:
     }
 
 private:
+    // Connects the first session and takes the change list from it. False when the run's
+    // deadline cut it (the session is then gone); other failures throw.
+    asio::awaitable<bool> list_changes(std::unique_ptr<obsidian::SyncSession>& first,
+                                       obsidian::ChangeSet& changes, const Cursor& saved) {
+        try {
+            first = co_await obsidian::SyncSession::connect(m_executor, m_target, m_cipher,
+                                                            session_options());
+            changes =
+                co_await first->init(m_result.complete ? 0 : saved.version, m_result.complete);
+            co_return true;
+        } catch (const Error& e) {
+            // What cut_at does to a session (see session_options()).
+            if (!m_deadline.cut() || e.kind() != ErrorKind::network) {
+                throw;
+            }
+        }
+        first.reset();
+        co_return false;
+    }
+
+    // Every session of the run is closed at cut_at, whatever it is doing.
+    obsidian::SessionOptions session_options() const {
+        obsidian::SessionOptions options = m_options.session;
+        options.cut_at = m_deadline.cut_at();
+        return options;
+    }
+
+    // The deadline came before the change list: nothing was planned, nothing is written.
+    EngineResult stopped_before_plan(const Cursor& saved, Clock::time_point started) {
+        m_result.stopped_early = true;
+        m_result.cursor = saved;
+        m_result.refused = m_ledger.refusals();
+        m_result.duration = elapsed(started);
+        return m_result;
+    }
+
+    // A planned action the deadline keeps from being done (the next run does it).
+    void not_attempted(std::int64_t count = 1) {
+        m_result.not_attempted += count;
+        m_result.stopped_early = m_result.stopped_early || count > 0;
+    }
+
+    // A pause before a retry, cut short at stop_at (the retry will not happen then).
+    asio::awaitable<void> pause(std::chrono::milliseconds delay) {
+        co_await sleep_for(std::chrono::ceil<std::chrono::milliseconds>(m_deadline.pause(delay)));
+    }
+
     // Every path the vault holds once this change list is applied (files and folders, without
     // excluded or refused ones): what a restore elsewhere would have to write.
     std::vector<std::string> vault_paths(const StateSnapshot& snapshot,
@@ -248,16 +298,31 @@ private:
         }
         m_ledger.settle(plan.settled_uids);
         for (Action& action : plan.removals) {
+            if (m_deadline.stopping()) {
+                not_attempted();
+                continue;
+            }
             co_await apply_removal(action);
         }
         for (Action& action : plan.folders) {
+            if (m_deadline.stopping()) {
+                not_attempted();
+                continue;
+            }
             co_await apply_folder(action);
         }
         co_await download_all(std::move(plan.downloads), std::move(first));
         for (Action& action : plan.folder_removals) {
+            if (m_deadline.stopping()) {
+                not_attempted();
+                continue;
+            }
             co_await apply_removal(action);
         }
-        co_await checkpoint(true);
+        // A run stopped by its deadline did not apply everything: a snapshot run keeps its
+        // cursor (the removals it lacks may still be due), an incremental one moves it below the
+        // first record left.
+        co_await checkpoint(!m_result.stopped_early, true);
     }
 
     static std::chrono::milliseconds elapsed(Clock::time_point since) {
@@ -460,9 +525,8 @@ private:
     }
 
     asio::awaitable<std::unique_ptr<obsidian::SyncSession>> open_session() {
-        const obsidian::SessionOptions session_options = m_options.session;
         auto session = co_await obsidian::SyncSession::connect(m_executor, m_target, m_cipher,
-                                                               session_options);
+                                                               session_options());
         // Only `ready`: the first session already holds the change list (protocol §4.2).
         co_await session->init(m_ledger.ready_version(), false);
         co_return session;
@@ -486,7 +550,7 @@ private:
                 }
             }
             // A commit that failed may have queued its file again, after the others ended.
-            if (failure || m_queue.empty()) {
+            if (failure || m_queue.empty() || m_deadline.stopping()) {
                 break;
             }
         }
@@ -500,11 +564,17 @@ private:
 
     asio::awaitable<void> work(std::unique_ptr<obsidian::SyncSession>& session,
                                std::optional<Finished>& finished) {
-        while (!m_queue.empty()) {
+        // Past stop_at no file is taken and none retried: the queue's rest is not attempted.
+        while (!m_queue.empty() && !m_deadline.stopping()) {
             Queued next = std::move(m_queue.front());
             m_queue.pop_front();
             const Action& action = next.action;
+            bool abandoned = false;
             for (int attempt = next.attempts + 1;; ++attempt) {
+                if (m_deadline.stopping()) {
+                    abandoned = true;  // a retry the deadline does not allow
+                    break;
+                }
                 std::int64_t counted = 0;
                 try {
                     if (!session) {
@@ -515,6 +585,13 @@ private:
                 } catch (const Error& e) {
                     if (m_claims_lost) {
                         throw;  // not this file's failure: the run stops
+                    }
+                    if (m_deadline.cut() && e.kind() == ErrorKind::network) {
+                        // cut_at closed the session under this pull: not the file's failure.
+                        m_progress_state.bytes_done -= counted;
+                        session.reset();
+                        abandoned = true;
+                        break;
                     }
                     // Counted once: a retry downloads the same bytes again.
                     m_progress_state.bytes_done -= counted;
@@ -534,7 +611,11 @@ private:
                         break;
                     }
                 }
-                co_await sleep_for(backoff_delay(k_pull_backoff, attempt));
+                co_await pause(backoff_delay(k_pull_backoff, attempt));
+            }
+            if (abandoned) {
+                not_attempted();
+                continue;
             }
             ++m_progress_state.files_done;
             report();
@@ -575,6 +656,9 @@ private:
         if (failure) {
             std::rethrow_exception(failure);
         }
+        // Left by the deadline (a commit that failed may also have queued its file again).
+        not_attempted(static_cast<std::int64_t>(m_queue.size()));
+        m_queue.clear();
     }
 
     // Renews the lease and the destination's lock from the start of the run to its end, every
@@ -679,6 +763,7 @@ private:
     Engine::ProgressFn m_progress;
 
     DestinationLock* m_lock;  // null in dry runs
+    Deadline m_deadline;
 
     EngineResult m_result;
     Ledger m_ledger;
@@ -765,6 +850,9 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
         } else if (!result->refused.empty()) {
             record.error = std::to_string(result->refused.size()) +
                            " record(s) refused: " + result->refused.front().reason;
+        } else if (result->stopped_early) {
+            record.error = "stopped at the deadline with " + std::to_string(result->not_attempted) +
+                           " action(s) left";
         }
     }
     // co_await is not allowed in a handler, so the bookkeeping happens here, each step on its

@@ -37,6 +37,12 @@ struct EngineOptions {
     std::string vault_name;  // recorded in the destination's marker (Sink::claim)
     std::chrono::seconds lease_ttl{120};
     obsidian::SessionOptions session;
+    // The run's deadline (docs/sync-engine.md, "Deadline"), for a host with a hard time limit.
+    // Past `stop_at` nothing new starts (no session, pull, retry or removal); the pulls in flight
+    // finish, what is verified is committed and the state is checkpointed, and the run returns
+    // with EngineResult::stopped_early. At `cut_at` the work still in flight on the sync server
+    // (a pull, the change list) is abandoned. Unset or earlier than `stop_at`, `cut_at` is
+    // `stop_at`. Neither set: no deadline.
     std::optional<std::chrono::steady_clock::time_point> stop_at;
     std::optional<std::chrono::steady_clock::time_point> cut_at;
 };
@@ -64,8 +70,6 @@ struct FileFailure {
 
 struct EngineResult {
     bool complete = false;  // a snapshot run (first run, --full, or after reset)
-    bool stopped_early = false;
-    std::int64_t not_attempted = 0;
     std::int64_t created = 0;
     std::int64_t updated = 0;
     std::int64_t deleted = 0;
@@ -83,10 +87,16 @@ struct EngineResult {
     std::vector<PortabilityIssue> portability;
     Cursor cursor;  // where the next run resumes
     std::chrono::milliseconds duration{0};
+    // The deadline (EngineOptions::stop_at) kept work from being done: the next run resumes it.
+    bool stopped_early = false;
+    // Planned actions (downloads, removals, folders) the deadline kept from being done: never
+    // started, a retry not made, or a pull abandoned at cut_at. 0 when the run stopped before it
+    // had the change list (then nothing was planned).
+    std::int64_t not_attempted = 0;
 
     std::int64_t failed() const { return static_cast<std::int64_t>(failures.size()); }
     // Whether the destination now holds everything the vault has (what exit code 0 means).
-    bool ok() const { return failures.empty() && refused.empty(); }
+    bool ok() const { return failures.empty() && refused.empty() && !stopped_early; }
 };
 
 // Downloads one vault into one destination (docs/sync-engine.md): plans against the saved state,

@@ -59,11 +59,15 @@ int run(int argc, char** argv) {
     ServerOptions server;
     std::vector<std::string> users;
     std::int64_t latency_ms = 0;
+    std::int64_t pull_latency_ms = 0;
     auto* serve = app.add_subcommand("serve", "Serve REST and WebSocket until SIGTERM/SIGINT");
     serve->add_option("--data", data_dir, "State directory")->required();
     serve->add_option("--port", server.port, "Port on 127.0.0.1 (0 picks a free one)");
     serve->add_option("--latency-ms", latency_ms, "Delay every reply by N ms")
         ->check(CLI::NonNegativeNumber);
+    serve->add_option("--pull-latency-ms", pull_latency_ms, "Delay replies to pulls by N ms more")
+        ->check(CLI::NonNegativeNumber);
+    serve->add_option("--pull-log", server.pull_log, "Append the uid of every pull to this file");
     serve->add_option("--piece-size", server.piece_size, "Pull frame size in bytes")
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{64} << 20));
     serve->add_option("--user", users, "EMAIL:PASSWORD[:TOTP_SECRET], repeatable");
@@ -130,6 +134,7 @@ int run(int argc, char** argv) {
                 apply_user(store, user);
             }
             server.latency = std::chrono::milliseconds(latency_ms);
+            server.pull_latency = std::chrono::milliseconds(pull_latency_ms);
             return run_server(store, server);
         }
         if (seed_cmd->parsed()) {

@@ -1,6 +1,7 @@
 #include "sync_ws.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <optional>
 #include <system_error>
 
@@ -215,6 +216,16 @@ SyncOutput SyncSession::init(std::string_view message) {
 
 SyncOutput SyncSession::pull(std::int64_t uid) {
     const std::string log = "ws pull uid=" + std::to_string(uid);
+    if (m_options.pull_log) {
+        // For tests that count what a client downloads (a rerun must not fetch a file again).
+        std::ofstream(*m_options.pull_log, std::ios::app) << uid << '\n';
+    }
+    SyncOutput out = pull_reply(uid, log);
+    out.delay = m_options.pull_latency;
+    return out;
+}
+
+SyncOutput SyncSession::pull_reply(std::int64_t uid, const std::string& log) {
     const auto record = m_store.find_record(m_vault_id, uid);
     if (!record) {
         return error_reply("File not found", log);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -36,6 +37,7 @@ struct SyncOutput {
     std::vector<OutFrame> reply;
     bool close = false;  // close the connection (with a close frame) once `reply` is sent
     std::string log;     // one line for --verbose; never carries tokens or keys
+    std::chrono::milliseconds delay{0};  // hold `reply` this long first (--pull-latency-ms)
 };
 
 // The WebSocket sync protocol of §4 and §7 for one connection, free of any I/O: the transport
@@ -60,6 +62,7 @@ private:
     SyncOutput handle_binary(ByteView data);
     SyncOutput init(std::string_view message);
     SyncOutput pull(std::int64_t uid);
+    SyncOutput pull_reply(std::int64_t uid, const std::string& log);
     SyncOutput push(const boost::json::object& request);
     SyncOutput commit(Record record, const std::filesystem::path* blob);
 

@@ -132,8 +132,16 @@ private:
             }
             const auto data = buffer.cdata();
             const ByteView bytes(static_cast<const std::uint8_t*>(data.data()), data.size());
-            deliver(m_ws.got_text() ? m_session.on_text(as_chars(bytes))
-                                    : m_session.on_binary(bytes));
+            SyncOutput out =
+                m_ws.got_text() ? m_session.on_text(as_chars(bytes)) : m_session.on_binary(bytes);
+            if (out.delay.count() > 0) {
+                asio::steady_timer timer(m_ws.get_executor(), out.delay);
+                co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                if (m_closed) {
+                    co_return;
+                }
+            }
+            deliver(std::move(out));
             // Backpressure: read the next request only once the replies are flowing out.
             while (m_queue.size() > k_max_queued && !m_closed) {
                 m_drained.expires_at(asio::steady_timer::time_point::max());

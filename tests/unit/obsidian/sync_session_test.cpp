@@ -450,6 +450,40 @@ TEST_F(SyncSessionTest, SilentServerTimesOutInsteadOfHanging) {
     EXPECT_LT(elapsed, 2000ms);
 }
 
+// A caller's deadline (SessionOptions::cut_at) ends a pull the server holds, long before the
+// request timeout would.
+TEST_F(SyncSessionTest, AStuckPullFailsAtCutAt) {
+    const auto start = std::chrono::steady_clock::now();
+    options.cut_at = start + 400ms;
+    with_server(k_ok_empty, nothing, [&](SyncSession& session) -> asio::awaitable<void> {
+        co_await session.init(0, true);
+        try {
+            co_await session.pull(1, [](ByteView) -> asio::awaitable<void> { co_return; });
+            ADD_FAILURE() << "the pull outlived cut_at";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::network);
+        }
+    });
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(elapsed, 400ms);
+    EXPECT_LT(elapsed, 1500ms);
+}
+
+TEST_F(SyncSessionTest, ACutAtAlreadyPastConnectsToNothing) {
+    options.cut_at = std::chrono::steady_clock::now() - 1ms;
+    int connections = 0;
+    try {
+        with_server(k_ok_empty, nothing, [&](SyncSession&) -> asio::awaitable<void> {
+            ++connections;
+            co_return;
+        });
+        ADD_FAILURE() << "connected past cut_at";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::network);
+    }
+    EXPECT_EQ(connections, 0);
+}
+
 TEST_F(SyncSessionTest, PingsAnIdleServerAndSurvivesSlowReplies) {
     options.ping_after = 100ms;
     options.request_timeout = 3s;
