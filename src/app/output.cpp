@@ -17,7 +17,7 @@ namespace obsync::app {
 int exit_code_for(const Error& error) {
     if (const auto* aws_error = dynamic_cast<const aws::AwsError*>(&error)) {
         switch (aws_error->failure()) {
-            case aws::AwsFailure::access_denied:
+            case aws::AwsFailure::access_denied:  // kind denied
             case aws::AwsFailure::no_such_bucket:
             case aws::AwsFailure::resource_not_found:
                 return k_exit_usage;
@@ -36,10 +36,19 @@ int exit_code_for(const Error& error) {
             return k_exit_not_found;
         case ErrorKind::config:
         case ErrorKind::bad_input:
+        // AWS refused this role or these keys: only the configuration (a policy, the keys) can
+        // fix it, as for the AWS refusals above.
+        case ErrorKind::denied:
             return k_exit_usage;
-        default:
+        case ErrorKind::protocol:
+        case ErrorKind::network:
+        case ErrorKind::throttled:
+        case ErrorKind::unavailable:
+        case ErrorKind::busy:
+        case ErrorKind::storage:
             return k_exit_partial;
     }
+    return k_exit_partial;
 }
 
 namespace {
@@ -157,6 +166,7 @@ boost::json::object result_json(const obsidian::VaultInfo& vault, const std::str
         put_path(error, f.path);
         error["uid"] = f.uid;
         error["message"] = f.message;
+        error["kind"] = to_string(f.kind);
         errors.push_back(std::move(error));
     }
     o["errors"] = std::move(errors);

@@ -25,7 +25,7 @@ namespace {
 ErrorKind kind_of(AwsFailure failure) noexcept {
     switch (failure) {
         case AwsFailure::access_denied:
-            return ErrorKind::auth;
+            return ErrorKind::denied;
         case AwsFailure::no_such_bucket:
         case AwsFailure::resource_not_found:
             return ErrorKind::not_found;
@@ -213,7 +213,9 @@ AwsFailure classify(std::string_view code, unsigned status) noexcept {
                                                     "MissingAuthenticationToken",
                                                     "IncompleteSignature",
                                                     "AllAccessDisabled",
-                                                    "KMS.AccessDeniedException"};
+                                                    "InvalidToken",
+                                                    "KMS.AccessDeniedException",
+                                                    "KMSAccessDeniedException"};
     static constexpr std::string_view k_throttled[] = {
         "SlowDown",
         "Throttling",
@@ -227,6 +229,7 @@ AwsFailure classify(std::string_view code, unsigned status) noexcept {
         "BandwidthLimitExceeded",
         "LimitExceededException",
         "TransactionInProgressException",
+        "TransactionConflictException",
         "PriorRequestNotComplete",
     };
     static constexpr std::string_view k_transient[] = {"RequestTimeout",
@@ -261,6 +264,11 @@ AwsFailure classify(std::string_view code, unsigned status) noexcept {
     }
     if (in(k_transient) || status >= 500) {
         return AwsFailure::unavailable;
+    }
+    // AWS answers a refusal with 403 under many codes (AccountProblem, a service's own
+    // *AccessDenied*); 403 is never a transient state except the clock skew listed above.
+    if (status == 403) {
+        return AwsFailure::access_denied;
     }
     return AwsFailure::other;
 }

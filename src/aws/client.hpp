@@ -36,7 +36,7 @@ struct AwsRequest {
 // The failures a caller acts on. Everything else is `other`; the AWS code is in AwsError::code().
 enum class AwsFailure {
     other,
-    access_denied,             // AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, ...
+    access_denied,             // AccessDenied, InvalidAccessKeyId, KMS.*, any other 403, ...
     no_such_bucket,            // NoSuchBucket
     resource_not_found,        // ResourceNotFoundException, NoSuchKey, 404 without a body
     conditional_check_failed,  // ConditionalCheckFailedException, PreconditionFailed
@@ -47,7 +47,7 @@ enum class AwsFailure {
     invalid_key,               // KeyTooLongError: S3 cannot hold this name, kind bad_input
 };
 
-// An AWS service said no. kind() follows the failure: access_denied → auth, not-found ones →
+// An AWS service said no. kind() follows the failure: access_denied → denied, not-found ones →
 // not_found, throttled → throttled, unavailable → network, service_down → unavailable,
 // wrong_region → config, invalid_key → bad_input (for good: that file is refused), the rest →
 // storage. The message holds

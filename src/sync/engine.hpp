@@ -12,6 +12,7 @@
 #include "obsidian/sync_session.hpp"
 #include "sync/file_state.hpp"
 #include "sync/portable_names.hpp"
+#include "util/error.hpp"
 
 namespace obsync::crypto {
 class VaultCipher;
@@ -55,6 +56,7 @@ struct FileFailure {
     std::string path;  // may be empty when the path itself could not be decrypted
     std::int64_t uid = 0;
     std::string message;
+    ErrorKind kind = ErrorKind::storage;  // what failed it (network, crypto, storage...)
 };
 
 struct EngineResult {
