@@ -103,7 +103,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
                 options.keep_deleted = request.keep_deleted;
                 options.concurrency = request.concurrency;
                 options.excludes = request.excludes;
-                options.lease_owner = local_process_owner();
+                options.lease_owner = unique_run_owner();
                 options.vault_name = vault.name;
                 ProgressReporter progress(display_name(vault.name));
                 sync::EngineResult result;

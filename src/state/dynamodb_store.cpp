@@ -13,7 +13,6 @@
 #include "crypto/sha256.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
-#include "util/process_owner.hpp"
 
 namespace obsync::state {
 namespace {
@@ -487,43 +486,17 @@ private:
         }
     }
 
-    // A lease held by a process of this host that no longer exists is taken over at once, as in
-    // the SQLite store: a run killed with SIGKILL must not block the rerun until expiry.
+    // Free, ours, or expired. Unlike the SQLite store, a lease whose owner looks like a dead
+    // process of this host is not taken over before it expires: the table is shared by hosts
+    // (every Lambda container may have the same host name and pid), so a pid proves nothing.
     asio::awaitable<bool> do_acquire_lease(std::string owner, std::chrono::seconds ttl) {
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            Write take;
-            take.set("o", "owner", attr_s(owner))
-                .set("e", "expires_ms", attr_n(expiry(ttl)))
-                .value("now", attr_n(m_now()));
-            take.condition = "attribute_not_exists(#o) OR #o = :o OR #e <= :now";
-            auto op = conditional("UpdateItem", take.request(m_table, key(m_lease)));
-            if (co_await std::move(op)) {
-                co_return true;
-            }
-            if (attempt > 0) {
-                break;
-            }
-            bj::object get;
-            get["TableName"] = m_table;
-            get["Key"] = key(m_lease);
-            get["ConsistentRead"] = true;
-            const std::string operation = "GetItem";
-            const bj::object reply = co_await m_db.call(operation, get);
-            const auto* item = reply.if_contains("Item");
-            const std::string holder =
-                item != nullptr && item->is_object()
-                    ? aws::item_string(item->as_object(), "owner").value_or("")
-                    : "";
-            if (holder.empty() || !is_dead_local_owner(holder)) {
-                break;
-            }
-            Write drop;
-            drop.name("o", "owner").value("dead", attr_s(holder));
-            drop.condition = "#o = :dead";
-            auto del = conditional("DeleteItem", drop.request(m_table, key(m_lease)));
-            co_await std::move(del);
-        }
-        co_return false;
+        Write take;
+        take.set("o", "owner", attr_s(owner))
+            .set("e", "expires_ms", attr_n(expiry(ttl)))
+            .value("now", attr_n(m_now()));
+        take.condition = "attribute_not_exists(#o) OR #o = :o OR #e <= :now";
+        auto op = conditional("UpdateItem", take.request(m_table, key(m_lease)));
+        co_return co_await std::move(op);
     }
 
     aws::DynamoDb m_db;

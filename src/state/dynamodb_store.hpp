@@ -49,6 +49,9 @@
 //
 // commit() writes the FILE items (BatchWriteItem) before the cursor (a conditional UpdateItem
 // that never moves it backwards); see the comment there for why that order is crash-safe.
+//
+// A lease is taken over when it has expired, never because its owner looks like a dead process:
+// the table is shared by hosts, and a host name and pid prove nothing there.
 
 #include <chrono>
 #include <cstdint>

@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -28,6 +31,7 @@
 #include "support/state_store_contract.hpp"
 #include "support/test_util.hpp"
 #include "util/error.hpp"
+#include "util/process_owner.hpp"
 
 namespace obsync::state {
 namespace {
@@ -375,6 +379,28 @@ TEST_F(DynamoStore, RefusalsAreBinaryItemsKeyedByAHash) {
         }
     }
     EXPECT_TRUE(found);
+}
+
+// A table is shared by hosts: a lease whose owner looks like a dead process of this host may be
+// a live run elsewhere (another Lambda container with the same host name and pid).
+TEST_F(DynamoStore, ALeaseIsTakenOverWhenItExpiresNotWhenItsPidLooksDead) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::_exit(0);
+    }
+    ::waitpid(child, nullptr, 0);
+    const std::string dead = local_process_owner().substr(0, local_process_owner().rfind(':')) +
+                             ":" + std::to_string(child) + ":0123456789abcdef";
+    ASSERT_TRUE(is_dead_local_owner(dead));
+    std::int64_t now = 1'800'000'000'000;
+    const auto clock = [&now] { return now; };
+    auto killed = open("v", "/d", clock);
+    auto rerun = open("v", "/d", clock);
+    ASSERT_TRUE(run(killed->acquire_lease(dead, std::chrono::seconds(60))));
+    const std::string owner = unique_run_owner();
+    EXPECT_FALSE(run(rerun->acquire_lease(owner, std::chrono::seconds(60))));
+    now += 60'001;
+    EXPECT_TRUE(run(rerun->acquire_lease(owner, std::chrono::seconds(60))));
 }
 
 TEST_F(DynamoStore, MissingTableSaysToRunStateInit) {
