@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -54,16 +55,22 @@ enum class AwsFailure {
 // the operation, the AWS error code, the HTTP status and AWS's own message, never a credential.
 class AwsError : public Error {
 public:
-    AwsError(AwsFailure failure, std::string code, unsigned status, const std::string& message);
+    AwsError(AwsFailure failure, std::string code, unsigned status, const std::string& message,
+             std::vector<std::string> reasons = {});
 
     AwsFailure failure() const noexcept { return m_failure; }
     const std::string& code() const noexcept { return m_code; }
     unsigned status() const noexcept { return m_status; }
+    // A cancelled DynamoDB transaction (TransactionCanceledException): one code per item, in
+    // order, "None" for the items that were fine ("ConditionalCheckFailed", "TransactionConflict"
+    // ...). Empty for every other error.
+    const std::vector<std::string>& reasons() const noexcept { return m_reasons; }
 
 private:
     AwsFailure m_failure;
     std::string m_code;
     unsigned m_status;
+    std::vector<std::string> m_reasons;
 };
 
 // Classifies an AWS error code (the part after '#' of a JSON "__type", or an S3 <Code>) with the

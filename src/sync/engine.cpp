@@ -655,6 +655,15 @@ private:
             co_await m_sink.flush();
             check_claims();
             co_await m_state.commit(batch);
+        } catch (const Error& e) {
+            failure = std::current_exception();
+            if (e.kind() == ErrorKind::busy) {
+                // The store refused because the lease is another run's now (a thawed run):
+                // as when a renewal fails, the run writes nothing more.
+                m_renew_failure = failure;
+                m_claims_lost = true;
+                m_queue.clear();
+            }
         } catch (...) {
             failure = std::current_exception();
         }
