@@ -27,10 +27,19 @@ int exit_code_for(const backup::Failure& failure) {
             return k_exit_not_found;
         case ErrorKind::config:
         case ErrorKind::bad_input:
+        // AWS refused this role or these keys: only the configuration (a policy, the keys) can
+        // fix it, as for the AWS refusals above.
+        case ErrorKind::denied:
             return k_exit_usage;
-        default:
+        case ErrorKind::protocol:
+        case ErrorKind::network:
+        case ErrorKind::throttled:
+        case ErrorKind::unavailable:
+        case ErrorKind::busy:
+        case ErrorKind::storage:
             return k_exit_partial;
     }
+    return k_exit_partial;
 }
 
 int exit_code_for(const Error& error) {

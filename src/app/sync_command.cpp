@@ -224,7 +224,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
         backup_request.keep_deleted = request.keep_deleted;
         backup_request.concurrency = request.concurrency;
         backup_request.excludes = request.excludes;
-        backup_request.lease_owner = local_process_owner();
+        backup_request.lease_owner = unique_run_owner();
         if (request.time_limit) {
             backup_request.deadline = backup::Deadline::ending_at(
                 started + *request.time_limit, backup::default_margin(*request.time_limit));

@@ -4,6 +4,7 @@
 #include <array>
 #include <map>
 #include <random>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,7 +26,7 @@ namespace {
 ErrorKind kind_of(AwsFailure failure) noexcept {
     switch (failure) {
         case AwsFailure::access_denied:
-            return ErrorKind::auth;
+            return ErrorKind::denied;
         case AwsFailure::no_such_bucket:
         case AwsFailure::resource_not_found:
             return ErrorKind::not_found;
@@ -53,6 +54,7 @@ bool retryable(AwsFailure failure) noexcept {
 struct ErrorDetail {
     std::string code;
     std::string message;
+    std::vector<std::string> reasons;  // a cancelled DynamoDB transaction's, one per item
 };
 
 // JSON services put the code in "__type" ("com.amazonaws.dynamodb.v20120810#Code" or "Code") or
@@ -73,6 +75,20 @@ ErrorDetail error_detail(const net::HttpResponse& response) {
             for (const char* key : {"message", "Message"}) {
                 if (const auto* text = object.if_contains(key); text && text->is_string()) {
                     detail.message = std::string(text->as_string());
+                }
+            }
+            // TransactionCanceledException: which item's condition failed is only here (the
+            // message lists the codes too, but messages are not parsed).
+            if (const auto* list = object.if_contains("CancellationReasons");
+                list && list->is_array()) {
+                for (const auto& reason : list->as_array()) {
+                    const auto* code =
+                        reason.is_object() ? reason.as_object().if_contains("Code") : nullptr;
+                    std::string text = "None";
+                    if (code != nullptr && code->is_string()) {
+                        text = std::string(code->as_string());
+                    }
+                    detail.reasons.push_back(std::move(text));
                 }
             }
         }
@@ -194,11 +210,12 @@ std::string s3_endpoint_for_region(std::string endpoint, std::string_view from,
 }
 
 AwsError::AwsError(AwsFailure failure, std::string code, unsigned status,
-                   const std::string& message)
+                   const std::string& message, std::vector<std::string> reasons)
     : Error(kind_of(failure), message),
       m_failure(failure),
       m_code(std::move(code)),
-      m_status(status) {}
+      m_status(status),
+      m_reasons(std::move(reasons)) {}
 
 AwsFailure classify(std::string_view code, unsigned status) noexcept {
     static constexpr std::string_view k_denied[] = {"AccessDenied",
@@ -213,7 +230,9 @@ AwsFailure classify(std::string_view code, unsigned status) noexcept {
                                                     "MissingAuthenticationToken",
                                                     "IncompleteSignature",
                                                     "AllAccessDisabled",
-                                                    "KMS.AccessDeniedException"};
+                                                    "InvalidToken",
+                                                    "KMS.AccessDeniedException",
+                                                    "KMSAccessDeniedException"};
     static constexpr std::string_view k_throttled[] = {
         "SlowDown",
         "Throttling",
@@ -227,6 +246,7 @@ AwsFailure classify(std::string_view code, unsigned status) noexcept {
         "BandwidthLimitExceeded",
         "LimitExceededException",
         "TransactionInProgressException",
+        "TransactionConflictException",
         "PriorRequestNotComplete",
     };
     static constexpr std::string_view k_transient[] = {"RequestTimeout",
@@ -261,6 +281,11 @@ AwsFailure classify(std::string_view code, unsigned status) noexcept {
     }
     if (in(k_transient) || status >= 500) {
         return AwsFailure::unavailable;
+    }
+    // AWS answers a refusal with 403 under many codes (AccountProblem, a service's own
+    // *AccessDenied*); 403 is never a transient state except the clock skew listed above.
+    if (status == 403) {
+        return AwsFailure::access_denied;
     }
     return AwsFailure::other;
 }
@@ -459,7 +484,8 @@ asio::awaitable<net::HttpResponse> AwsClient::send(AwsRequest request) {
                 continue;
             } else {
                 failure.emplace(kind, detail.code, response.status,
-                                describe_failure(request, detail, response.status));
+                                describe_failure(request, detail, response.status),
+                                std::move(detail.reasons));
             }
         } catch (const Error& error) {
             if (error.kind() != ErrorKind::network) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -36,7 +37,7 @@ struct AwsRequest {
 // The failures a caller acts on. Everything else is `other`; the AWS code is in AwsError::code().
 enum class AwsFailure {
     other,
-    access_denied,             // AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, ...
+    access_denied,             // AccessDenied, InvalidAccessKeyId, KMS.*, any other 403, ...
     no_such_bucket,            // NoSuchBucket
     resource_not_found,        // ResourceNotFoundException, NoSuchKey, 404 without a body
     conditional_check_failed,  // ConditionalCheckFailedException, PreconditionFailed
@@ -47,23 +48,29 @@ enum class AwsFailure {
     invalid_key,               // KeyTooLongError: S3 cannot hold this name, kind bad_input
 };
 
-// An AWS service said no. kind() follows the failure: access_denied → auth, not-found ones →
+// An AWS service said no. kind() follows the failure: access_denied → denied, not-found ones →
 // not_found, throttled → throttled, unavailable → network, service_down → unavailable,
 // wrong_region → config, invalid_key → bad_input (for good: that file is refused), the rest →
 // storage. The message holds
 // the operation, the AWS error code, the HTTP status and AWS's own message, never a credential.
 class AwsError : public Error {
 public:
-    AwsError(AwsFailure failure, std::string code, unsigned status, const std::string& message);
+    AwsError(AwsFailure failure, std::string code, unsigned status, const std::string& message,
+             std::vector<std::string> reasons = {});
 
     AwsFailure failure() const noexcept { return m_failure; }
     const std::string& code() const noexcept { return m_code; }
     unsigned status() const noexcept { return m_status; }
+    // A cancelled DynamoDB transaction (TransactionCanceledException): one code per item, in
+    // order, "None" for the items that were fine ("ConditionalCheckFailed", "TransactionConflict"
+    // ...). Empty for every other error.
+    const std::vector<std::string>& reasons() const noexcept { return m_reasons; }
 
 private:
     AwsFailure m_failure;
     std::string m_code;
     unsigned m_status;
+    std::vector<std::string> m_reasons;
 };
 
 // Classifies an AWS error code (the part after '#' of a JSON "__type", or an S3 <Code>) with the

@@ -71,6 +71,34 @@ asio::awaitable<bj::object> DynamoDb::call(std::string operation, bj::object req
     co_return json::parse_object(response.body, context);
 }
 
+asio::awaitable<std::vector<std::string>> DynamoDb::transact_write(bj::array items) {
+    bj::object request;
+    request["TransactItems"] = std::move(items);
+    std::vector<std::string> reasons;
+    try {
+        const std::string operation = "TransactWriteItems";
+        co_await call(operation, std::move(request));
+    } catch (const AwsError& error) {
+        if (error.code() != "TransactionCanceledException" || error.reasons().empty()) {
+            throw;
+        }
+        reasons = error.reasons();
+    }
+    for (const std::string& reason : reasons) {
+        if (reason == "TransactionConflict" || reason == "ThrottlingError" ||
+            reason == "ProvisionedThroughputExceeded" || reason == "RequestLimitExceeded") {
+            throw Error(ErrorKind::throttled,
+                        "DynamoDB TransactWriteItems: cancelled (" + reason +
+                            "): another write to the same items or over capacity; retry later");
+        }
+        if (reason != "None" && reason != "ConditionalCheckFailed") {
+            throw Error(ErrorKind::storage,
+                        "DynamoDB TransactWriteItems: cancelled (" + reason + ")");
+        }
+    }
+    co_return reasons;
+}
+
 asio::awaitable<std::vector<bj::object>> DynamoDb::query_all(std::string operation,
                                                              bj::object request) {
     std::vector<bj::object> items;

@@ -43,6 +43,13 @@ public:
     // A key must not appear twice in `requests` (DynamoDB refuses such a batch).
     boost::asio::awaitable<void> batch_write(std::string table, boost::json::array requests);
 
+    // TransactWriteItems: `items` ({"ConditionCheck": ...}, {"Update": ...}, ...; at most 100)
+    // all apply or none does. Returns nothing when they applied; when a condition failed, the
+    // cancellation reasons, one per item in order ("ConditionalCheckFailed" or "None"), so the
+    // caller can tell which one. A transaction cancelled by a conflict with another one or by
+    // throttling throws Error{throttled}; anything else throws AwsError.
+    boost::asio::awaitable<std::vector<std::string>> transact_write(boost::json::array items);
+
     AwsClient& client() noexcept { return m_client; }
 
     static constexpr std::size_t k_max_batch_write = 25;

@@ -10,7 +10,6 @@
 #include "sink/backup_marker.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
-#include "util/process_owner.hpp"
 
 namespace obsync::sink {
 namespace {
@@ -210,16 +209,17 @@ asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim_s3_prefix(
         }
         const std::int64_t expires = parse_ms(held->metadata);
         const std::string owner = metadata_value(held, "owner");
-        // A run of this host that was killed (SIGKILL, power loss) does not block its rerun
-        // until expiry, as a local lock file would not.
-        if (expires > epoch_ms() && !is_dead_local_owner(owner)) {
+        // Only an expired lock is taken over. Not one whose owner looks like a dead process of
+        // this host: a bucket is shared by hosts, and another one (a Lambda container) may have
+        // the same host name and pid, so a killed run's rerun waits for the expiry.
+        if (expires > epoch_ms()) {
             throw Error(ErrorKind::busy, where + " is being written by another run" +
                                              (owner.empty() ? std::string() : " (" + owner + ")") +
                                              " until its lock expires within " +
                                              std::to_string((expires - epoch_ms()) / 1000 + 1) +
                                              " s; try again when it has finished");
         }
-        // Expired, or its run died: take it over, unless someone else is doing so right now.
+        // Expired: take it over, unless someone else is doing so right now.
         etag = (co_await put_lock(s3, bucket, keys.lock, backup.owner, ttl, "if-match", held->etag))
                    .etag;
     }

@@ -13,7 +13,6 @@
 #include "crypto/sha256.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
-#include "util/process_owner.hpp"
 
 namespace obsync::state {
 namespace {
@@ -137,7 +136,11 @@ public:
 
     asio::awaitable<bool> acquire_lease(std::string_view owner, std::chrono::seconds ttl) override {
         auto op = do_acquire_lease(std::string(owner), ttl);
-        co_return co_await guard(std::move(op));
+        const bool taken = co_await guard(std::move(op));
+        if (taken) {
+            m_owner = owner;  // from now on the cursor moves only while the lease is still ours
+        }
+        co_return taken;
     }
 
     // Extends the lease while it is still ours, even past its expiry if nobody took it over: the
@@ -162,6 +165,9 @@ public:
         write.condition = "#o = :me";
         auto op = conditional("DeleteItem", write.request(m_table, key(m_lease)));
         co_await guard(std::move(op));
+        if (owner == m_owner) {
+            m_owner.clear();
+        }
     }
 
 private:
@@ -457,15 +463,43 @@ private:
         if (!checkpoint.cursor) {
             co_return;
         }
-        // Only forwards: a stale writer (say, one whose lease was taken over) must not undo the
-        // progress of a newer one. A refused move keeps the newer cursor and is not an error.
+        // Only forwards: a stale writer must not undo the progress of a newer one. A refused move
+        // keeps the newer cursor and is not an error.
         Write cursor;
         cursor.set("v", "v", attr_n(checkpoint.cursor->version))
             .set("i", "i", attr_bool(checkpoint.cursor->initial));
         touch(cursor);
         cursor.condition = "attribute_not_exists(#v) OR #v <= :v";
-        auto op = conditional("UpdateItem", cursor.request(m_table, key(m_meta)));
-        co_await std::move(op);
+        if (m_owner.empty()) {
+            // No lease taken through this store (state tools, tests): nothing to check it against.
+            auto op = conditional("UpdateItem", cursor.request(m_table, key(m_meta)));
+            co_await std::move(op);
+            co_return;
+        }
+        co_await move_cursor_under_lease(std::move(cursor));
+    }
+
+    // The cursor moves in one transaction with a check that the lease is still ours, so a run
+    // that was frozen (a Lambda container thawed, a suspended laptop) while another run took its
+    // expired lease over cannot write its cursor over the newer run's. The check is on the owner
+    // only, not the expiry: a lease is ours until another run takes it (renew_lease extends it
+    // past its expiry too), and a takeover changes the owner, which is unique per run
+    // (unique_run_owner()), so a lease once lost never reads as ours again.
+    asio::awaitable<void> move_cursor_under_lease(Write cursor) {
+        Write lease;
+        lease.name("o", "owner").value("me", attr_s(m_owner));
+        lease.condition = "#o = :me";
+        bj::array items;
+        items.push_back(bj::object{{"ConditionCheck", lease.request(m_table, key(m_lease))}});
+        items.push_back(bj::object{{"Update", cursor.request(m_table, key(m_meta))}});
+        auto op = m_db.transact_write(std::move(items));
+        const std::vector<std::string> reasons = co_await std::move(op);
+        if (!reasons.empty() && reasons.front() == "ConditionalCheckFailed") {
+            throw Error(ErrorKind::busy, "DynamoDB state table " + m_table +
+                                             ": the lease was taken over by another run; this "
+                                             "run's progress is not recorded");
+        }
+        // Otherwise only the forward-only condition can have failed: the cursor is ahead already.
     }
 
     // Keeps the vault name, the last run and the lease (they describe the scope, not its
@@ -487,43 +521,17 @@ private:
         }
     }
 
-    // A lease held by a process of this host that no longer exists is taken over at once, as in
-    // the SQLite store: a run killed with SIGKILL must not block the rerun until expiry.
+    // Free, ours, or expired. Unlike the SQLite store, a lease whose owner looks like a dead
+    // process of this host is not taken over before it expires: the table is shared by hosts
+    // (every Lambda container may have the same host name and pid), so a pid proves nothing.
     asio::awaitable<bool> do_acquire_lease(std::string owner, std::chrono::seconds ttl) {
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            Write take;
-            take.set("o", "owner", attr_s(owner))
-                .set("e", "expires_ms", attr_n(expiry(ttl)))
-                .value("now", attr_n(m_now()));
-            take.condition = "attribute_not_exists(#o) OR #o = :o OR #e <= :now";
-            auto op = conditional("UpdateItem", take.request(m_table, key(m_lease)));
-            if (co_await std::move(op)) {
-                co_return true;
-            }
-            if (attempt > 0) {
-                break;
-            }
-            bj::object get;
-            get["TableName"] = m_table;
-            get["Key"] = key(m_lease);
-            get["ConsistentRead"] = true;
-            const std::string operation = "GetItem";
-            const bj::object reply = co_await m_db.call(operation, get);
-            const auto* item = reply.if_contains("Item");
-            const std::string holder =
-                item != nullptr && item->is_object()
-                    ? aws::item_string(item->as_object(), "owner").value_or("")
-                    : "";
-            if (holder.empty() || !is_dead_local_owner(holder)) {
-                break;
-            }
-            Write drop;
-            drop.name("o", "owner").value("dead", attr_s(holder));
-            drop.condition = "#o = :dead";
-            auto del = conditional("DeleteItem", drop.request(m_table, key(m_lease)));
-            co_await std::move(del);
-        }
-        co_return false;
+        Write take;
+        take.set("o", "owner", attr_s(owner))
+            .set("e", "expires_ms", attr_n(expiry(ttl)))
+            .value("now", attr_n(m_now()));
+        take.condition = "attribute_not_exists(#o) OR #o = :o OR #e <= :now";
+        auto op = conditional("UpdateItem", take.request(m_table, key(m_lease)));
+        co_return co_await std::move(op);
     }
 
     aws::DynamoDb m_db;
@@ -536,6 +544,7 @@ private:
     std::string m_file_prefix;
     std::string m_refused_prefix;
     bool m_meta_ready = false;  // META is known to exist, without reset-pending
+    std::string m_owner;        // the lease this store took, empty when none
 };
 
 }  // namespace

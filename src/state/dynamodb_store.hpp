@@ -48,7 +48,12 @@
 // cursor, as a fresh SQLite scope accepts all three.
 //
 // commit() writes the FILE items (BatchWriteItem) before the cursor (a conditional UpdateItem
-// that never moves it backwards); see the comment there for why that order is crash-safe.
+// that never moves it backwards); see the comment there for why that order is crash-safe. Once
+// the store holds a lease, the cursor moves in a TransactWriteItems with a ConditionCheck that
+// LEASE#D still names this run: a run whose lease was taken over gets Error{busy}.
+//
+// A lease is taken over when it has expired, never because its owner looks like a dead process:
+// the table is shared by hosts, and a host name and pid prove nothing there.
 
 #include <chrono>
 #include <cstdint>

@@ -204,7 +204,11 @@ public:
 
     boost::asio::awaitable<bool> acquire_lease(std::string_view owner,
                                                std::chrono::seconds ttl) override {
-        co_return do_acquire_lease(owner, ttl);
+        const bool taken = do_acquire_lease(owner, ttl);
+        if (taken) {
+            m_owner = owner;  // from now on a checkpoint is stored only while the lease is ours
+        }
+        co_return taken;
     }
 
     boost::asio::awaitable<void> renew_lease(std::string_view owner,
@@ -216,6 +220,9 @@ public:
     boost::asio::awaitable<void> release_lease(std::string_view owner) override {
         SqliteStatement st(m_db, "DELETE FROM leases WHERE scope_id = ?1 AND owner = ?2");
         st.bind(1, m_scope_id).bind(2, owner).run();
+        if (owner == m_owner) {
+            m_owner.clear();
+        }
         co_return;
     }
 
@@ -274,8 +281,25 @@ private:
         return snapshot;
     }
 
+    // The lease this store took still names it: checked inside the checkpoint's transaction, so
+    // a run that was suspended while another took its expired lease over stores nothing (its
+    // cursor would overwrite the newer run's). Owners are unique per run (unique_run_owner()).
+    void check_lease_is_ours() {
+        if (m_owner.empty()) {
+            return;  // no lease taken through this store (tools, tests)
+        }
+        SqliteStatement st(m_db, "SELECT 1 FROM leases WHERE scope_id = ?1 AND owner = ?2");
+        st.bind(1, m_scope_id).bind(2, m_owner);
+        if (!st.step()) {
+            throw Error(ErrorKind::busy, "state database " + m_db.name() +
+                                             ": the lease was taken over by another run; this "
+                                             "run's progress is not recorded");
+        }
+    }
+
     void do_commit(const sync::Checkpoint& checkpoint) {
         SqliteTransaction tx(m_db);
+        check_lease_is_ours();
         m_db.exec(k_refusals_schema);
         if (!checkpoint.upserts.empty()) {
             SqliteStatement upsert(m_db,
@@ -425,6 +449,7 @@ private:
     SqliteDb m_db;
     sync::StateScope m_scope;
     std::function<std::int64_t()> m_now;
+    std::string m_owner;  // the lease this store took, empty when none
     std::int64_t m_scope_id = 0;
 };
 

@@ -64,11 +64,14 @@ struct Queued {
     int attempts = 0;
 };
 
-// Whether a failure of one file may go away when the file is tried again: the connection or the
-// service hiccuped. The sync session is renewed first (see work()).
-bool worth_retrying(ErrorKind kind) {
-    return kind == ErrorKind::network || kind == ErrorKind::protocol ||
-           kind == ErrorKind::throttled;
+// What to do about a failed step is util/error.hpp's decision (on_step_failure), for every step
+// alike. A retried file gets a fresh sync session (see work()).
+bool worth_retrying(const Error& error) {
+    return on_step_failure(error.kind()) == StepFailure::retry;
+}
+
+bool stops_the_run(const Error& error) {
+    return on_step_failure(error.kind()) == StepFailure::stop;
 }
 
 }  // namespace
@@ -135,7 +138,7 @@ private:
                 have_changes = co_await list_changes(first, changes, snapshot.cursor);
                 break;
             } catch (const Error& e) {
-                if (!worth_retrying(e.kind()) || attempt >= m_options.attempts) {
+                if (!worth_retrying(e) || attempt >= m_options.attempts) {
                     throw;
                 }
             }
@@ -355,11 +358,12 @@ private:
     }
 
     void fail(const Action& action, const Error& error) {
-        if (error.kind() == ErrorKind::bad_input) {
+        if (on_step_failure(error.kind()) == StepFailure::refuse) {
             // The destination cannot hold this name (too long, reserved): retrying cannot help.
             m_ledger.refuse({action.path, action.record.uid, error.what()}, action.uids);
         } else {
-            m_result.failures.push_back({action.path, action.record.uid, error.what()});
+            m_result.failures.push_back(
+                {action.path, action.record.uid, error.what(), error.kind()});
             // The uids stay unsettled: the cursor will not pass them.
         }
         if (action.kind == Action::Kind::download && action.restore) {
@@ -392,7 +396,7 @@ private:
             m_ledger.remove(action.path);
             m_ledger.settle(action.uids);
         } catch (const Error& e) {
-            if (e.kind() == ErrorKind::unavailable) {
+            if (stops_the_run(e)) {
                 throw;
             }
             fail(action, e);
@@ -412,7 +416,7 @@ private:
             m_ledger.upsert(state);
             m_ledger.settle(action.uids);
         } catch (const Error& e) {
-            if (e.kind() == ErrorKind::unavailable) {
+            if (stops_the_run(e)) {
                 throw;
             }
             fail(action, e);
@@ -481,10 +485,10 @@ private:
         try {
             co_await file.writer->commit();
         } catch (const Error& e) {
-            if (e.kind() == ErrorKind::unavailable) {
+            if (stops_the_run(e)) {
                 throw;
             }
-            if (worth_retrying(e.kind()) && file.attempts < m_options.attempts) {
+            if (worth_retrying(e) && file.attempts < m_options.attempts) {
                 // Stored nowhere: fetched and written again, like a file whose upload failed
                 // mid-way (a small file's single PutObject and a multipart upload alike).
                 m_progress_state.bytes_done -= file.counted;
@@ -595,16 +599,13 @@ private:
                     }
                     // Counted once: a retry downloads the same bytes again.
                     m_progress_state.bytes_done -= counted;
-                    const bool retry = worth_retrying(e.kind()) && attempt < m_options.attempts;
+                    const bool retry = worth_retrying(e) && attempt < m_options.attempts;
                     // A refusal of one pull keeps the session in step; anything else may not.
                     if (e.kind() != ErrorKind::not_found && e.kind() != ErrorKind::crypto) {
                         session.reset();
                     }
-                    if (e.kind() == ErrorKind::auth || e.kind() == ErrorKind::unavailable ||
-                        e.kind() == ErrorKind::busy) {
-                        // The token or key stopped working, a service is down, the claim was
-                        // lost: nothing else will succeed, so the run stops (checkpointed).
-                        throw;
+                    if (stops_the_run(e)) {
+                        throw;  // nothing else will succeed: the run stops (checkpointed)
                     }
                     if (!retry) {
                         fail(action, e);
@@ -738,6 +739,15 @@ private:
             co_await m_sink.flush();
             check_claims();
             co_await m_state.commit(batch);
+        } catch (const Error& e) {
+            failure = std::current_exception();
+            if (e.kind() == ErrorKind::busy) {
+                // The store refused because the lease is another run's now (a thawed run):
+                // as when a renewal fails, the run writes nothing more.
+                m_renew_failure = failure;
+                m_claims_lost = true;
+                m_queue.clear();
+            }
         } catch (...) {
             failure = std::current_exception();
         }

@@ -26,7 +26,10 @@ public:
     virtual boost::asio::awaitable<StateSnapshot> load() = 0;
     // Applies `checkpoint` atomically: after a crash either all of it or none of it is visible.
     // The cursor only moves forwards: a cursor below the stored version is ignored (the files
-    // still count), so a stale run can never undo a newer one's progress.
+    // still count), so a stale run can never undo a newer one's progress. Once this store has
+    // taken a lease (acquire_lease returned true), a commit whose lease no longer names that
+    // owner (taken over after it expired, or released) throws Error{busy} and moves no cursor:
+    // a run frozen past its lease cannot overwrite the newer run's. Owners are unique per run.
     virtual boost::asio::awaitable<void> commit(const Checkpoint& checkpoint) = 0;
     virtual boost::asio::awaitable<void> set_vault_name(std::string_view name) = 0;
     virtual boost::asio::awaitable<void> record_run(const RunRecord& run) = 0;

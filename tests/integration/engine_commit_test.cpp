@@ -47,6 +47,7 @@ struct CommitFaults {
     std::set<std::string> refuse;      // "disk full": storage, for good
     std::map<std::string, int> flaky;  // fails this many times with a network error, then works
     std::optional<int> down_after;     // commits after this many fail: the service is down
+    ErrorKind down_kind = ErrorKind::unavailable;  // ... or refuses us (denied)
 };
 
 // A local folder that refuses to open or to commit the files it is told to.
@@ -78,8 +79,8 @@ public:
         const std::string name(path);
         ++m_commits;  // one writer per commit: the engine commits every writer it completes
         if (m_faults.down_after && m_commits > *m_faults.down_after) {
-            co_return std::make_unique<FailingCommit>(std::move(writer), ErrorKind::unavailable,
-                                                      "S3 looks down (test)");
+            co_return std::make_unique<FailingCommit>(std::move(writer), m_faults.down_kind,
+                                                      "S3 looks down or says no (test)");
         }
         if (m_faults.refuse.contains(name)) {
             co_return std::make_unique<FailingCommit>(std::move(writer), ErrorKind::storage,
@@ -194,6 +195,7 @@ TEST_F(EngineCommitTest, ARefusedCommitFailsThatFileAloneAndTheNextRunFetchesIt)
     EXPECT_EQ(failed_paths(first), std::set<std::string>{name(2)});
     ASSERT_EQ(first.failures.size(), 1U);
     EXPECT_NE(first.failures[0].message.find("disk full"), std::string::npos);
+    EXPECT_EQ(first.failures[0].kind, ErrorKind::storage);
     EXPECT_EQ(first.created, k_files - 1);
     EXPECT_FALSE(fs::exists(dest() / name(2)));
     EXPECT_EQ(test::read_file(dest() / name(3)), "note 3");
@@ -295,6 +297,22 @@ TEST_F(EngineCommitTest, AServiceDownStopsTheRunAndKeepsWhatWasDone) {
     EXPECT_TRUE(next.failures.empty());
     EXPECT_EQ(next.unchanged, 2);
     EXPECT_EQ(next.created, k_files - 2);
+}
+
+// AWS refusing (an IAM or KMS policy) would refuse every other file too: the run stops as for a
+// service down, but the error is not retryable, since only a fix of the policy helps.
+TEST_F(EngineCommitTest, AnAwsRefusalStopsTheRunForGoodAndKeepsWhatWasDone) {
+    try {
+        run_with({{}, CommitFaults{{}, {}, 2, ErrorKind::denied}, false});
+        ADD_FAILURE() << "the run went on";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::denied) << e.what();
+        EXPECT_FALSE(e.retryable());
+    }
+    EXPECT_EQ(m_commits, 3) << "files after the refusal were still attempted";
+    const auto saved = state::list_sqlite_scopes(m_work.path() / "state.db");
+    ASSERT_EQ(saved.size(), 1U);
+    EXPECT_EQ(saved[0].file_count, 2);
 }
 
 }  // namespace

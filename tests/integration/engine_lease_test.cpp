@@ -4,6 +4,8 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
+#include <string>
 
 #include <boost/asio/io_context.hpp>
 
@@ -16,6 +18,7 @@
 #include "support/files.hpp"
 #include "support/run_coro.hpp"
 #include "sync/engine.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 
 namespace obsync {
@@ -35,6 +38,10 @@ public:
     int lose_lease_at = 0;    // this renewal (1-based) finds the lease taken over; 0: never
     bool lease_lost = false;
     int writes_after_loss = 0;
+    // Before this commit (1-based), `thief` takes the lease over behind the run's back, as a run
+    // does after this one was frozen past its expiry: no renewal has told the run yet.
+    int steal_lease_at_commit = 0;
+    std::unique_ptr<sync::StateStore> thief;
 
     asio::awaitable<sync::StateSnapshot> load() override { co_return co_await m_inner->load(); }
     asio::awaitable<void> commit(const sync::Checkpoint& checkpoint) override {
@@ -43,8 +50,19 @@ public:
             --failing_commits;
             throw Error(ErrorKind::network, "DynamoDB BatchWriteItem: connection reset (test)");
         }
+        if (++m_commit_calls == steal_lease_at_commit) {
+            const std::string owner = "thief";
+            if (!co_await thief->acquire_lease(owner, std::chrono::seconds(60))) {
+                throw std::logic_error("the thief could not take the lease");
+            }
+        }
+        try {
+            co_await m_inner->commit(checkpoint);
+        } catch (const Error& e) {
+            lease_lost = lease_lost || e.kind() == ErrorKind::busy;
+            throw;
+        }
         ++commits;
-        co_await m_inner->commit(checkpoint);
     }
     asio::awaitable<void> set_vault_name(std::string_view name) override {
         co_await m_inner->set_vault_name(name);
@@ -77,6 +95,7 @@ public:
 private:
     std::unique_ptr<sync::StateStore> m_inner;
     int m_renewals = 0;
+    int m_commit_calls = 0;
 };
 
 class EngineClaimsTest : public ::testing::Test {
@@ -166,6 +185,37 @@ TEST_F(EngineClaimsTest, ARunThatLostItsLeaseWritesNothingMore) {
     m_io.restart();
     m_io.run_for(std::chrono::milliseconds(300));
     EXPECT_EQ(files_in(m_work.path() / "dest"), written);
+}
+
+// A run frozen past its lease while another took it over learns it from the state store at its
+// next checkpoint (no renewal came first): the checkpoint is refused (busy), and the run then
+// writes nothing more, as when a renewal finds the lease lost.
+TEST_F(EngineClaimsTest, ARunWhoseCheckpointFindsTheLeaseTakenOverWritesNothingMore) {
+    auto sink = sink::open_local_dir(m_work.path() / "dest");
+    WatchedState state(sqlite(*sink));
+    state::SqliteStateOptions later;
+    later.now_ms = [] { return epoch_ms() + 3'600'000; };  // past this run's lease
+    state.thief = state::open_sqlite_state(m_work.path() / "state.db",
+                                           {m_vault->target.vault_id, sink->describe()}, later);
+    state.steal_lease_at_commit = 2;
+    sync::EngineOptions options;
+    options.checkpoint_files = 5;
+    options.checkpoint_interval = std::chrono::hours(1);
+    try {
+        run(state, *sink, options);
+        ADD_FAILURE() << "the run went on without its lease";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::busy) << e.what();
+        EXPECT_NE(std::string(e.what()).find("taken over"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(state.lease_lost);
+    EXPECT_EQ(state.commits, 1);
+    EXPECT_EQ(state.writes_after_loss, 0);
+    EXPECT_EQ(state.record_runs, 0);
+    const auto saved = state::list_sqlite_scopes(m_work.path() / "state.db");
+    ASSERT_EQ(saved.size(), 1U);
+    EXPECT_GE(saved[0].file_count, 5);  // the first checkpoint
+    EXPECT_LT(saved[0].file_count, 10) << "the refused checkpoint was stored";
 }
 
 TEST(EngineLeaseTest, TheLeaseIsRenewedWhileDownloadsRunBetweenCheckpoints) {

@@ -388,11 +388,56 @@ TYPED_TEST_P(StateStoreContract, ResetForgetsRefusals) {
     EXPECT_TRUE(this->run(this->open()->load()).refused.empty());
 }
 
+// A run frozen past its lease's expiry (a suspended laptop, a thawed Lambda container) while
+// another run took the lease over must not write its cursor over the newer run's.
+TYPED_TEST_P(StateStoreContract, ARunWhoseLeaseWasTakenOverCannotMoveTheCursor) {
+    std::int64_t now = 1'000'000;
+    const auto clock = [&now] { return now; };
+    auto thawed = this->open("v", "/d", clock);
+    auto newer = this->open("v", "/d", clock);
+    const std::string a = "host-a:10:0123456789abcdef";
+    const std::string b = "host-b:20:fedcba9876543210";
+    const std::chrono::seconds ttl(10);
+
+    ASSERT_TRUE(this->run(thawed->acquire_lease(a, ttl)));
+    sync::Checkpoint first;
+    first.cursor = sync::Cursor{5, false};
+    this->run(thawed->commit(first));
+    sync::Checkpoint behind;  // under the lease, a cursor behind is still ignored, not an error
+    behind.cursor = sync::Cursor{4, false};
+    this->run(thawed->commit(behind));
+    EXPECT_EQ(this->run(thawed->load()).cursor.version, 5);
+
+    now += 10'001;  // expired while frozen: taken over
+    ASSERT_TRUE(this->run(newer->acquire_lease(b, ttl)));
+    sync::Checkpoint progress;
+    progress.upserts = {state_file("b.md", "hb", 9, 9)};
+    progress.cursor = sync::Cursor{10, false};
+    this->run(newer->commit(progress));
+
+    sync::Checkpoint stale;  // the thawed run, further along its own change list
+    stale.cursor = sync::Cursor{20, false};
+    try {
+        this->run(thawed->commit(stale));
+        FAIL() << "a run whose lease was taken over moved the cursor";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::busy);
+        EXPECT_NE(std::string(e.what()).find("taken over"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(this->run(newer->load()).cursor.version, 10);
+
+    // Once released, the lease is nobody's: still not the thawed run's.
+    this->run(newer->release_lease(b));
+    EXPECT_EQ(error_kind_of([&] { this->run(thawed->commit(stale)); }), ErrorKind::busy);
+    EXPECT_EQ(this->run(newer->load()).cursor.version, 10);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StateStoreContract, FreshScopeIsEmpty, RoundTripsEveryFieldAcrossReopen,
                             UpsertsReplaceAndRemovalsWinInOneCheckpoint, CursorNeverMovesBackwards,
                             ScopesAreIndependent, ResetForgetsCursorAndFilesOnly,
                             LeaseExcludesOtherOwnersUntilItExpires,
                             RefusalsRoundTripWithAnyBytesInTheSameCommitAsTheFiles,
-                            RefusalsAreReplacedByKeyAndCleared, ResetForgetsRefusals);
+                            RefusalsAreReplacedByKeyAndCleared, ResetForgetsRefusals,
+                            ARunWhoseLeaseWasTakenOverCannotMoveTheCursor);
 
 }  // namespace obsync::test

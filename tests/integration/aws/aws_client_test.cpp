@@ -107,7 +107,7 @@ TEST_F(AwsClientMotoTest, WithSignatureChecksOnOnlyTheRightKeysAreAccepted) {
         FAIL() << "a wrong secret must be refused";
     } catch (const AwsError& error) {
         EXPECT_EQ(error.failure(), AwsFailure::access_denied);
-        EXPECT_EQ(error.kind(), ErrorKind::auth);
+        EXPECT_EQ(error.kind(), ErrorKind::denied);  // AWS's refusal, not the account's
         EXPECT_EQ(std::string(error.what()).find(wrong.secret_access_key), std::string::npos);
     }
 }

@@ -541,7 +541,26 @@ TEST_F(CliAwsTest, KillNineThenRerunResumesFromDynamoDbState) {
     std::this_thread::sleep_for(4000ms);  // past at least one 2 s checkpoint, before the end
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    // The dead run's lease names a process of this host that no longer exists: taken over now.
+    // The bucket and the table are shared by hosts, so the dead run's lock and lease hold until
+    // they expire, whatever its pid (docs/sync-engine.md).
+    const CliResult early = obsync(s3_sync());
+    EXPECT_EQ(early.code, 1) << early.err;
+    EXPECT_NE(early.err.find("is being written by another run"), std::string::npos) << early.err;
+    // Let them expire (120 s) without waiting: the lock's and the lease's expiry put in the past.
+    const std::string lock = "backup/.obsync/lock";
+    const std::string owner = probe.get(lock).headers["x-amz-meta-owner"];
+    probe.put(lock, "", {{"x-amz-meta-owner", owner}, {"x-amz-meta-expires-ms", "1"}});
+    const auto items = probe.dynamodb("Scan", {{"TableName", k_table}});
+    for (const auto& item : items.at("Items").as_array()) {
+        const auto& sort_key = item.at("item").at("S").as_string();
+        if (sort_key.starts_with("LEASE#")) {
+            probe.dynamodb("UpdateItem",
+                           {{"TableName", k_table},
+                            {"Key", {{"vault_id", item.at("vault_id")}, {"item", item.at("item")}}},
+                            {"UpdateExpression", "SET expires_ms = :past"},
+                            {"ExpressionAttributeValues", {{":past", {{"N", "1"}}}}}});
+        }
+    }
     const CliResult rerun = obsync(s3_sync());
     ASSERT_EQ(rerun.code, 0) << rerun.err;
     const auto summary = rerun.json().at("vaults").as_array().at(0).as_object();

@@ -17,6 +17,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -28,6 +30,7 @@
 #include "support/state_store_contract.hpp"
 #include "support/test_util.hpp"
 #include "util/error.hpp"
+#include "util/process_owner.hpp"
 
 namespace obsync::state {
 namespace {
@@ -375,6 +378,62 @@ TEST_F(DynamoStore, RefusalsAreBinaryItemsKeyedByAHash) {
         }
     }
     EXPECT_TRUE(found);
+}
+
+// The brief of issue #11: run A takes the lease and is frozen past its expiry, run B takes it
+// over and checkpoints; A's checkpoint with a higher cursor is refused (busy) by the lease check
+// in the cursor's transaction, and the stored cursor stays B's.
+TEST_F(DynamoStore, AThawedRunsCursorIsRefusedOnceItsLeaseWasTakenOver) {
+    std::int64_t now = 1'800'000'000'000;
+    const auto clock = [&now] { return now; };
+    auto run_a = open("v", "/d", clock);
+    auto run_b = open("v", "/d", clock);
+    const std::string a = unique_run_owner();
+    const std::string b = unique_run_owner();
+    ASSERT_TRUE(run(run_a->acquire_lease(a, std::chrono::seconds(2))));
+    sync::Checkpoint early;
+    early.cursor = sync::Cursor{3, false};
+    run(run_a->commit(early));
+
+    now += 2'001;
+    ASSERT_TRUE(run(run_b->acquire_lease(b, std::chrono::seconds(2))));
+    sync::Checkpoint newer;
+    newer.upserts = {state_file("b.md", "hb", 7, 7)};
+    newer.cursor = sync::Cursor{7, false};
+    run(run_b->commit(newer));
+
+    sync::Checkpoint stale;
+    stale.cursor = sync::Cursor{9, false};
+    EXPECT_EQ(test::error_kind_of([&] { run(run_a->commit(stale)); }), ErrorKind::busy);
+    EXPECT_EQ(get_item("v", "META#/d").at("v").at("N").as_string(), "7");
+    EXPECT_EQ(get_item("v", "LEASE#/d").at("owner").at("S").as_string(), b);
+    // B's own checkpoints go on: the lease check is B's as much as A's.
+    sync::Checkpoint further;
+    further.cursor = sync::Cursor{8, false};
+    run(run_b->commit(further));
+    EXPECT_EQ(get_item("v", "META#/d").at("v").at("N").as_string(), "8");
+}
+
+// A table is shared by hosts: a lease whose owner looks like a dead process of this host may be
+// a live run elsewhere (another Lambda container with the same host name and pid).
+TEST_F(DynamoStore, ALeaseIsTakenOverWhenItExpiresNotWhenItsPidLooksDead) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::_exit(0);
+    }
+    ::waitpid(child, nullptr, 0);
+    const std::string dead = local_process_owner().substr(0, local_process_owner().rfind(':')) +
+                             ":" + std::to_string(child) + ":0123456789abcdef";
+    ASSERT_TRUE(is_dead_local_owner(dead));
+    std::int64_t now = 1'800'000'000'000;
+    const auto clock = [&now] { return now; };
+    auto killed = open("v", "/d", clock);
+    auto rerun = open("v", "/d", clock);
+    ASSERT_TRUE(run(killed->acquire_lease(dead, std::chrono::seconds(60))));
+    const std::string owner = unique_run_owner();
+    EXPECT_FALSE(run(rerun->acquire_lease(owner, std::chrono::seconds(60))));
+    now += 60'001;
+    EXPECT_TRUE(run(rerun->acquire_lease(owner, std::chrono::seconds(60))));
 }
 
 TEST_F(DynamoStore, MissingTableSaysToRunStateInit) {

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "aws/client.hpp"
+
 namespace obsync::app {
 namespace {
 
@@ -94,6 +96,16 @@ TEST(PortabilityText, PathsAndReasonsAreEscapedAndShortened) {
     EXPECT_NE(text.find("\u2026"), std::string::npos);
 }
 
+TEST(ExitCode, AnAwsRefusalIsAConfigurationErrorNotALoginOne) {
+    EXPECT_EQ(exit_code_for(Error(ErrorKind::denied, "S3 PutObject: AccessDenied (HTTP 403)")),
+              k_exit_usage);
+    EXPECT_EQ(exit_code_for(aws::AwsError(aws::AwsFailure::access_denied, "AccessDenied", 403,
+                                          "S3 PutObject: AccessDenied (HTTP 403)")),
+              k_exit_usage);
+    EXPECT_EQ(exit_code_for(Error(ErrorKind::auth, "wrong password")), k_exit_login);
+    EXPECT_EQ(exit_code_for(Error(ErrorKind::busy, "being synced")), k_exit_partial);
+}
+
 TEST(PortabilityJson, EveryIssueWithPathAndReason) {
     const auto json = portability_json({{"CON", "reserved"}, {"b\xff", "r"}});
     ASSERT_EQ(json.size(), 2U);
@@ -103,9 +115,10 @@ TEST(PortabilityJson, EveryIssueWithPathAndReason) {
     EXPECT_EQ(portability_json(issues(30)).size(), 30U);
 }
 
-TEST(ResultJson, CarriesPortabilityAndExactFailurePaths) {
+TEST(ResultJson, CarriesPortabilityAndExactFailurePathsAndKinds) {
     sync::EngineResult result;
-    result.failures.push_back({"bad\xff.md", 7, "refused: the path is not valid UTF-8"});
+    result.failures.push_back(
+        {"bad\xff.md", 7, "refused: the path is not valid UTF-8", ErrorKind::network});
     result.portability.push_back({"nul", "is a reserved device name on Windows"});
     obsidian::VaultInfo vault;
     vault.id = "v1";
@@ -114,6 +127,7 @@ TEST(ResultJson, CarriesPortabilityAndExactFailurePaths) {
     const auto& error = parsed.at("errors").as_array().at(0).as_object();
     EXPECT_EQ(error.at("path").as_string(), "bad\uFFFD.md");
     EXPECT_EQ(error.at("path_hex").as_string(), "626164ff2e6d64");
+    EXPECT_EQ(error.at("kind").as_string(), "network");
     EXPECT_EQ(parsed.at("portability").as_array().at(0).as_object().at("path").as_string(), "nul");
 }
 

@@ -101,6 +101,26 @@ TEST(AwsClassifyTest, CodesDecideAndStatusOnlyFillsIn) {
               ErrorKind::bad_input);
 }
 
+TEST(AwsClassifyTest, EveryRefusalByIamKmsOrKeysIsDeniedNotAnAccountAuthFailure) {
+    for (const char* code :
+         {"AccessDenied", "AccessDeniedException", "UnrecognizedClientException",
+          "InvalidSignatureException", "SignatureDoesNotMatch", "InvalidAccessKeyId",
+          "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
+          "KMS.AccessDeniedException", "KMSAccessDeniedException"}) {
+        EXPECT_EQ(classify(code, 400), AwsFailure::access_denied) << code;
+        EXPECT_EQ(AwsError(classify(code, 400), code, 400, "m").kind(), ErrorKind::denied) << code;
+    }
+    // Whatever AWS calls a 403, it is a refusal (the clock skew excepted: that one goes away).
+    EXPECT_EQ(classify("AccountProblem", 403), AwsFailure::access_denied);
+    EXPECT_EQ(classify("RequestTimeTooSkewed", 403), AwsFailure::unavailable);
+    EXPECT_FALSE(AwsError(AwsFailure::access_denied, "AccessDenied", 403, "m").retryable());
+}
+
+TEST(AwsClassifyTest, AConflictWithATransactionIsThrottling) {
+    EXPECT_EQ(classify("TransactionConflictException", 400), AwsFailure::throttled);
+    EXPECT_EQ(classify("TransactionCanceledException", 400), AwsFailure::other);
+}
+
 TEST(AwsXmlTest, FindsElementsByNameAndDecodesEntities) {
     const std::string xml =
         "<ListBucketResult><Name>b</Name><Contents><Key>a &amp; b &#233;&#x1F600;.md</Key>"

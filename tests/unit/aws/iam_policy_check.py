@@ -43,6 +43,9 @@ OPERATIONS = {
     "Scan": "dynamodb:Scan",
     "BatchWriteItem": "dynamodb:BatchWriteItem",
     "BatchGetItem": "dynamodb:BatchGetItem",
+    # A transaction needs each of its actions: the cursor's ConditionCheck on the lease needs
+    # ConditionCheckItem; its Update needs UpdateItem, which UpdateItem calls already require.
+    "TransactWriteItems": "dynamodb:ConditionCheckItem",
     "CreateTable": "dynamodb:CreateTable",
     "DescribeTable": "dynamodb:DescribeTable",
     "UpdateTimeToLive": "dynamodb:UpdateTimeToLive",

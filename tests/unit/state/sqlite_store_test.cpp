@@ -15,6 +15,8 @@
 #include <boost/asio/io_context.hpp>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -22,6 +24,7 @@
 #include "support/state_store_contract.hpp"
 #include "support/test_util.hpp"
 #include "util/error.hpp"
+#include "util/process_owner.hpp"
 
 namespace obsync::state {
 namespace {
@@ -165,6 +168,26 @@ TEST_F(SqliteStore, LeaseExpiresOnTheSystemClock) {
     EXPECT_FALSE(run(second->acquire_lease(b, std::chrono::seconds(1))));
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
     EXPECT_TRUE(run(second->acquire_lease(b, std::chrono::seconds(60))));
+}
+
+// Local state lives on this host, so a pid proves something here (unlike DynamoDB): a run killed
+// with SIGKILL does not block its rerun until its lease expires, in the run owner format too.
+TEST_F(SqliteStore, ALeaseOfADeadProcessOfThisHostIsTakenOverAtOnce) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::_exit(0);
+    }
+    ::waitpid(child, nullptr, 0);
+    const std::string process = local_process_owner();
+    const std::string dead =
+        process.substr(0, process.rfind(':')) + ":" + std::to_string(child) + ":0123456789abcdef";
+    auto killed = open();
+    auto rerun = open();
+    ASSERT_TRUE(run(killed->acquire_lease(dead, std::chrono::seconds(60))));
+    const std::string owner = unique_run_owner();
+    EXPECT_TRUE(run(rerun->acquire_lease(owner, std::chrono::seconds(60))));
+    const std::string live = unique_run_owner();
+    EXPECT_FALSE(run(killed->acquire_lease(live, std::chrono::seconds(60))));
 }
 
 TEST_F(SqliteStore, CreatesPrivateFoldersAndFile) {
