@@ -24,13 +24,16 @@ int connections_for_two_requests(std::chrono::milliseconds max_idle,
     HttpOptions options;
     options.max_idle = max_idle;
     HttpClient http(io.get_executor(), options);
-    test::run_coro(io, [&]() -> asio::awaitable<void> {
-        EXPECT_EQ((co_await http.send({"GET", server.url() + "/a", {}, {}})).status, 200u);
-    }());
-    std::this_thread::sleep_for(pause);
-    test::run_coro(io, [&]() -> asio::awaitable<void> {
-        EXPECT_EQ((co_await http.send({"GET", server.url() + "/b", {}, {}})).status, 200u);
-    }());
+    // Named requests: g++ 12 mishandles a braced temporary inside a co_await expression.
+    for (const std::string target : {"/a", "/b"}) {
+        HttpRequest request;
+        request.url = server.url() + target;
+        test::run_coro(io, [&]() -> asio::awaitable<void> {
+            const HttpResponse response = co_await http.send(request);
+            EXPECT_EQ(response.status, 200u);
+        }());
+        std::this_thread::sleep_for(pause);
+    }
     return server.connections();
 }
 
