@@ -702,7 +702,22 @@ private:
     }
 
     // Throws the renewal's failure once the claims are lost: every write checks this first.
-    void check_claims() const {
+    // Claims not known to be held for a whole lease ttl count as lost too: a process that was
+    // paused (a frozen Lambda environment, a stopped process, a suspended laptop) wakes up with
+    // timers and writes due at once, in any order, and another run may have taken the expired
+    // lease over in between. Both clocks count, as a freeze may stop one of them.
+    void check_claims() {
+        if (!m_claims_lost && m_renewing &&
+            (Clock::now() - m_held_steady >= m_options.lease_ttl ||
+             std::chrono::system_clock::now() - m_held_wall >= m_options.lease_ttl)) {
+            m_renew_failure = std::make_exception_ptr(
+                Error(ErrorKind::busy, "the run was paused for longer than its lease (" +
+                                           std::to_string(m_options.lease_ttl.count()) +
+                                           " s) and may no longer own the vault: it writes nothing "
+                                           "more; the next run resumes"));
+            m_claims_lost = true;
+            m_queue.clear();
+        }
         if (m_claims_lost) {
             std::rethrow_exception(m_renew_failure);
         }
@@ -716,11 +731,16 @@ private:
 
     // Renews the state's lease and the destination's lock together: the run holds both or stops.
     asio::awaitable<void> renew_claims() {
+        check_claims();  // a renewal after a long pause must not revive a lease another run took
         m_last_renewal = Clock::now();
+        const auto wall = std::chrono::system_clock::now();
         co_await m_state.renew_lease(m_options.lease_owner, m_options.lease_ttl);
         if (m_lock != nullptr) {
             co_await m_lock->renew(m_options.lease_ttl);
         }
+        // Held from when the renewal started (the stores count the new ttl from a later time).
+        m_held_steady = m_last_renewal;
+        m_held_wall = wall;
     }
 
     // `now`: regardless of how much is pending (the run is stopping). A batch that could not be
@@ -781,6 +801,9 @@ private:
     bool m_committing = false;
     Clock::time_point m_last_checkpoint = Clock::now();
     Clock::time_point m_last_renewal = Clock::now();
+    // When the claims were last known to be this run's (taken just before the run, or renewed).
+    Clock::time_point m_held_steady = Clock::now();
+    std::chrono::system_clock::time_point m_held_wall = std::chrono::system_clock::now();
     Progress m_progress_state;
     std::set<std::string> m_present;  // destination files, listed at the start of complete runs
     asio::steady_timer m_lease_timer{m_executor};
