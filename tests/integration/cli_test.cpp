@@ -1,6 +1,7 @@
 // The obsync binary against the real obsync-fake-server: complete and incremental backups, the
 // failure cases of issue #4 (hostile paths, corrupted blobs, wrong passwords, dropped
 // connections, kill -9), exit codes, and that no secret reaches stdout or stderr.
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -737,6 +738,43 @@ TEST_F(CliTest, LogFormatJsonWritesOneRecordPerLine) {
     const CliResult bad =
         obsync("sync One --dest " + shell_quote(dest.string()) + " --log-format yaml");
     EXPECT_EQ(bad.code, 4);
+}
+
+}  // namespace
+}  // namespace obsync
+
+namespace obsync {
+namespace {
+
+// --time-limit: the run stops in time, says so (exit 5, "stopped_early"), keeps what it did, and
+// the next run finishes without fetching a committed file again.
+TEST_F(CliTest, TimeLimitStopsTheRunAndTheNextOneFinishes) {
+    const fs::path pulls = work.path() / "pulls.log";
+    start({"--pull-latency-ms", "150", "--pull-log", pulls.string()});
+    make_corpus(30);
+    seed();
+    const auto began = std::chrono::steady_clock::now();
+    const CliResult stopped = obsync(sync_args("--concurrency 1 --time-limit 3s"));
+    const auto took = std::chrono::steady_clock::now() - began;
+    ASSERT_EQ(stopped.code, 5) << stopped.err;
+    EXPECT_LT(took, std::chrono::milliseconds(3500));  // the limit, and the process exit
+    const auto summary = stopped.json();
+    EXPECT_TRUE(summary.at("stopped_early").as_bool());
+    const auto& vault = summary.at("vaults").as_array().at(0).as_object();
+    EXPECT_TRUE(vault.at("stopped_early").as_bool());
+    const std::int64_t left = vault.at("not_attempted").as_int64();
+    EXPECT_GT(left, 0);
+    const std::int64_t done = vault.at("created").as_int64();
+    EXPECT_GT(done, 0);
+
+    const auto pulls_before = read_file(pulls);
+    const CliResult finished = obsync(sync_args());
+    ASSERT_EQ(finished.code, 0) << finished.err;
+    EXPECT_EQ(tree(corpus), tree(dest));
+    // The second run pulled only what the first left.
+    const std::string second = read_file(pulls).substr(pulls_before.size());
+    const auto lines = std::count(second.begin(), second.end(), '\n');
+    EXPECT_LE(lines, left) << second;
 }
 
 }  // namespace
