@@ -249,6 +249,9 @@ def main() -> int:
     ap.add_argument("--json", help="also write every figure here")
     ap.add_argument("--report", help="also write the markdown table here")
     args = ap.parse_args()
+    for name in ("notes", "cold_starts", "warm", "count_warm"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1")
 
     binary = loopback.lambda_binary()
     for path in (binary, loopback.fake_server_binary(), loopback.obsync_binary()):
