@@ -52,6 +52,7 @@ demo: deps build
 ## Build and run the benchmarks (see docs/performance.md).
 bench: deps build
 	@bench/run_crypto_bench.sh $(BUILD_DIR)
+	@bench/run_lambda_bench.sh $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
