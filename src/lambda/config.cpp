@@ -1,8 +1,10 @@
 #include "lambda/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <vector>
 
 #include "aws/s3.hpp"
 #include "net/url.hpp"
@@ -92,6 +94,46 @@ void check_bucket(const char* name, const std::string& bucket) {
     }
 }
 
+// A Secrets Manager secret name (1-512 of a-z A-Z 0-9 / _ + = . @ -) or its ARN
+// (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME).
+bool valid_secret_id(const std::string& id) {
+    const auto name_ok = [](std::string_view name) {
+        return !name.empty() && name.size() <= 512 &&
+               std::all_of(name.begin(), name.end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                          std::string_view("/_+=.@-").find(c) != std::string_view::npos;
+               });
+    };
+    if (id.rfind("arn:", 0) != 0) {
+        return name_ok(id);
+    }
+    // arn, partition, service, region, account, "secret", name (which may hold ':' no more).
+    std::vector<std::string_view> parts;
+    std::string_view rest(id);
+    for (int i = 0; i < 6; ++i) {
+        const auto colon = rest.find(':');
+        if (colon == std::string_view::npos) {
+            return false;
+        }
+        parts.push_back(rest.substr(0, colon));
+        rest.remove_prefix(colon + 1);
+    }
+    return parts[1].rfind("aws", 0) == 0 && parts[2] == "secretsmanager" && !parts[3].empty() &&
+           parts[4].size() == 12 &&
+           std::all_of(parts[4].begin(), parts[4].end(),
+                       [](char c) { return c >= '0' && c <= '9'; }) &&
+           parts[5] == "secret" && name_ok(rest);
+}
+
+// A DynamoDB table name: 3-255 of a-z A-Z 0-9 _ . -
+bool valid_table_name(const std::string& name) {
+    return name.size() >= 3 && name.size() <= 255 &&
+           std::all_of(name.begin(), name.end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' ||
+                      c == '-';
+           });
+}
+
 // The same rules as an s3:// destination of the CLI (aws::parse_s3_location), so a prefix that
 // is valid here is valid there.
 std::string checked_prefix(const std::string& bucket, const std::string& prefix) {
@@ -145,7 +187,15 @@ LambdaConfig LambdaConfig::from_lookup(const Lookup& lookup) {
         config.api_url = std::move(*url);
     }
     config.secret_id = env.get("OBSYNC_SECRET_ID").value_or("");
+    if (!config.secret_id.empty() && !valid_secret_id(config.secret_id)) {
+        bad("OBSYNC_SECRET_ID", config.secret_id,
+            "must be a Secrets Manager secret name (a-z, A-Z, 0-9, /_+=.@-) or its ARN");
+    }
     config.state_table = env.required("STATE_TABLE_NAME", "the DynamoDB table of the sync state");
+    if (!valid_table_name(config.state_table)) {
+        bad("STATE_TABLE_NAME", config.state_table,
+            "must name a DynamoDB table (3-255 characters of a-z, A-Z, 0-9, '_', '.', '-')");
+    }
 
     config.bucket = env.required("S3_BUCKET", "the bucket the backups go to");
     check_bucket("S3_BUCKET", config.bucket);

@@ -113,6 +113,27 @@ TEST(LambdaConfig, TheStateTableAndTheBucketAreRequired) {
     }
 }
 
+TEST(LambdaConfig, TheSecretIdIsANameOrAnArn) {
+    EXPECT_EQ(load({{"OBSYNC_SECRET_ID", "obsync/credentials-1"}}).secret_id,
+              "obsync/credentials-1");
+    const std::string arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:obsync-AbCdEf";
+    EXPECT_EQ(load({{"OBSYNC_SECRET_ID", arn}}).secret_id, arn);
+    for (const std::string& bad : std::vector<std::string>{
+             "has space", "arn:aws:s3:::bucket", "arn:aws:secretsmanager:eu-west-1:12345:secret:x",
+             "arn:aws:secretsmanager:eu-west-1:123456789012:secret:", "name\nwith-newline",
+             std::string(513, 'a')}) {
+        config_error({{"OBSYNC_SECRET_ID", bad}}, "OBSYNC_SECRET_ID");
+    }
+}
+
+TEST(LambdaConfig, TheStateTableMustBeATableName) {
+    EXPECT_EQ(load({{"STATE_TABLE_NAME", "Obsync_state.v2-1"}}).state_table, "Obsync_state.v2-1");
+    for (const std::string& bad :
+         std::vector<std::string>{"ab", "with space", "dynamodb://table", std::string(256, 't')}) {
+        config_error({{"STATE_TABLE_NAME", bad}}, "STATE_TABLE_NAME");
+    }
+}
+
 TEST(LambdaConfig, TheBucketMustBeABucketName) {
     config_error({{"S3_BUCKET", "Bad_Bucket"}}, "S3_BUCKET");
     config_error({{"S3_BUCKET", "s3://backups"}}, "S3_BUCKET");
