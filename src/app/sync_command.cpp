@@ -180,7 +180,11 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
     std::optional<Logger> log;
     if (global.json_logs) {
         log.emplace(std::cerr, LogFormat::json, LogLevel::info);
+        set_process_logger(&*log);  // retries, reconnects and take-overs deep inside too
     }
+    struct Unset {
+        ~Unset() { set_process_logger(nullptr); }
+    } unset_at_return;
     const auto fail = [&](const backup::Failure& failure) {
         if (!log) {
             return report_failure(global, failure);

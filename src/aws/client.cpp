@@ -16,6 +16,7 @@
 #include "crypto/sha256.hpp"
 #include "net/url.hpp"
 #include "util/backoff.hpp"
+#include "util/log.hpp"
 
 namespace obsync::aws {
 
@@ -512,6 +513,14 @@ asio::awaitable<net::HttpResponse> AwsClient::send(AwsRequest request) {
         }
         ++m_impl->stats.retries;
         const auto delay = std::min(m_impl->backoff(attempt), m_impl->until_down(request.service));
+        if (Logger* log = process_logger()) {
+            log->warning("AWS request retried",
+                         {{"operation", request.operation},
+                          {"attempt", attempt},
+                          {"delay_ms", static_cast<std::int64_t>(delay.count())},
+                          {"error_code", network ? std::string("network") : failure->code()},
+                          {"status", network ? 0U : failure->status()}});
+        }
         asio::steady_timer timer(co_await asio::this_coro::executor, delay);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }

@@ -29,8 +29,8 @@ void post_reply(asio::io_context& io, RuntimeClient& runtime, Logger& log,
                 const std::string& request_id, const Reply& reply) {
     try {
         if (reply.error) {
-            run_coro(io, runtime.post_error(request_id, reply.error->error_type,
-                                            reply.error->message));
+            run_coro(io,
+                     runtime.post_error(request_id, reply.error->error_type, reply.error->message));
         } else {
             run_coro(io, runtime.post_response(request_id, reply.body));
         }
@@ -63,6 +63,7 @@ int main() {
     net::HttpClient runtime_http(io.get_executor());
     RuntimeClient runtime(runtime_http, *api);
     Logger log(std::cout, LogFormat::json, LogLevel::info);
+    set_process_logger(&log);  // retries, reconnects and take-overs deep inside are logged too
 
     std::unique_ptr<Function> function;
     try {
@@ -85,9 +86,8 @@ int main() {
     for (bool cold = true;; cold = false) {
         Invocation invocation;
         try {
-            run_coro(io, [&]() -> asio::awaitable<void> {
-                invocation = co_await runtime.next();
-            }());
+            run_coro(io,
+                     [&]() -> asio::awaitable<void> { invocation = co_await runtime.next(); }());
         } catch (const Error& e) {
             // Without the Runtime API there is nothing to serve: Lambda starts a new process.
             log.error("cannot get the next invocation", {{"error", e.what()}});

@@ -10,6 +10,7 @@
 #include "sink/backup_marker.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace obsync::sink {
 namespace {
@@ -222,6 +223,12 @@ asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim_s3_prefix(
         // Expired: take it over, unless someone else is doing so right now.
         etag = (co_await put_lock(s3, bucket, keys.lock, backup.owner, ttl, "if-match", held->etag))
                    .etag;
+        if (etag) {
+            if (Logger* log = process_logger()) {
+                log->warning("expired destination lock taken over",
+                             {{"destination", where}, {"previous_owner", owner}});
+            }
+        }
     }
     if (!etag) {
         throw Error(ErrorKind::busy, where + " is being claimed by another run; try again later");

@@ -13,6 +13,7 @@
 #include "crypto/sha256.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace obsync::state {
 namespace {
@@ -530,8 +531,28 @@ private:
             .set("e", "expires_ms", attr_n(expiry(ttl)))
             .value("now", attr_n(m_now()));
         take.condition = "attribute_not_exists(#o) OR #o = :o OR #e <= :now";
-        auto op = conditional("UpdateItem", take.request(m_table, key(m_lease)));
-        co_return co_await std::move(op);
+        bj::object request = take.request(m_table, key(m_lease));
+        request["ReturnValues"] = "UPDATED_OLD";  // to tell a take-over from a fresh lease
+        bj::object reply;
+        try {
+            const std::string operation = "UpdateItem";
+            reply = co_await m_db.call(operation, std::move(request));
+        } catch (const aws::AwsError& error) {
+            if (error.failure() != aws::AwsFailure::conditional_check_failed) {
+                throw;
+            }
+            co_return false;
+        }
+        if (const auto* old = reply.if_contains("Attributes"); old != nullptr && old->is_object()) {
+            const auto previous = aws::item_string(old->as_object(), "owner").value_or("");
+            if (!previous.empty() && previous != owner) {
+                if (Logger* log = process_logger()) {
+                    log->warning("expired lease taken over",
+                                 {{"vault_id", m_vault}, {"previous_owner", previous}});
+                }
+            }
+        }
+        co_return true;
     }
 
     aws::DynamoDb m_db;

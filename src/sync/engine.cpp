@@ -24,6 +24,7 @@
 #include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/hex.hpp"
+#include "util/log.hpp"
 
 namespace obsync::sync {
 
@@ -141,6 +142,7 @@ private:
                 if (!worth_retrying(e) || attempt >= m_options.attempts) {
                     throw;
                 }
+                log_retry("change list retried", "", attempt, e);
             }
             first.reset();
             co_await pause(backoff_delay(k_pull_backoff, attempt));
@@ -239,6 +241,18 @@ private:
         }
         first.reset();
         co_return false;
+    }
+
+    // Retries are worth a record (they explain a slow run); the run goes on.
+    void log_retry(std::string_view what, const std::string& path, int attempt,
+                   const Error& error) const {
+        if (Logger* log = process_logger()) {
+            log->warning(what, {{"vault_id", m_target.vault_id},
+                                {"path", path},
+                                {"attempt", attempt},
+                                {"error_kind", std::string(to_string(error.kind()))},
+                                {"error", error.what()}});
+        }
     }
 
     // Every session of the run is closed at cut_at, whatever it is doing.
@@ -611,6 +625,7 @@ private:
                         fail(action, e);
                         break;
                     }
+                    log_retry("file download retried on a new session", action.path, attempt, e);
                 }
                 co_await pause(backoff_delay(k_pull_backoff, attempt));
             }

@@ -304,4 +304,16 @@ void Logger::write_locked(std::string_view line) noexcept {
     }
 }
 
+namespace {
+Logger* g_process_logger = nullptr;
+}  // namespace
+
+Logger* process_logger() noexcept {
+    return g_process_logger;
+}
+
+void set_process_logger(Logger* logger) noexcept {
+    g_process_logger = logger;
+}
+
 }  // namespace obsync

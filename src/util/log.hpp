@@ -139,4 +139,11 @@ private:
     std::vector<std::string> m_secrets;  // longest first, so a secret inside another is covered
 };
 
+// The logger for records from deep inside a run (retries, reconnects, lease take-overs,
+// deadline stops), or null: then they are not written (the CLI's text output stays quiet). The
+// Lambda function and `obsync sync --log-format json` set it for the life of the process; it is
+// not synchronised, so set it before any work starts.
+Logger* process_logger() noexcept;
+void set_process_logger(Logger* logger) noexcept;
+
 }  // namespace obsync
