@@ -23,8 +23,8 @@ std::string Account::sign_in(const std::optional<std::string>& mfa_code) {
     const Credentials& c = m_credentials.current();
     if (!c.can_sign_in()) {
         throw Error(ErrorKind::auth,
-                    "not logged in: run `obsync login`, or set OBSIDIAN_EMAIL and "
-                    "OBSIDIAN_PASSWORD (or OBSYNC_CREDENTIALS or OBSYNC_SECRET_ID)");
+                    "no Obsidian credentials: sign in (`obsync login`), or set OBSIDIAN_EMAIL "
+                    "and OBSIDIAN_PASSWORD, or OBSYNC_CREDENTIALS or OBSYNC_SECRET_ID");
     }
     std::string code = mfa_code.value_or("");
     if (code.empty() && c.totp_secret) {

@@ -39,6 +39,7 @@ struct VaultOutcome {
     std::string destination;     // "s3://bucket/prefix/name" or a folder
     bool complete = false;       // a snapshot run (first run, complete sync, or after reset)
     bool stopped_early = false;  // the deadline stopped it; the next run resumes
+    bool skipped = false;        // never started: the deadline had passed (also stopped_early)
     std::int64_t created = 0;
     std::int64_t updated = 0;
     std::int64_t deleted = 0;

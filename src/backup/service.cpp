@@ -1,5 +1,6 @@
 #include "backup/service.hpp"
 
+#include <map>
 #include <set>
 
 #include "obsidian/api.hpp"
@@ -72,9 +73,20 @@ BackupReport BackupService::run(const BackupRequest& request, Storage& storage,
     BackupReport report;
     std::string token;
     std::vector<obsidian::VaultInfo> chosen;
+    // Folders come from the whole account, not from the vaults asked for, so that one vault asked
+    // for alone and every vault asked for together use the same folder: a name that is not a
+    // safe folder name, or that an earlier vault of the account has, falls back to the id.
+    std::map<std::string, std::string> folders;
     try {
         auto [t, vaults] = m_account.vaults();
         token = std::move(t);
+        std::set<std::string> used;
+        for (const obsidian::VaultInfo& vault : vaults) {
+            const auto name = folder_name(vault.name);
+            const std::string folder = name && !used.contains(*name) ? *name : vault.id;
+            used.insert(folder);
+            folders[vault.id] = folder;
+        }
         if (request.vault) {
             chosen.push_back(obsidian::find_vault(vaults, *request.vault));
         } else {
@@ -86,20 +98,15 @@ BackupReport BackupService::run(const BackupRequest& request, Storage& storage,
         return report;
     }
 
-    std::set<std::string> used_folders;
     for (const obsidian::VaultInfo& vault : chosen) {
-        std::string folder;
-        if (request.folder_per_vault) {
-            const auto name = folder_name(vault.name);
-            folder = name && !used_folders.contains(*name) ? *name : vault.id;
-            used_folders.insert(folder);
-        }
+        const std::string folder = request.folder_per_vault ? folders[vault.id] : std::string();
         if (past(request.deadline)) {
             // Not started: the next run takes it from its checkpoint.
             VaultOutcome skipped;
             skipped.id = vault.id;
             skipped.name = vault.name;
             skipped.stopped_early = true;
+            skipped.skipped = true;
             observer.vault_finished(vault, skipped, nullptr);
             report.vaults.push_back(std::move(skipped));
             continue;
@@ -123,9 +130,13 @@ VaultOutcome BackupService::sync_vault(const obsidian::VaultInfo& vault, const s
                                                      : m_account.credentials().password_for_vault(
                                                            vault.id, vault.name);
         if (!password) {
-            throw Error(ErrorKind::auth, "vault \"" + vault.name +
-                                             "\" is end-to-end encrypted: give its password "
-                                             "with --password or OBSIDIAN_VAULT_PASSWORD");
+            // Worded for both faces: the CLI's --password is one of the ways named.
+            throw Error(
+                ErrorKind::auth,
+                "vault \"" + vault.name +
+                    "\" is end-to-end encrypted and no password was given for it (--password, "
+                    "OBSIDIAN_VAULT_PASSWORD, or its entry under \"vaults\" in the "
+                    "credentials)");
         }
         const crypto::VaultCipher& cipher = m_keys.cipher(vault, *password);
         obsidian::Api api(m_http, m_account.api_url());

@@ -189,7 +189,9 @@ MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_vie
                       MetricUnit::seconds);
     record.add_metric("FilesProcessed", outcome.created + outcome.updated + outcome.deleted,
                       MetricUnit::count);
-    record.add_metric("SyncSuccess", std::int64_t{outcome.ok() ? 1 : 0}, MetricUnit::count);
+    // A vault the deadline kept from starting was not backed up: not a success to alert on.
+    record.add_metric("SyncSuccess", std::int64_t{outcome.ok() && !outcome.skipped ? 1 : 0},
+                      MetricUnit::count);
     record.add_metric("BytesDownloaded", outcome.bytes_downloaded, MetricUnit::bytes);
     record.add_metric("FilesFailed", outcome.failed(), MetricUnit::count);
     return record;

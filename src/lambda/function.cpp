@@ -15,6 +15,7 @@
 #include "lambda/event.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
+#include "util/process_owner.hpp"
 #include "util/run_coro.hpp"
 
 namespace obsync::lambda {
@@ -75,6 +76,12 @@ Function::Function(asio::io_context& io, LambdaConfig config, Logger& log, const
       m_aws(std::make_unique<aws::AwsClient>(io.get_executor(),
                                              aws::AwsEnvironment::from_lookup(lookup))) {
     backup::Credentials variables = backup::Credentials::from_variables(lookup);
+    if (m_config.secret_id.empty() && !variables.can_sign_in() &&
+        !m_config.allow_request_credentials) {
+        throw Error(ErrorKind::config,
+                    "no Obsidian credentials: set OBSYNC_SECRET_ID (preferred), or "
+                    "OBSIDIAN_EMAIL and OBSIDIAN_PASSWORD, or ALLOW_REQUEST_CREDENTIALS=true");
+    }
     if (!m_config.secret_id.empty()) {
         m_credentials = std::make_unique<backup::CachedSecretCredentials>(
             m_config.secret_id, [this](const std::string& id) { return read_secret(id); },
@@ -151,6 +158,18 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
                                   {"dest_prefix", dest.prefix},
                                   {"remaining_ms", static_cast<std::int64_t>(remaining.count())}});
 
+    // The logger masks the secrets of this invocation: the account's (read now, before the run
+    // logs anything; a secret that cannot be read fails the run below, with nothing to mask) and
+    // the request's. Cleared first, so the list never grows across invocations.
+    m_log.clear_secrets();
+    try {
+        mask_secrets(m_credentials->current());
+    } catch (const Error&) {
+    }
+    if (const auto login = m_tokens.load()) {
+        m_log.add_secret(login->token);
+    }
+
     // Credentials in a request (only when allowed) stand alone: their token is kept for this
     // invocation only, never in the function's cache, and never mixed with the secret's.
     std::optional<backup::FixedCredentials> request_credentials;
@@ -176,11 +195,20 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
     request.full = event.sync_type == SyncType::complete;
     request.concurrency = m_config.concurrency;
     // Unique per invocation: two execution environments can share a host name and a pid.
-    request.lease_owner = "lambda:" + invocation.request_id;
+    // Lambda reuses a request id for its retries of an event, and may deliver an event twice:
+    // the random part keeps two runs apart even then.
+    request.lease_owner = "lambda:" + invocation.request_id + "@" + unique_run_owner();
     request.lease_ttl = m_config.lease_ttl;
-    const milliseconds margin = m_config.margin_for(remaining);
-    request.deadline =
-        backup::Deadline{started + remaining - margin, started + remaining - margin / 2};
+    milliseconds margin = m_config.margin_for(remaining);
+    if (margin > remaining / 2) {
+        // An explicit margin this large would stop every invocation before any work: half the
+        // time is kept for work instead, and the operator is told.
+        m_log.warning("OBSYNC_DEADLINE_MARGIN leaves no time for work: using half the time left",
+                      {{"margin_ms", static_cast<std::int64_t>(margin.count())},
+                       {"remaining_ms", static_cast<std::int64_t>(remaining.count())}});
+        margin = remaining / 2;
+    }
+    request.deadline = backup::Deadline::ending_at(started + remaining, margin);
 
     backup::BackupReport report;
     try {
@@ -204,13 +232,7 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
                    {"error", report.error->message},
                    {"retryable", retryable}});
     }
-    // A second line of defence for the logs: the account's secrets and token are masked if they
-    // ever reach a record.
-    try {
-        mask_secrets(m_credentials->current());
-    } catch (const Error&) {
-        // The secret could not be read: then it holds nothing this process could leak.
-    }
+    // Tokens the run signed in for are masked too (from the caches: no network here).
     if (const auto login = m_tokens.load()) {
         m_log.add_secret(login->token);
     }

@@ -72,11 +72,13 @@ int main() {
         log.set_context("function_name", config.function_name);
         log.set_context("function_memory_size", config.memory_mb);
         function = std::make_unique<Function>(io, std::move(config), log, env_var);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
         // Reported once through init/error: Lambda shows it and does not loop on a crash.
-        log.error("the function cannot start: configuration error", {{"error", e.what()}});
+        const bool config = dynamic_cast<const Error*>(&e) != nullptr;
+        log.error("the function cannot start", {{"error", e.what()}});
         try {
-            run_coro(io, runtime.post_init_error("Obsync.ConfigError", e.what()));
+            run_coro(io, runtime.post_init_error(config ? "Obsync.ConfigError" : "Obsync.InitError",
+                                                 config ? e.what() : "internal error at start"));
         } catch (const Error& post) {
             log.error("the Runtime API refused the init error", {{"error", post.what()}});
         }
@@ -110,8 +112,10 @@ int main() {
             // A bug, not a failure of the backup: answered, and the loop goes on (an escaping
             // exception would end the process and every warm invocation after it).
             log.error("the handler failed", {{"error", e.what()}});
+            // The exception's text stays in the (masked) log: an answer carries none of it.
             reply = Reply{"", FunctionError{"Obsync.InternalError",
-                                            std::string("internal error: ") + e.what()}};
+                                            "internal error: see the function's log for request " +
+                                                invocation.request_id}};
         } catch (...) {
             log.error("the handler failed with an unknown exception");
             reply = Reply{"", FunctionError{"Obsync.InternalError", "internal error"}};

@@ -102,7 +102,7 @@ json::object response_body(const backup::BackupReport& report, const ResponseDet
     std::int64_t files = 0;
     for (const auto& vault : report.vaults) {
         vaults.push_back(vault_json(vault, errors));
-        synced += vault.error ? 0 : 1;
+        synced += vault.error || vault.skipped ? 0 : 1;
         files += vault.created + vault.updated + vault.deleted;
     }
     json::object out{
@@ -141,6 +141,11 @@ json::object refusal_body(const Refusal& refusal, std::string_view request_id) {
 }
 
 unsigned http_status(const backup::BackupReport& report, bool vault_requested) {
+    if (report.error && report.error->configuration) {
+        // The function's own setup (its role, bucket, table or secret) is wrong, not the request:
+        // a missing secret must not read as "no such vault".
+        return 500;
+    }
     if (report.error && report.error->kind == ErrorKind::not_found && vault_requested) {
         return 404;
     }

@@ -41,9 +41,10 @@ boost::json::object response_body(const backup::BackupReport& report,
 // The response document of a request refused before any sync.
 boost::json::object refusal_body(const Refusal& refusal, std::string_view request_id);
 
-// The HTTP status of a report: 404 when a named vault does not exist, 409 when a vault is busy,
-// 503 for another retryable failure (BackupReport::retryable_failure), else 200 (the body's
-// "success" tells the rest). `vault_requested`: the request named one vault.
+// The HTTP status of a report: 500 when the function's configuration failed it (AWS access
+// denied, a missing bucket, table or secret), 404 when a named vault does not exist, 409 when a
+// vault is busy, 503 for another retryable failure (BackupReport::retryable_failure), else 200 (the
+// body's "success" tells the rest). `vault_requested`: the request named one vault.
 unsigned http_status(const backup::BackupReport& report, bool vault_requested);
 
 // The invocation's response: for HTTP sources {statusCode, headers, body (the document as a

@@ -166,9 +166,8 @@ public:
         write.condition = "#o = :me";
         auto op = conditional("DeleteItem", write.request(m_table, key(m_lease)));
         co_await guard(std::move(op));
-        if (owner == m_owner) {
-            m_owner.clear();
-        }
+        // m_owner stays: a checkpoint after the release is refused (the lease is gone), never
+        // written unconditionally.
     }
 
 private:
@@ -460,7 +459,11 @@ private:
             request["DeleteRequest"].emplace_object()["Key"] = key(refused_key(refusal));
             writes.push_back(std::move(request));
         }
-        co_await m_db.batch_write(m_table, std::move(writes));
+        if (m_owner.empty()) {
+            co_await m_db.batch_write(m_table, std::move(writes));
+        } else {
+            co_await write_under_lease(std::move(writes));
+        }
         if (!checkpoint.cursor) {
             co_return;
         }
@@ -478,6 +481,42 @@ private:
             co_return;
         }
         co_await move_cursor_under_lease(std::move(cursor));
+    }
+
+    // The file and refusal items of a checkpoint, in transactions of up to 99 items each with the
+    // lease check: a run thawed after another took its lease over must not overwrite the newer
+    // run's records either (their cursor is past them: nothing would repair them). Each chunk
+    // holds true facts about the destination, so chunks that applied before a refusal are fine.
+    asio::awaitable<void> write_under_lease(bj::array writes) {
+        constexpr std::size_t k_per_transaction = 99;  // TransactWriteItems takes 100
+        for (std::size_t begin = 0; begin < writes.size(); begin += k_per_transaction) {
+            Write lease;
+            lease.name("o", "owner").value("me", attr_s(m_owner));
+            lease.condition = "#o = :me";
+            bj::array items;
+            items.push_back(bj::object{{"ConditionCheck", lease.request(m_table, key(m_lease))}});
+            const std::size_t end = std::min(writes.size(), begin + k_per_transaction);
+            for (std::size_t i = begin; i < end; ++i) {
+                bj::object& write = writes[i].as_object();
+                if (auto* put = write.if_contains("PutRequest")) {
+                    items.push_back(
+                        bj::object{{"Put", bj::object{{"TableName", m_table},
+                                                      {"Item", put->as_object().at("Item")}}}});
+                } else {
+                    items.push_back(bj::object{
+                        {"Delete",
+                         bj::object{{"TableName", m_table},
+                                    {"Key", write.at("DeleteRequest").as_object().at("Key")}}}});
+                }
+            }
+            auto op = m_db.transact_write(std::move(items));
+            const std::vector<std::string> reasons = co_await std::move(op);
+            if (!reasons.empty()) {
+                throw Error(ErrorKind::busy, "DynamoDB state table " + m_table +
+                                                 ": the lease was taken over by another run; this "
+                                                 "run's progress is not recorded");
+            }
+        }
     }
 
     // The cursor moves in one transaction with a check that the lease is still ours, so a run

@@ -220,9 +220,8 @@ public:
     boost::asio::awaitable<void> release_lease(std::string_view owner) override {
         SqliteStatement st(m_db, "DELETE FROM leases WHERE scope_id = ?1 AND owner = ?2");
         st.bind(1, m_scope_id).bind(2, owner).run();
-        if (owner == m_owner) {
-            m_owner.clear();
-        }
+        // m_owner stays: a checkpoint after the release is refused (the lease is gone), never
+        // stored unconditionally.
         co_return;
     }
 

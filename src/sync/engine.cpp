@@ -112,6 +112,13 @@ public:
         co_return std::move(*result);
     }
 
+    // When the claims were taken: just before the destination was claimed (its lock's expiry
+    // counts from then), not when the run starts.
+    void claims_taken_at(Clock::time_point steady, std::chrono::system_clock::time_point wall) {
+        m_held_steady = steady;
+        m_held_wall = wall;
+    }
+
     // Whether the run lost its claims (then nothing more may be recorded for it).
     bool claims_lost() const noexcept { return m_claims_lost; }
 
@@ -722,9 +729,11 @@ private:
     // timers and writes due at once, in any order, and another run may have taken the expired
     // lease over in between. Both clocks count, as a freeze may stop one of them.
     void check_claims() {
+        // A tenth of the ttl spare: other hosts judge the expiry with their own clocks.
+        const auto limit = m_options.lease_ttl - m_options.lease_ttl / 10;
         if (!m_claims_lost && m_renewing &&
-            (Clock::now() - m_held_steady >= m_options.lease_ttl ||
-             std::chrono::system_clock::now() - m_held_wall >= m_options.lease_ttl)) {
+            (Clock::now() - m_held_steady >= limit ||
+             std::chrono::system_clock::now() - m_held_wall >= limit)) {
             m_renew_failure = std::make_exception_ptr(
                 Error(ErrorKind::busy, "the run was paused for longer than its lease (" +
                                            std::to_string(m_options.lease_ttl.count()) +
@@ -848,6 +857,8 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     // The destination first: it is what two runs must never share, whatever state store each
     // of them uses.
     const BackupIdentity backup{m_target.vault_id, m_options.vault_name, m_options.lease_owner};
+    const auto claimed_steady = Clock::now();
+    const auto claimed_wall = std::chrono::system_clock::now();
     std::unique_ptr<DestinationLock> lock = co_await m_sink.claim(backup, m_options.lease_ttl);
     bool leased = false;
     std::exception_ptr lease_failure;
@@ -875,6 +886,7 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     std::optional<EngineResult> result;
     Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress),
             lock.get());
+    run.claims_taken_at(claimed_steady, claimed_wall);
     try {
         // Under the lease: the state's first write may repair what an interrupted reset or an
         // expired scope left (state/dynamodb_store.hpp).

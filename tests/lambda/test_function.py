@@ -624,6 +624,48 @@ class FreezeTest(LambdaCase):
         self.assert_bucket_mirrors(corpus, f"{self.prefix}/Big")
 
 
+    def test_a_run_thawed_while_another_syncs_writes_nothing(self):
+        """The issue's scenario exactly: the thaw comes while the second run is still syncing."""
+        self.start_fake("--latency-ms", "100")
+        vault_id, corpus = self.seed("Big", notes=40)
+        ttl = str(self.LEASE_TTL)
+        frozen = self.emulator(timeout=120, OBSYNC_LEASE_TTL=ttl, OBSYNC_CONCURRENCY="1")
+        other = self.emulator(timeout=120, OBSYNC_LEASE_TTL=ttl, OBSYNC_CONCURRENCY="1")
+
+        mark = time.monotonic()
+        first = frozen.invoke_async({"vault_id": "Big", "sync_type": "complete"})
+        deadline = time.monotonic() + 30
+        while len(self.fake.pulls(mark)) < 5:
+            self.assertLess(time.monotonic(), deadline, "the first run never started pulling")
+            time.sleep(0.05)
+        frozen.freeze()
+        try:
+            time.sleep(self.LEASE_TTL * 2 + 1)
+            second_mark = time.monotonic()
+            second = other.invoke_async({"vault_id": "Big", "sync_type": "complete"})
+            deadline = time.monotonic() + 30
+            while len(self.fake.pulls(second_mark)) < 5:
+                self.assertLess(time.monotonic(), deadline, "the second run never started pulling")
+                self.assertFalse(second.done(), "the second run ended before the thaw")
+                time.sleep(0.05)
+        finally:
+            frozen.thaw()
+        late = first.wait(120)
+        winner = second.wait(120)
+        self.assertEqual(winner.kind, "response", self.describe(winner))
+        self.assertTrue(self.body(winner)["success"], self.describe(winner))
+        self.assertIn(late.kind, ("response", "error"), self.describe(late))
+        if late.kind == "response":
+            self.assertFalse(self.body(late)["success"], "the late run claims success: " + self.describe(late))
+        else:
+            self.assertEqual(late.error_type, "Obsync.Retryable.busy", self.describe(late))
+        self.assert_bucket_mirrors(corpus, f"{self.prefix}/Big")
+        # The state is the second run's and agrees with the bucket: an incremental run finds
+        # nothing to do.
+        body = self.invoke_ok(other, {"vault_id": "Big"})
+        self.assertEqual(body["files_count"], 0, body)
+
+
 # ----------------------------------------------------------------------- bad events
 
 

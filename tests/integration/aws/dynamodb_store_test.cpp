@@ -402,10 +402,17 @@ TEST_F(DynamoStore, AThawedRunsCursorIsRefusedOnceItsLeaseWasTakenOver) {
     newer.cursor = sync::Cursor{7, false};
     run(run_b->commit(newer));
 
+    // The stale run's file records are refused with its cursor: B's record of b.md stays, and
+    // nothing of A's lands.
     sync::Checkpoint stale;
+    stale.upserts = {state_file("b.md", "stale-hash", 5, 5), state_file("a.md", "ha", 9, 9)};
     stale.cursor = sync::Cursor{9, false};
     EXPECT_EQ(test::error_kind_of([&] { run(run_a->commit(stale)); }), ErrorKind::busy);
     EXPECT_EQ(get_item("v", "META#/d").at("v").at("N").as_string(), "7");
+    const auto files = run(run_b->load()).files;
+    ASSERT_EQ(files.size(), 1U);
+    EXPECT_EQ(files.front().path, "b.md");
+    EXPECT_EQ(files.front().hash, "hb");
     EXPECT_EQ(get_item("v", "LEASE#/d").at("owner").at("S").as_string(), b);
     // B's own checkpoints go on: the lease check is B's as much as A's.
     sync::Checkpoint further;
