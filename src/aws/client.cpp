@@ -304,6 +304,7 @@ struct AwsClient::Impl {
 
     AwsEnvironment environment;
     RetryPolicy retry;
+    std::optional<Clock::time_point> retry_deadline;
     net::HttpClient http;
     AwsCallStats stats;
     std::mt19937_64 rng{std::random_device{}()};
@@ -436,6 +437,10 @@ const AwsCallStats& AwsClient::stats() const noexcept {
     return m_impl->stats;
 }
 
+void AwsClient::set_retry_deadline(std::optional<std::chrono::steady_clock::time_point> not_after) {
+    m_impl->retry_deadline = not_after;
+}
+
 asio::awaitable<net::HttpResponse> AwsClient::send(AwsRequest request) {
     const std::string payload_hash =
         request.unsigned_payload ? std::string("UNSIGNED-PAYLOAD")
@@ -505,14 +510,16 @@ asio::awaitable<net::HttpResponse> AwsClient::send(AwsRequest request) {
                                        network ? 0U : failure->status(), probe)) {
             throw *down;
         }
-        if (attempt >= m_impl->retry.max_attempts) {
+        const auto delay = std::min(m_impl->backoff(attempt), m_impl->until_down(request.service));
+        const bool too_late =
+            m_impl->retry_deadline && Impl::Clock::now() + delay >= *m_impl->retry_deadline;
+        if (attempt >= m_impl->retry.max_attempts || too_late) {
             if (failure) {
                 throw *failure;
             }
             throw *network;
         }
         ++m_impl->stats.retries;
-        const auto delay = std::min(m_impl->backoff(attempt), m_impl->until_down(request.service));
         if (Logger* log = process_logger()) {
             log->warning("AWS request retried",
                          {{"operation", request.operation},

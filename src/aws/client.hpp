@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -138,6 +139,10 @@ public:
 
     const AwsEnvironment& environment() const noexcept;
     const AwsCallStats& stats() const noexcept;
+
+    // No retry is started that would end after `not_after` (a Lambda invocation's deadline): the
+    // failure is thrown instead. Nothing (the default) = no limit. Kept until changed.
+    void set_retry_deadline(std::optional<std::chrono::steady_clock::time_point> not_after);
 
 private:
     struct Impl;

@@ -210,6 +210,9 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
     }
     request.deadline = backup::Deadline::ending_at(started + remaining, margin);
 
+    // AWS retries (throttling, 5xx) stop in time to answer: a retry that would end in the last
+    // quarter of the margin is not made.
+    m_aws->set_retry_deadline(started + remaining - margin / 4);
     backup::BackupReport report;
     try {
         backup::StorageOptions storage_options;
@@ -225,6 +228,7 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
     } catch (const Error& e) {
         report.error = backup::failure_of(e);
     }
+    m_aws->set_retry_deadline(std::nullopt);
     if (report.error) {
         const bool retryable = is_retryable(report.error->kind);
         m_log.log(retryable ? LogLevel::warning : LogLevel::error, "sync failed before any vault",

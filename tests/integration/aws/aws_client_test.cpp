@@ -192,6 +192,51 @@ TEST(AwsClientRetryTest, PersistentThrottlingGivesUpWithAThrottledError) {
     EXPECT_EQ(calls, 4);
 }
 
+// A Lambda invocation must answer in time: no retry starts that would end past its deadline.
+TEST(AwsClientRetryTest, NoRetryIsStartedThatWouldEndPastTheRetryDeadline) {
+    boost::asio::io_context io;
+    int calls = 0;
+    test::ScriptedHttpServer server(io, [&](const test::ScriptedHttpServer::Request&) {
+        ++calls;
+        const std::string body =
+            R"({"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"})";
+        return "HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\n\r\n" + body;
+    });
+    auto env = AwsEnvironment::from_lookup([&](const char* name) -> std::optional<std::string> {
+        const std::string n = name;
+        if (n == "AWS_ACCESS_KEY_ID")
+            return "AKID";
+        if (n == "AWS_SECRET_ACCESS_KEY")
+            return "secret";
+        if (n == "AWS_REGION")
+            return "eu-west-1";
+        if (n == "AWS_ENDPOINT_URL_DYNAMODB")
+            return server.url();
+        return std::nullopt;
+    });
+    RetryPolicy slow;
+    slow.max_attempts = 8;
+    slow.base_delay = std::chrono::milliseconds(400);
+    slow.max_delay = std::chrono::milliseconds(400);
+    AwsClient client(io.get_executor(), env, slow);
+    client.set_retry_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+    AwsRequest request;
+    request.service = Service::dynamodb;
+    request.operation = "PutItem";
+    request.method = "POST";
+    const auto began = std::chrono::steady_clock::now();
+    try {
+        run_coro_value(io, client.send(request));
+        FAIL() << "expected a throttled error";
+    } catch (const AwsError& error) {
+        EXPECT_EQ(error.failure(), AwsFailure::throttled);
+    }
+    // The first retry (after ~300-400 ms) still fits, the second would not.
+    EXPECT_LE(calls, 2);
+    EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::milliseconds(500));
+}
+
 TEST(AwsClientRetryTest, AccessDeniedIsNotRetried) {
     boost::asio::io_context io;
     int calls = 0;
