@@ -2,6 +2,7 @@
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
+
 #include <gtest/gtest.h>
 
 #include "net/http_client.hpp"
