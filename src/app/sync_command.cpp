@@ -223,12 +223,13 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
             backup_request.vault = request.vault;
         }
         backup_request.folder_per_vault = request.all;
-        backup_request.full = request.full;
-        backup_request.dry_run = request.dry_run;
-        backup_request.keep_deleted = request.keep_deleted;
-        backup_request.concurrency = request.concurrency;
-        backup_request.excludes = request.excludes;
-        backup_request.lease_owner = unique_run_owner();
+        sync::EngineOptions& engine = backup_request.engine;
+        engine.full = request.full;
+        engine.dry_run = request.dry_run;
+        engine.keep_deleted = request.keep_deleted;
+        engine.concurrency = request.concurrency;
+        engine.excludes = request.excludes;
+        engine.lease_owner = unique_run_owner();
         if (request.time_limit) {
             backup_request.deadline = backup::Deadline::ending_at(
                 started + *request.time_limit, backup::default_margin(*request.time_limit));

@@ -145,15 +145,8 @@ VaultOutcome BackupService::sync_vault(const obsidian::VaultInfo& vault, const s
         auto sink = storage.open_sink(folder);
         failed.destination = sink->describe();
         const sync::StateScope scope{vault.id, sink->describe()};
-        auto state = storage.open_state(scope, request.dry_run);
-        sync::EngineOptions options;
-        options.full = request.full;
-        options.dry_run = request.dry_run;
-        options.keep_deleted = request.keep_deleted;
-        options.concurrency = request.concurrency;
-        options.excludes = request.excludes;
-        options.lease_owner = request.lease_owner;
-        options.lease_ttl = request.lease_ttl;
+        auto state = storage.open_state(scope, request.engine.dry_run);
+        sync::EngineOptions options = request.engine;
         options.vault_name = vault.name;
         if (request.deadline) {
             options.stop_at = request.deadline->stop_at;

@@ -40,13 +40,10 @@ struct BackupRequest {
     // Each vault in its own folder (prefix) DEST/<vault name> (the id when the name cannot be a
     // folder name, or another vault already took it): the CLI's --all, and always on Lambda.
     bool folder_per_vault = false;
-    bool full = false;  // a complete sync (snapshot) instead of an incremental one
-    bool dry_run = false;
-    bool keep_deleted = false;
-    int concurrency = 4;
-    std::vector<std::string> excludes;
-    std::string lease_owner;  // unique per run (process_owner.hpp)
-    std::chrono::seconds lease_ttl{120};
+    // How each vault is synced: full (a complete sync), dry_run, keep_deleted, concurrency,
+    // excludes, lease_owner (unique per run: process_owner.hpp), lease_ttl. The service fills in
+    // the vault's own fields (its name, the deadline).
+    sync::EngineOptions engine;
     std::optional<Deadline> deadline;
 };
 

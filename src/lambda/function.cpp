@@ -192,13 +192,13 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
     backup::BackupRequest request;
     request.vault = event.vault;
     request.folder_per_vault = true;
-    request.full = event.sync_type == SyncType::complete;
-    request.concurrency = m_config.concurrency;
+    request.engine.full = event.sync_type == SyncType::complete;
+    request.engine.concurrency = m_config.concurrency;
     // Unique per invocation: two execution environments can share a host name and a pid.
     // Lambda reuses a request id for its retries of an event, and may deliver an event twice:
     // the random part keeps two runs apart even then.
-    request.lease_owner = "lambda:" + invocation.request_id + "@" + unique_run_owner();
-    request.lease_ttl = m_config.lease_ttl;
+    request.engine.lease_owner = "lambda:" + invocation.request_id + "@" + unique_run_owner();
+    request.engine.lease_ttl = m_config.lease_ttl;
     milliseconds margin = m_config.margin_for(remaining);
     if (margin > remaining / 2) {
         // An explicit margin this large would stop every invocation before any work: half the

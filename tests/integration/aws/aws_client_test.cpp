@@ -150,6 +150,22 @@ TEST(AwsClientRetryTest, ThrottlingAndServerErrorsAreRetriedUntilSuccess) {
     EXPECT_EQ(client.stats().retries, 2U);
 }
 
+// Test keys, and DynamoDB at `url`.
+AwsEnvironment dynamodb_environment(const std::string& url) {
+    return AwsEnvironment::from_lookup([&url](const char* name) -> std::optional<std::string> {
+        const std::string n = name;
+        if (n == "AWS_ACCESS_KEY_ID")
+            return "AKID";
+        if (n == "AWS_SECRET_ACCESS_KEY")
+            return "secret";
+        if (n == "AWS_REGION")
+            return "eu-west-1";
+        if (n == "AWS_ENDPOINT_URL_DYNAMODB")
+            return url;
+        return std::nullopt;
+    });
+}
+
 TEST(AwsClientRetryTest, PersistentThrottlingGivesUpWithAThrottledError) {
     boost::asio::io_context io;
     int calls = 0;
@@ -160,18 +176,7 @@ TEST(AwsClientRetryTest, PersistentThrottlingGivesUpWithAThrottledError) {
         return "HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(body.size()) +
                "\r\n\r\n" + body;
     });
-    auto env = AwsEnvironment::from_lookup([&](const char* name) -> std::optional<std::string> {
-        const std::string n = name;
-        if (n == "AWS_ACCESS_KEY_ID")
-            return "AKID";
-        if (n == "AWS_SECRET_ACCESS_KEY")
-            return "secret";
-        if (n == "AWS_REGION")
-            return "eu-west-1";
-        if (n == "AWS_ENDPOINT_URL_DYNAMODB")
-            return server.url();
-        return std::nullopt;
-    });
+    const auto env = dynamodb_environment(server.url());
     RetryPolicy fast;
     fast.max_attempts = 4;
     fast.base_delay = std::chrono::milliseconds(1);
@@ -203,18 +208,7 @@ TEST(AwsClientRetryTest, NoRetryIsStartedThatWouldEndPastTheRetryDeadline) {
         return "HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(body.size()) +
                "\r\n\r\n" + body;
     });
-    auto env = AwsEnvironment::from_lookup([&](const char* name) -> std::optional<std::string> {
-        const std::string n = name;
-        if (n == "AWS_ACCESS_KEY_ID")
-            return "AKID";
-        if (n == "AWS_SECRET_ACCESS_KEY")
-            return "secret";
-        if (n == "AWS_REGION")
-            return "eu-west-1";
-        if (n == "AWS_ENDPOINT_URL_DYNAMODB")
-            return server.url();
-        return std::nullopt;
-    });
+    const auto env = dynamodb_environment(server.url());
     RetryPolicy slow;
     slow.max_attempts = 8;
     slow.base_delay = std::chrono::milliseconds(400);
