@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cstdio>
+#include <charconv>
 #include <ostream>
 
 #include <boost/json/object.hpp>
@@ -76,9 +76,9 @@ std::string text_value(const LogValue::Variant& value, const Secrets& secrets) {
         return std::to_string(*u);
     }
     if (const auto* d = std::get_if<double>(&value)) {
-        std::array<char, 32> buffer{};
-        std::snprintf(buffer.data(), buffer.size(), "%g", *d);
-        return buffer.data();
+        std::array<char, 32> buffer{};  // the shortest round trip, as in the JSON format
+        const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), *d);
+        return std::string(buffer.data(), result.ptr);
     }
     return std::get<bool>(value) ? "true" : "false";
 }

@@ -384,10 +384,11 @@ TEST(Log, TheTextFormatIsOneTerminalSafeLine) {
                                          {"path", "My Notes/a.md"},
                                          {"empty", ""},
                                          {"files", 3},
+                                         {"seconds", 1234567.25},
                                          {"ok", false}});
     EXPECT_EQ(out.str(),
               "obsync: warning: disk \\e[2J full (vault_id=v1 path=\"My Notes/a.md\" empty=\"\" "
-              "files=3 ok=false)\n");
+              "files=3 seconds=1234567.25 ok=false)\n");
 }
 
 TEST(Log, TheTextFormatWithoutFieldsHasNoParentheses) {
