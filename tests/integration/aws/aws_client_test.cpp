@@ -214,7 +214,8 @@ TEST(AwsClientRetryTest, NoRetryIsStartedThatWouldEndPastTheRetryDeadline) {
     slow.base_delay = std::chrono::milliseconds(400);
     slow.max_delay = std::chrono::milliseconds(400);
     AwsClient client(io.get_executor(), env, slow);
-    client.set_retry_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+    // Every backoff is at least a quarter of 400 ms (util/backoff.hpp): none fits in 90 ms.
+    client.set_retry_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(90));
     AwsRequest request;
     request.service = Service::dynamodb;
     request.operation = "PutItem";
@@ -226,9 +227,21 @@ TEST(AwsClientRetryTest, NoRetryIsStartedThatWouldEndPastTheRetryDeadline) {
     } catch (const AwsError& error) {
         EXPECT_EQ(error.failure(), AwsFailure::throttled);
     }
-    // The first retry (after ~300-400 ms) still fits, the second would not.
-    EXPECT_LE(calls, 2);
-    EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::milliseconds(500));
+    EXPECT_EQ(calls, 1);  // without the deadline: 8
+    EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::milliseconds(100));
+
+    // Later, a deadline that leaves room: the retries are made (up to max_attempts).
+    calls = 0;
+    slow.max_attempts = 2;
+    AwsClient roomy(io.get_executor(), dynamodb_environment(server.url()), slow);
+    roomy.set_retry_deadline(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+    try {
+        run_coro_value(io, roomy.send(request));
+        FAIL() << "expected a throttled error";
+    } catch (const AwsError& error) {
+        EXPECT_EQ(error.failure(), AwsFailure::throttled);
+    }
+    EXPECT_EQ(calls, 2);
 }
 
 TEST(AwsClientRetryTest, AccessDeniedIsNotRetried) {
