@@ -43,9 +43,10 @@ OPERATIONS = {
     "Scan": "dynamodb:Scan",
     "BatchWriteItem": "dynamodb:BatchWriteItem",
     "BatchGetItem": "dynamodb:BatchGetItem",
-    # A transaction needs each of its actions: the cursor's ConditionCheck on the lease needs
-    # ConditionCheckItem; its Update needs UpdateItem, which UpdateItem calls already require.
-    "TransactWriteItems": "dynamodb:ConditionCheckItem",
+    # A transaction needs the action of each of its items: the ConditionCheck on the lease, the
+    # cursor's Update, a checkpoint's Puts and Deletes (state/dynamodb_store.cpp).
+    "TransactWriteItems": ("dynamodb:ConditionCheckItem", "dynamodb:UpdateItem",
+                           "dynamodb:PutItem", "dynamodb:DeleteItem"),
     "CreateTable": "dynamodb:CreateTable",
     "DescribeTable": "dynamodb:DescribeTable",
     "UpdateTimeToLive": "dynamodb:UpdateTimeToLive",
@@ -128,7 +129,9 @@ def main():
             continue
         if operation in NOT_GRANTED:
             continue
-        needed.setdefault(OPERATIONS[operation], []).append(operation)
+        actions = OPERATIONS[operation]
+        for action in (actions,) if isinstance(actions, str) else actions:
+            needed.setdefault(action, []).append(operation)
 
     granted = granted_in(args.policy)
     for action, operations in sorted(needed.items()):
