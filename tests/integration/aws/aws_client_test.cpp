@@ -150,6 +150,22 @@ TEST(AwsClientRetryTest, ThrottlingAndServerErrorsAreRetriedUntilSuccess) {
     EXPECT_EQ(client.stats().retries, 2U);
 }
 
+// DynamoDB's answer to a table over its capacity.
+std::string throttled_reply() {
+    const std::string body =
+        R"({"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"})";
+    return "HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+}
+
+AwsRequest put_item() {
+    AwsRequest request;
+    request.service = Service::dynamodb;
+    request.operation = "PutItem";
+    request.method = "POST";
+    return request;
+}
+
 // Test keys, and DynamoDB at `url`.
 AwsEnvironment dynamodb_environment(const std::string& url) {
     return AwsEnvironment::from_lookup([&url](const char* name) -> std::optional<std::string> {
@@ -171,10 +187,7 @@ TEST(AwsClientRetryTest, PersistentThrottlingGivesUpWithAThrottledError) {
     int calls = 0;
     test::ScriptedHttpServer server(io, [&](const test::ScriptedHttpServer::Request&) {
         ++calls;
-        const std::string body =
-            R"({"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"})";
-        return "HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(body.size()) +
-               "\r\n\r\n" + body;
+        return throttled_reply();
     });
     const auto env = dynamodb_environment(server.url());
     RetryPolicy fast;
@@ -182,10 +195,7 @@ TEST(AwsClientRetryTest, PersistentThrottlingGivesUpWithAThrottledError) {
     fast.base_delay = std::chrono::milliseconds(1);
     fast.max_delay = std::chrono::milliseconds(2);
     AwsClient client(io.get_executor(), env, fast);
-    AwsRequest request;
-    request.service = Service::dynamodb;
-    request.operation = "PutItem";
-    request.method = "POST";
+    const AwsRequest request = put_item();
     try {
         run_coro_value(io, client.send(request));
         FAIL() << "expected a throttled error";
@@ -203,10 +213,7 @@ TEST(AwsClientRetryTest, NoRetryIsStartedThatWouldEndPastTheRetryDeadline) {
     int calls = 0;
     test::ScriptedHttpServer server(io, [&](const test::ScriptedHttpServer::Request&) {
         ++calls;
-        const std::string body =
-            R"({"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"})";
-        return "HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(body.size()) +
-               "\r\n\r\n" + body;
+        return throttled_reply();
     });
     const auto env = dynamodb_environment(server.url());
     RetryPolicy slow;
@@ -216,10 +223,7 @@ TEST(AwsClientRetryTest, NoRetryIsStartedThatWouldEndPastTheRetryDeadline) {
     AwsClient client(io.get_executor(), env, slow);
     // Every backoff is at least a quarter of 400 ms (util/backoff.hpp): none fits in 90 ms.
     client.set_retry_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(90));
-    AwsRequest request;
-    request.service = Service::dynamodb;
-    request.operation = "PutItem";
-    request.method = "POST";
+    const AwsRequest request = put_item();
     const auto began = std::chrono::steady_clock::now();
     try {
         run_coro_value(io, client.send(request));
