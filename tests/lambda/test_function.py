@@ -591,21 +591,29 @@ class OverlapTest(LambdaCase):
 class FreezeTest(LambdaCase):
     LEASE_TTL = 3  # OBSYNC_LEASE_TTL: an assumed test knob (seconds)
 
-    def test_a_frozen_run_cannot_commit_after_its_lease_expired(self):
+    def _freeze_a_run(self):
+        """Two environments on a slow 40-file vault; the first one's complete sync is frozen once it
+        pulls. Returns (corpus, frozen, other, the frozen invocation)."""
         self.start_fake("--latency-ms", "100")
-        vault_id, corpus = self.seed("Big", notes=40)
+        _, corpus = self.seed("Big", notes=40)
         ttl = str(self.LEASE_TTL)
         frozen = self.emulator(timeout=120, OBSYNC_LEASE_TTL=ttl, OBSYNC_CONCURRENCY="1")
         other = self.emulator(timeout=120, OBSYNC_LEASE_TTL=ttl, OBSYNC_CONCURRENCY="1")
-
         mark = time.monotonic()
         handle = frozen.invoke_async({"vault_id": "Big", "sync_type": "complete"})
+        self._wait_for_pulls(mark, handle, "the first run")
+        frozen.freeze()
+        return corpus, frozen, other, handle
+
+    def _wait_for_pulls(self, mark: float, handle, run: str) -> None:
         deadline = time.monotonic() + 30
         while len(self.fake.pulls(mark)) < 5:
-            self.assertLess(time.monotonic(), deadline, "the first run never started pulling")
-            self.assertFalse(handle.done(), "the first run ended before it could be frozen")
+            self.assertLess(time.monotonic(), deadline, f"{run} never started pulling")
+            self.assertFalse(handle.done(), f"{run} ended too early")
             time.sleep(0.05)
-        frozen.freeze()
+
+    def test_a_frozen_run_cannot_commit_after_its_lease_expired(self):
+        corpus, frozen, other, handle = self._freeze_a_run()
         try:
             time.sleep(self.LEASE_TTL * 2 + 1)
             body = self.invoke_ok(other, {"vault_id": "Big", "sync_type": "complete"})
@@ -623,31 +631,14 @@ class FreezeTest(LambdaCase):
         self.assertEqual(loopback.bucket_files(self.s3, self.bucket, f"{self.prefix}/Big"), bucket_after_second)
         self.assert_bucket_mirrors(corpus, f"{self.prefix}/Big")
 
-
     def test_a_run_thawed_while_another_syncs_writes_nothing(self):
         """The issue's scenario exactly: the thaw comes while the second run is still syncing."""
-        self.start_fake("--latency-ms", "100")
-        vault_id, corpus = self.seed("Big", notes=40)
-        ttl = str(self.LEASE_TTL)
-        frozen = self.emulator(timeout=120, OBSYNC_LEASE_TTL=ttl, OBSYNC_CONCURRENCY="1")
-        other = self.emulator(timeout=120, OBSYNC_LEASE_TTL=ttl, OBSYNC_CONCURRENCY="1")
-
-        mark = time.monotonic()
-        first = frozen.invoke_async({"vault_id": "Big", "sync_type": "complete"})
-        deadline = time.monotonic() + 30
-        while len(self.fake.pulls(mark)) < 5:
-            self.assertLess(time.monotonic(), deadline, "the first run never started pulling")
-            time.sleep(0.05)
-        frozen.freeze()
+        corpus, frozen, other, first = self._freeze_a_run()
         try:
             time.sleep(self.LEASE_TTL * 2 + 1)
             second_mark = time.monotonic()
             second = other.invoke_async({"vault_id": "Big", "sync_type": "complete"})
-            deadline = time.monotonic() + 30
-            while len(self.fake.pulls(second_mark)) < 5:
-                self.assertLess(time.monotonic(), deadline, "the second run never started pulling")
-                self.assertFalse(second.done(), "the second run ended before the thaw")
-                time.sleep(0.05)
+            self._wait_for_pulls(second_mark, second, "the second run")
         finally:
             frozen.thaw()
         late = first.wait(120)
