@@ -231,8 +231,8 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
         engine.excludes = request.excludes;
         engine.lease_owner = unique_run_owner();
         if (request.time_limit) {
-            backup_request.deadline = backup::Deadline::ending_at(
-                started + *request.time_limit, backup::default_margin(*request.time_limit));
+            backup::end_by(engine, started + *request.time_limit,
+                           backup::default_margin(*request.time_limit));
         }
 
         backup::KeyCache keys;

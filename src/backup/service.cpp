@@ -4,6 +4,7 @@
 #include <set>
 
 #include "obsidian/api.hpp"
+#include "sync/deadline.hpp"
 #include "sync/path_policy.hpp"
 #include "util/error.hpp"
 #include "util/run_coro.hpp"
@@ -14,8 +15,9 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-Deadline Deadline::ending_at(Clock::time_point end, milliseconds margin) {
-    return {end - margin, end - margin / 2};
+void end_by(sync::EngineOptions& options, Clock::time_point end, milliseconds margin) {
+    options.stop_at = end - margin;
+    options.cut_at = end - margin / 2;
 }
 
 milliseconds default_margin(milliseconds budget) {
@@ -32,10 +34,6 @@ std::optional<std::string> folder_name(const std::string& name) {
         return std::nullopt;
     }
     return name;
-}
-
-bool past(const std::optional<Deadline>& deadline) {
-    return deadline && Clock::now() >= deadline->stop_at;
 }
 
 VaultOutcome outcome_of(const obsidian::VaultInfo& vault, const std::string& destination,
@@ -100,7 +98,7 @@ BackupReport BackupService::run(const BackupRequest& request, Storage& storage,
 
     for (const obsidian::VaultInfo& vault : chosen) {
         const std::string folder = request.folder_per_vault ? folders[vault.id] : std::string();
-        if (past(request.deadline)) {
+        if (sync::Deadline(request.engine.stop_at, request.engine.cut_at).stopping()) {
             // Not started: the next run takes it from its checkpoint.
             VaultOutcome skipped;
             skipped.id = vault.id;
@@ -148,10 +146,6 @@ VaultOutcome BackupService::sync_vault(const obsidian::VaultInfo& vault, const s
         auto state = storage.open_state(scope, request.engine.dry_run);
         sync::EngineOptions options = request.engine;
         options.vault_name = vault.name;
-        if (request.deadline) {
-            options.stop_at = request.deadline->stop_at;
-            options.cut_at = request.deadline->cut_at;
-        }
         sync::EngineResult result;
         run_coro(m_io, [&]() -> asio::awaitable<void> {
             const obsidian::SessionTarget target{vault.host, vault.id, token};

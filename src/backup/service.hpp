@@ -17,18 +17,11 @@
 
 namespace obsync::backup {
 
-// When a run must be over (steady clock): past `stop_at` no new work starts (no vault, no pull,
-// no removal, no retry); a pull still in flight is abandoned at `cut_at` (>= stop_at); what was
-// verified is committed, the state checkpointed, and the run reports `stopped_early`.
-struct Deadline {
-    std::chrono::steady_clock::time_point stop_at;
-    std::chrono::steady_clock::time_point cut_at;
-
-    // A run that must answer by `end`, keeping `margin` for the answer: new work stops at
-    // end - margin, pulls in flight are cut at end - margin / 2.
-    static Deadline ending_at(std::chrono::steady_clock::time_point end,
-                              std::chrono::milliseconds margin);
-};
+// Gives a run the deadline of a host that must answer by `end` (steady clock), keeping `margin`
+// for the answer: no new work (no vault, pull, removal or retry) from end - margin
+// (EngineOptions::stop_at), pulls still in flight abandoned at end - margin / 2 (cut_at).
+void end_by(sync::EngineOptions& options, std::chrono::steady_clock::time_point end,
+            std::chrono::milliseconds margin);
 
 // The margin a run keeps before its end when none is configured: 30 s, or a fifth of the time
 // it has when that is shorter (a 10 s budget keeps 2 s).
@@ -41,10 +34,10 @@ struct BackupRequest {
     // folder name, or another vault already took it): the CLI's --all, and always on Lambda.
     bool folder_per_vault = false;
     // How each vault is synced: full (a complete sync), dry_run, keep_deleted, concurrency,
-    // excludes, lease_owner (unique per run: process_owner.hpp), lease_ttl. The service fills in
-    // the vault's own fields (its name, the deadline).
+    // excludes, lease_owner (unique per run: process_owner.hpp), lease_ttl, the deadline
+    // (stop_at, cut_at: see end_by), which also keeps vaults from starting. The service fills in
+    // the vault's own name.
     sync::EngineOptions engine;
-    std::optional<Deadline> deadline;
 };
 
 // Told what happens while a backup runs (the CLI draws its progress bar and prints each vault's

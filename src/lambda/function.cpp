@@ -208,7 +208,7 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
                        {"remaining_ms", static_cast<std::int64_t>(remaining.count())}});
         margin = remaining / 2;
     }
-    request.deadline = backup::Deadline::ending_at(started + remaining, margin);
+    backup::end_by(request.engine, started + remaining, margin);
 
     // AWS retries (throttling, 5xx) stop in time to answer: a retry that would end in the last
     // quarter of the margin is not made.

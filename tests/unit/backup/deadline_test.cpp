@@ -16,9 +16,10 @@ TEST(DeadlineTest, TheDefaultMarginIsThirtySecondsOrAFifth) {
 
 TEST(DeadlineTest, WorkStopsAtTheMarginAndPullsAreCutHalfWayToTheEnd) {
     const auto end = std::chrono::steady_clock::now() + 100s;
-    const Deadline d = Deadline::ending_at(end, 20s);
-    EXPECT_EQ(end - d.stop_at, 20s);
-    EXPECT_EQ(end - d.cut_at, 10s);
+    sync::EngineOptions options;
+    end_by(options, end, 20s);
+    EXPECT_EQ(end - *options.stop_at, 20s);
+    EXPECT_EQ(end - *options.cut_at, 10s);
 }
 
 }  // namespace
