@@ -14,6 +14,7 @@
 
 #include "crypto/openssl_error.hpp"
 #include "crypto/sha256.hpp"
+#include "util/ascii.hpp"
 #include "util/bytes.hpp"
 #include "util/error.hpp"
 #include "util/hex.hpp"
@@ -37,16 +38,6 @@ bool is_unreserved(unsigned char c) {
 // whitespace run reduced to one space, so two senders of the "same" header agree.
 bool is_header_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string ascii_lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
 }
 
 std::string trim_and_collapse(std::string_view value) {

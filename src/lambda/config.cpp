@@ -8,6 +8,7 @@
 
 #include "aws/s3.hpp"
 #include "net/url.hpp"
+#include "util/ascii.hpp"
 #include "util/display.hpp"
 #include "util/env.hpp"
 #include "util/error.hpp"
@@ -80,14 +81,6 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
-std::string lowercase(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    });
-    return out;
-}
-
 void check_bucket(const char* name, const std::string& bucket) {
     if (!aws::is_valid_bucket_name(bucket)) {
         bad(name, bucket, "must name an S3 bucket (3-63 characters of a-z, 0-9, '.', '-')");
@@ -158,7 +151,7 @@ std::chrono::milliseconds parse_margin(const std::string& value) {
 }
 
 bool parse_flag(const char* name, const std::string& value) {
-    const std::string flag = lowercase(value);
+    const std::string flag = ascii_lower(value);
     if (flag == "true" || flag == "1") {
         return true;
     }

@@ -8,6 +8,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "util/ascii.hpp"
 #include "util/clock.hpp"
 #include "util/display.hpp"
 #include "util/error.hpp"
@@ -42,13 +43,6 @@ std::string redact(std::string_view text, const Secrets& secrets) {
             out.replace(pos, secret.size(), k_redacted);
         }
     }
-    return out;
-}
-
-std::string lowercase(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return out;
 }
 
@@ -116,7 +110,7 @@ std::string_view to_string(LogLevel level) noexcept {
 }
 
 LogLevel parse_log_level(std::string_view text, std::string_view variable) {
-    const std::string level = lowercase(text);
+    const std::string level = ascii_lower(text);
     if (level == "debug") {
         return LogLevel::debug;
     }
@@ -266,7 +260,7 @@ std::string Logger::format_locked(LogLevel level, std::string_view message,
     }
 
     if (m_format == LogFormat::text) {
-        std::string line = m_service + ": " + lowercase(to_string(level)) + ": " +
+        std::string line = m_service + ": " + ascii_lower(to_string(level)) + ": " +
                            printable(redact(message, m_secrets));
         if (!entries.empty()) {
             line += " (";
