@@ -95,10 +95,6 @@ Function::Function(asio::io_context& io, LambdaConfig config, Logger& log, const
 
 Function::~Function() = default;
 
-int Function::sign_ins() const noexcept {
-    return m_account->sign_ins();
-}
-
 std::string Function::read_secret(const std::string& secret_id) {
     ++m_secret_reads;
     m_log.info("reading the credentials secret", {{"secret_id", secret_id}});
@@ -257,7 +253,7 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
                                        {"partial", report.stopped_early()},
                                        {"vaults", report.vaults.size()},
                                        {"duration_ms", static_cast<std::int64_t>(elapsed.count())},
-                                       {"sign_ins", sign_ins()},
+                                       {"sign_ins", m_account->sign_ins()},
                                        {"secret_reads", m_secret_reads},
                                        {"key_derivations", m_keys.derivations()}});
     if (is_http(event.source)) {

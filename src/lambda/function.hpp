@@ -46,10 +46,6 @@ public:
     // loop reports them as a function error and goes on.
     Reply handle(const Invocation& invocation, bool cold);
 
-    // Counters for logs and tests.
-    int sign_ins() const noexcept;
-    int secret_reads() const noexcept { return m_secret_reads; }
-
 private:
     std::string read_secret(const std::string& secret_id);
     // Registers the credentials' secrets with the logger (it masks them if they reach a record).
@@ -65,7 +61,7 @@ private:
     backup::MemoryTokenCache m_tokens;
     std::unique_ptr<backup::Account> m_account;
     backup::KeyCache m_keys;
-    int m_secret_reads = 0;
+    int m_secret_reads = 0;  // logged with each invocation, as are sign-ins and derivations
 };
 
 }  // namespace obsync::lambda
