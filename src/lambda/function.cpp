@@ -154,17 +154,11 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
                                   {"dest_prefix", dest.prefix},
                                   {"remaining_ms", static_cast<std::int64_t>(remaining.count())}});
 
-    // The logger masks the secrets of this invocation: the account's (read now, before the run
-    // logs anything; a secret that cannot be read fails the run below, with nothing to mask) and
-    // the request's. Cleared first, so the list never grows across invocations.
+    // The logger masks the secrets of this invocation, those of the credentials it uses: the
+    // request's, or the function's (read now, before the run logs anything; a secret that cannot
+    // be read fails the run below, with nothing to mask). Cleared first, so the list never grows
+    // across invocations.
     m_log.clear_secrets();
-    try {
-        mask_secrets(m_credentials->current());
-    } catch (const Error&) {
-    }
-    if (const auto login = m_tokens.load()) {
-        m_log.add_secret(login->token);
-    }
 
     // Credentials in a request (only when allowed) stand alone: their token is kept for this
     // invocation only, never in the function's cache, and never mixed with the secret's.
@@ -183,6 +177,14 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
         request_account.emplace(m_io, m_http, m_config.api_url, *request_credentials,
                                 request_tokens);
         account = &*request_account;
+    } else {
+        try {
+            mask_secrets(m_credentials->current());
+        } catch (const Error&) {
+        }
+        if (const auto login = m_tokens.load()) {
+            m_log.add_secret(login->token);
+        }
     }
 
     backup::BackupRequest request;
