@@ -234,6 +234,10 @@ LambdaConfig LambdaConfig::from_lookup(const Lookup& lookup) {
         config.allow_request_credentials = parse_flag("ALLOW_REQUEST_CREDENTIALS", *flag);
     }
 
+    if (auto flag = env.get("OBSYNC_VAULT_METRICS")) {
+        config.vault_metrics = parse_flag("OBSYNC_VAULT_METRICS", *flag);
+    }
+
     if (auto margin = env.get("OBSYNC_DEADLINE_MARGIN")) {
         config.deadline_margin = parse_margin(*margin);
         config.deadline_margin_explicit = true;

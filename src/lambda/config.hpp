@@ -38,6 +38,9 @@ struct LambdaConfig {
     // sorted, without duplicates.
     std::vector<std::string> allowed_buckets;
     bool allow_request_credentials = false;  // ALLOW_REQUEST_CREDENTIALS: true/false/1/0
+    // OBSYNC_VAULT_METRICS (true/false, default true): whether each vault's metrics also get a
+    // [VaultID, FunctionName] dimension set, one billed custom metric per name and vault.
+    bool vault_metrics = true;
     // OBSYNC_DEADLINE_MARGIN in seconds (a decimal such as 2.5 is allowed), > 0 and at most 900.
     std::chrono::milliseconds deadline_margin = k_default_deadline_margin;
     bool deadline_margin_explicit = false;

@@ -119,6 +119,22 @@ MetricsRecord& MetricsRecord::add_dimension(std::string name, std::string value)
     return *this;
 }
 
+MetricsRecord& MetricsRecord::add_dimension_set(std::vector<std::string> names) {
+    if (names.size() > k_max_dimensions) {
+        refuse("more than 30 dimensions in one set");
+    }
+    for (const std::string& name : names) {
+        const bool known = std::any_of(m_dimensions.begin(), m_dimensions.end(),
+                                       [&](const auto& d) { return d.first == name; });
+        if (!known) {
+            refuse("the dimension set names \"" + display_name(name) +
+                   "\", which is not a dimension of the record");
+        }
+    }
+    m_dimension_sets.push_back(std::move(names));
+    return *this;
+}
+
 MetricsRecord& MetricsRecord::add_metric(std::string name, std::int64_t value, MetricUnit unit) {
     if (m_metrics.size() >= k_max_metrics) {
         refuse("more than 100 metrics in one record");
@@ -141,12 +157,21 @@ MetricsRecord& MetricsRecord::add_metric(std::string name, double value, MetricU
 }
 
 boost::json::object MetricsRecord::to_json() const {
-    boost::json::array dimension_names;
-    for (const auto& [name, value] : m_dimensions) {
-        dimension_names.emplace_back(name);
-    }
     boost::json::array dimension_sets;
-    dimension_sets.emplace_back(std::move(dimension_names));
+    if (m_dimension_sets.empty()) {
+        boost::json::array dimension_names;
+        for (const auto& [name, value] : m_dimensions) {
+            dimension_names.emplace_back(name);
+        }
+        dimension_sets.emplace_back(std::move(dimension_names));
+    }
+    for (const auto& set : m_dimension_sets) {
+        boost::json::array dimension_names;
+        for (const std::string& name : set) {
+            dimension_names.emplace_back(name);
+        }
+        dimension_sets.emplace_back(std::move(dimension_names));
+    }
 
     boost::json::array metric_definitions;
     for (const Metric& metric : m_metrics) {
@@ -179,12 +204,16 @@ std::string MetricsRecord::serialize() const {
 }
 
 MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_view function_name,
-                            std::int64_t timestamp_ms) {
+                            std::int64_t timestamp_ms, VaultMetricDimensions dimensions) {
     MetricsRecord record(std::string(k_metrics_namespace), timestamp_ms);
     // A metric with an empty dimension value is dropped by CloudWatch: say "unknown" instead.
     const std::string& vault = outcome.id.empty() ? outcome.name : outcome.id;
     record.add_dimension("VaultID", vault.empty() ? std::string("unknown") : vault);
     record.add_dimension("FunctionName", std::string(function_name));
+    record.add_dimension_set({"FunctionName"});
+    if (dimensions == VaultMetricDimensions::per_vault) {
+        record.add_dimension_set({"VaultID", "FunctionName"});
+    }
     record.add_metric("SyncDuration", static_cast<double>(outcome.duration.count()) / 1000.0,
                       MetricUnit::seconds);
     record.add_metric("FilesProcessed", outcome.created + outcome.updated + outcome.deleted,

@@ -55,7 +55,9 @@ enum class MetricUnit {
 // "Seconds", "Bytes/Second", "Count", "None"...
 std::string_view to_string(MetricUnit unit) noexcept;
 
-// One EMF record: one namespace, one dimension set, up to 100 metrics. Every name appears once
+// One EMF record: one namespace, one or more dimension sets over its dimensions, up to 100
+// metrics. Each dimension set makes CloudWatch store every metric once more (and bill it as
+// another custom metric). Every name appears once
 // as a top-level member, so dimension and metric names must differ from each other and from
 // "_aws". Violations are programming errors and throw Error{bad_input} when they are made; more
 // metrics than fit go into a second record.
@@ -70,6 +72,9 @@ public:
 
     // Values must be non-empty (CloudWatch drops a metric with an empty dimension value).
     MetricsRecord& add_dimension(std::string name, std::string value);
+    // Adds a dimension set of dimensions already added (by name). Without any call, the record
+    // has one set: all its dimensions. A name that is not a dimension throws Error{bad_input}.
+    MetricsRecord& add_dimension_set(std::vector<std::string> names);
     // Integers are written as JSON integers; a double must be finite.
     MetricsRecord& add_metric(std::string name, std::int64_t value, MetricUnit unit);
     MetricsRecord& add_metric(std::string name, double value, MetricUnit unit);
@@ -93,10 +98,18 @@ private:
     std::string m_namespace;
     std::int64_t m_timestamp_ms;
     std::vector<std::pair<std::string, std::string>> m_dimensions;
+    std::vector<std::vector<std::string>> m_dimension_sets;  // empty: one set of all dimensions
     std::vector<Metric> m_metrics;
 };
 
-// One vault of one invocation, dimensions [["VaultID","FunctionName"]]:
+// Which dimension sets a vault's metrics get. `function` ([["FunctionName"]]) is what alarms
+// watch: one metric per name however many vaults there are. `per_vault` adds
+// [["VaultID","FunctionName"]]: a graph per vault, at the price of one custom metric per metric
+// name and vault (OBSYNC_VAULT_METRICS, docs/cost.md).
+enum class VaultMetricDimensions { function, per_vault };
+
+// One vault of one invocation, dimension sets as chosen above (VaultID is always a member of
+// the record, so Logs Insights can group by it either way):
 //   SyncDuration (Seconds), FilesProcessed (Count: created + updated + deleted),
 //   SyncSuccess (Count: 1 if outcome.ok(), so a vault stopped early at the deadline without
 //   failures is a success; else 0), BytesDownloaded (Bytes), FilesFailed (Count: the files that
@@ -104,7 +117,8 @@ private:
 // VaultID is the vault's id (its name if the id is empty, "unknown" if both are). An empty
 // `function_name` throws Error{bad_input} (LambdaConfig always has one).
 MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_view function_name,
-                            std::int64_t timestamp_ms);
+                            std::int64_t timestamp_ms,
+                            VaultMetricDimensions dimensions = VaultMetricDimensions::per_vault);
 
 // A cold invocation, dimensions [["FunctionName"]]: ColdStart (Count) = 1.
 MetricsRecord cold_start_metric(std::string_view function_name, std::int64_t timestamp_ms);

@@ -34,7 +34,10 @@ public:
     void vault_finished(const obsidian::VaultInfo& vault, const backup::VaultOutcome& outcome,
                         const sync::EngineResult* result) override {
         backup::LoggingObserver::vault_finished(vault, outcome, result);
-        m_log.write_line(vault_metrics(outcome, m_config.function_name, epoch_ms()).serialize());
+        const auto dimensions = m_config.vault_metrics ? VaultMetricDimensions::per_vault
+                                                       : VaultMetricDimensions::function;
+        m_log.write_line(
+            vault_metrics(outcome, m_config.function_name, epoch_ms(), dimensions).serialize());
     }
 
 private:

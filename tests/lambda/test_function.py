@@ -312,10 +312,15 @@ class LambdaCase(unittest.TestCase):
                 for directive in doc["_aws"]["CloudWatchMetrics"]:
                     self.assertEqual(directive["Namespace"], NAMESPACE)
                 sets = emf.dimension_sets(doc)
-                if ["VaultID", "FunctionName"] in sets:
+                if "VaultID" in doc:
+                    # Alarms watch the FunctionName set; the per-vault set is optional
+                    # (OBSYNC_VAULT_METRICS=false drops it, docs/cost.md).
+                    per_vault = emu.environment().get("OBSYNC_VAULT_METRICS", "true") != "false"
+                    expected = [["FunctionName"]] + ([["VaultID", "FunctionName"]] if per_vault else [])
+                    self.assertEqual(sets, expected, line)
                     self.assertEqual(emf.units(doc), VAULT_METRICS, line)
                     vault_records.append(doc)
-                elif ["FunctionName"] in sets:
+                elif sets == [["FunctionName"]]:
                     self.assertEqual(emf.metric_names(doc), {"ColdStart"}, line)
                     self.assertEqual(doc["ColdStart"], 1)
                     cold_records.append(doc)
@@ -884,6 +889,19 @@ class LogsAndMetricsTest(LambdaCase):
             self.assertTrue(with_context)
             self.assertEqual({d["cold_start"] for d in with_context}, {expected_cold})
         # tearDown validates every line of both invocations in detail.
+
+    def test_vault_metrics_off_keeps_only_the_function_dimension_set(self):
+        self.start_fake()
+        vault_id = self.seed("Work", notes=2)[0]
+        emu = self.emulator(OBSYNC_VAULT_METRICS="false")
+        result = emu.invoke({})
+        self.assertEqual(result.kind, "response", self.describe(result))
+        vault_docs = [d for d in emf.emf_documents(result.logs) if "VaultID" in d]
+        self.assertEqual(len(vault_docs), 1)
+        self.assertEqual(emf.dimension_sets(vault_docs[0]), [["FunctionName"]])
+        # The vault stays findable in Logs Insights: a member of the record, not a dimension.
+        self.assertEqual(vault_docs[0]["VaultID"], vault_id)
+        self.assertEqual(vault_docs[0]["SyncSuccess"], 1)
 
 
 if __name__ == "__main__":

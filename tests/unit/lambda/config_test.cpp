@@ -209,6 +209,13 @@ TEST(LambdaConfig, RequestCredentialsAreAFlag) {
     }
 }
 
+TEST(LambdaConfig, PerVaultMetricsAreOnByDefaultAndAFlag) {
+    EXPECT_TRUE(load({}).vault_metrics);
+    EXPECT_FALSE(load({{"OBSYNC_VAULT_METRICS", "false"}}).vault_metrics);
+    EXPECT_TRUE(load({{"OBSYNC_VAULT_METRICS", "1"}}).vault_metrics);
+    config_error({{"OBSYNC_VAULT_METRICS", "no"}}, "OBSYNC_VAULT_METRICS");
+}
+
 TEST(LambdaConfig, TheDefaultMarginIsThirtySecondsOrAFifthOfTheRemainingTime) {
     const LambdaConfig config = load();
     EXPECT_EQ(config.margin_for(15min), 30s);

@@ -83,14 +83,19 @@ boost::json::object checked_record(const std::string& line) {
     return record;
 }
 
-std::vector<std::string> dimension_set(const boost::json::object& record) {
-    std::vector<std::string> names;
+std::vector<std::vector<std::string>> dimension_sets(const boost::json::object& record) {
+    std::vector<std::vector<std::string>> sets;
     const auto& directive = record.at("_aws").at("CloudWatchMetrics").as_array().at(0);
-    for (const auto& name : directive.at("Dimensions").as_array().at(0).as_array()) {
-        names.emplace_back(name.as_string());
+    for (const auto& set : directive.at("Dimensions").as_array()) {
+        auto& names = sets.emplace_back();
+        for (const auto& name : set.as_array()) {
+            names.emplace_back(name.as_string());
+        }
     }
-    return names;
+    return sets;
 }
+
+using Sets = std::vector<std::vector<std::string>>;
 
 std::string unit_of(const boost::json::object& record, std::string_view metric) {
     const auto& directive = record.at("_aws").at("CloudWatchMetrics").as_array().at(0);
@@ -121,7 +126,8 @@ TEST(Emf, AVaultRecordHasTheContractsDimensionsMetricsAndUnits) {
     const auto record = checked_record(line);
 
     EXPECT_EQ(record.at("_aws").at("Timestamp").as_int64(), k_now);
-    EXPECT_EQ(dimension_set(record), (std::vector<std::string>{"VaultID", "FunctionName"}));
+    // The function-wide set first (what alarms watch), then the per-vault one.
+    EXPECT_EQ(dimension_sets(record), (Sets{{"FunctionName"}, {"VaultID", "FunctionName"}}));
     EXPECT_EQ(record.at("VaultID"), "a1b2c3");
     EXPECT_EQ(record.at("FunctionName"), "obsync-fn");
     EXPECT_DOUBLE_EQ(record.at("SyncDuration").to_number<double>(), 2.5);
@@ -135,6 +141,23 @@ TEST(Emf, AVaultRecordHasTheContractsDimensionsMetricsAndUnits) {
     EXPECT_EQ(unit_of(record, "BytesDownloaded"), "Bytes");
     EXPECT_EQ(unit_of(record, "FilesFailed"), "Count");
     EXPECT_EQ(record.size(), 8u);  // _aws, two dimensions, five metrics: nothing else
+}
+
+TEST(Emf, WithoutPerVaultMetricsAVaultRecordHasOnlyTheFunctionSetButKeepsItsId) {
+    const auto record = checked_record(
+        vault_metrics(finished_vault(), "fn", k_now, VaultMetricDimensions::function).serialize());
+    EXPECT_EQ(dimension_sets(record), (Sets{{"FunctionName"}}));
+    EXPECT_EQ(record.at("VaultID"), "a1b2c3");
+    EXPECT_EQ(record.at("SyncSuccess").as_int64(), 1);
+}
+
+TEST(Emf, ADimensionSetMayNameOnlyTheRecordsDimensions) {
+    MetricsRecord record(std::string(k_metrics_namespace), k_now);
+    record.add_dimension("A", "1").add_dimension("B", "2");
+    EXPECT_THROW(record.add_dimension_set({"A", "C"}), Error);
+    record.add_dimension_set({"B"}).add_dimension_set({"A", "B"});
+    record.add_metric("M", std::int64_t{1}, MetricUnit::count);
+    EXPECT_EQ(dimension_sets(checked_record(record.serialize())), (Sets{{"B"}, {"A", "B"}}));
 }
 
 TEST(Emf, AVaultWithFailedFilesIsNoSuccessAndCountsThem) {
@@ -173,7 +196,7 @@ TEST(Emf, AVaultWithoutAnIdIsNamedAndNeverEmpty) {
 
 TEST(Emf, AColdStartIsOneCountPerFunction) {
     const auto record = checked_record(cold_start_metric("obsync-fn", k_now).serialize());
-    EXPECT_EQ(dimension_set(record), (std::vector<std::string>{"FunctionName"}));
+    EXPECT_EQ(dimension_sets(record), (Sets{{"FunctionName"}}));
     EXPECT_EQ(record.at("FunctionName"), "obsync-fn");
     EXPECT_EQ(record.at("ColdStart").as_int64(), 1);
     EXPECT_EQ(unit_of(record, "ColdStart"), "Count");
