@@ -19,6 +19,7 @@ STACK_NAME=${STACK_NAME:-obsync}
 LAMBDA_ZIP=${LAMBDA_ZIP:-build/lambda/obsync-lambda-$LAMBDA_ARCH.zip}
 TEMPLATE=${TEMPLATE:-template.yaml}
 read -r -a aws <<<"${AWS:-aws}"
+out="" scratch="" # temporary files, removed on exit (globals: the EXIT trap runs outside functions)
 
 say() { echo "deploy: $*" >&2; }
 die() {
@@ -85,10 +86,18 @@ function_name() {
         echo "$LAMBDA_FUNCTION_NAME"
         return
     fi
-    local name
+    local name from="output FunctionName of stack $STACK_NAME"
     name=$(stack_output FunctionName)
-    [[ -n $name ]] || die "set LAMBDA_FUNCTION_NAME (stack $STACK_NAME has no FunctionName output in $region)"
-    say "function: $name (output FunctionName of stack $STACK_NAME)"
+    if [[ -z $name ]]; then
+        # A stack without the output (moto's change sets never set outputs): its one function.
+        from="the AWS::Lambda::Function of stack $STACK_NAME"
+        name=$(awsq cloudformation describe-stack-resources --stack-name "$STACK_NAME" \
+            --query "StackResources[?ResourceType=='AWS::Lambda::Function'].PhysicalResourceId" \
+            --output text 2>/dev/null) || name=""
+        [[ $name != None && $name != *[[:space:]]* ]] || name=""
+    fi
+    [[ -n $name ]] || die "set LAMBDA_FUNCTION_NAME (stack $STACK_NAME in $region has no FunctionName output nor a single function)"
+    say "function: $name ($from)"
     echo "$name"
 }
 
@@ -124,7 +133,7 @@ deploy_lambda() {
 }
 
 invoke_lambda() {
-    local name payload out meta status error
+    local name payload meta status error
     name=$(function_name)
     payload=${LAMBDA_PAYLOAD:-'{"sync_type":"incremental"}'}
     out=$(mktemp -t obsync-invoke-XXXXXX)
@@ -191,24 +200,27 @@ EOF
 }
 
 deploy_infrastructure() {
-    [[ -f $TEMPLATE ]] || die "$TEMPLATE does not exist"
-    check_zip
-    local word
+    local word existing_secret=""
     for word in ${PARAMETER_OVERRIDES:-}; do
         case "${word%%=*}" in
         ObsidianEmail | ObsidianPassword | ObsidianTotpSecret | VaultPassword)
             die "${word%%=*} in PARAMETER_OVERRIDES would put a credential on a command line: use OBSIDIAN_* or CREDENTIALS_FILE"
             ;;
+        ExistingSecretArn) existing_secret=${word#*=} ;;
         esac
     done
+    [[ -f $TEMPLATE ]] || die "$TEMPLATE does not exist"
+    check_zip
 
     # Credentials first, so that a bad CREDENTIALS_FILE stops before anything is deployed.
-    local scratch creds fields
+    local creds fields
     scratch=$(mktemp -d -t obsync-deploy-XXXXXX)
     trap 'rm -rf "$scratch"' EXIT
     chmod 700 "$scratch"
     creds=$scratch/credentials.json
     fields=$(build_credentials "$creds")
+    # The AWS CLI processes below need none of them (ps e would show a child's environment).
+    unset OBSIDIAN_EMAIL OBSIDIAN_PASSWORD OBSIDIAN_TOTP_SECRET OBSIDIAN_VAULT_PASSWORD
 
     # The contract with template.yaml: CodeUri build/lambda/function.zip, next to the template.
     local code_dir
@@ -255,6 +267,10 @@ deploy_infrastructure() {
 
     local secret_arn
     secret_arn=$(stack_output SecretArn)
+    if [[ -z $secret_arn && -n $existing_secret ]]; then
+        say "stack $STACK_NAME has no SecretArn output: using ExistingSecretArn"
+        secret_arn=$existing_secret
+    fi
     if [[ -n $fields ]]; then
         [[ -n $secret_arn ]] || die "stack $STACK_NAME has no SecretArn output: the credentials were not stored"
         say "storing the credentials ($fields) in $secret_arn"
