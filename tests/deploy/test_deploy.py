@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,6 +108,15 @@ def make_zip(label: str) -> bytes:
     return buffer.getvalue()
 
 
+def honours_endpoint_variable(version: str) -> bool:
+    """Whether this AWS CLI reads AWS_ENDPOINT_URL (botocore 1.31 / CLI v2.13 and later)."""
+    found = re.search(r"botocore/(\d+)\.(\d+)\.(\d+)", version)
+    if found:
+        return tuple(map(int, found.groups())) >= (1, 31, 0)
+    found = re.match(r"aws-cli/(\d+)\.(\d+)\.(\d+)", version)
+    return bool(found) and tuple(map(int, found.groups())) >= (2, 13, 0)
+
+
 def sha256_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
@@ -154,6 +164,9 @@ class DeployCase(unittest.TestCase):
             raise unittest.SkipTest("the AWS CLI (aws) is not installed")
         if shutil.which("make") is None:
             raise unittest.SkipTest("make is not installed")
+        version = subprocess.run(["aws", "--version"], capture_output=True, text=True).stdout
+        if not honours_endpoint_variable(version):
+            raise unittest.SkipTest(f"{version.strip()} ignores AWS_ENDPOINT_URL: it would reach AWS, not moto")
         cls.moto = loopback.MotoServer()
 
     @classmethod
