@@ -14,7 +14,19 @@ endif
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure --timeout 600
 
-.PHONY: deps configure build test test-unit test-interop demo bench format format-check check-standalone tidy clean
+.PHONY: deps configure build test test-unit test-interop demo bench format format-check check-standalone tidy clean \
+	deploy-lambda deploy-infrastructure invoke-lambda test-lambda-local
+
+# The Lambda deployment (docs/deployment-local.md). Credentials come from the environment only
+# (OBSIDIAN_EMAIL, OBSIDIAN_PASSWORD, OBSIDIAN_TOTP_SECRET, OBSIDIAN_VAULT_PASSWORD + OBSIDIAN_VAULT,
+# or CREDENTIALS_FILE): never put them on make's command line.
+LAMBDA_FUNCTION_NAME ?=
+LAMBDA_REGION ?=
+LAMBDA_ARCH ?= arm64
+STACK_NAME ?= obsync
+AWS ?= aws
+DEPLOY = LAMBDA_FUNCTION_NAME='$(LAMBDA_FUNCTION_NAME)' LAMBDA_REGION='$(LAMBDA_REGION)' \
+	LAMBDA_ARCH='$(LAMBDA_ARCH)' STACK_NAME='$(STACK_NAME)' AWS='$(AWS)' scripts/deploy.sh
 
 ## Install every Debian package the build, tests and benchmarks need (idempotent).
 deps:
@@ -53,6 +65,26 @@ demo: deps build
 bench: deps build
 	@bench/run_crypto_bench.sh $(BUILD_DIR)
 	@bench/run_lambda_bench.sh $(BUILD_DIR)
+
+## Upload build/lambda/obsync-lambda-$(LAMBDA_ARCH).zip as the code of LAMBDA_FUNCTION_NAME (default:
+## the stack's function) in LAMBDA_REGION.
+deploy-lambda:
+	@$(DEPLOY) deploy-lambda
+
+## Deploy template.yaml as STACK_NAME (sam deploy, else aws cloudformation package + deploy), then
+## store the credentials from the environment in the stack's secret.
+deploy-infrastructure:
+	@$(DEPLOY) deploy-infrastructure
+
+## One incremental run of the deployed function; prints the response, fails on a function error.
+invoke-lambda:
+	@$(DEPLOY) invoke-lambda
+
+## The function behind a local API (no Docker): fake Obsidian server, moto, the Runtime API
+## emulator and POST /sync with an API key; prints a curl line. LAMBDA_LOCAL_FUNCTION picks the code.
+test-lambda-local: deps configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target obsync-lambda obsync-fake-server obsync
+	@python3 -B scripts/lambda_local.py --build $(BUILD_DIR) $(if $(LAMBDA_LOCAL_FUNCTION),--function '$(LAMBDA_LOCAL_FUNCTION)')
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -39,6 +39,16 @@ if [[ -z ${OBSYNC_MOTO_SERVER:-} ]] && ! command -v moto_server >/dev/null; then
     fi
 fi
 
+# The deploy targets (make deploy-lambda, deploy-infrastructure, invoke-lambda) and their tests need
+# the AWS CLI, one that honours AWS_ENDPOINT_URL (the tests point it at moto): Debian's awscli
+# (2.9) does not, pip's awscli (v1) does. Not fatal: only those targets and tests need it.
+if ! command -v aws >/dev/null; then
+    echo "deps: aws not found, trying: pip install awscli" >&2
+    python3 -m pip install --quiet awscli >&2 ||
+        echo "deps: could not install the AWS CLI (pip install awscli): the deploy targets need it;" \
+            "their tests will be skipped" >&2
+fi
+
 if ((${#missing[@]} == 0)); then
     exit 0
 fi
