@@ -19,18 +19,28 @@ std::string read_text(const std::string& file) {
     return {std::istreambuf_iterator<char>(in), {}};
 }
 
+// An empty field is an absent one: a secret built by CloudFormation from parameters writes "" for
+// every parameter left unset, and an environment variable set to "" is not a credential.
+std::optional<std::string> non_empty(std::optional<std::string> value) {
+    if (value && value->empty()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
 }  // namespace
 
 Credentials Credentials::from_document(const std::string& text, const std::string& context) {
     Credentials c;
     const auto doc = json::parse_object(text, context);
-    c.email = json::get_optional_string(doc, "email", context);
-    c.password = json::get_optional_string(doc, "password", context);
-    c.totp_secret = json::get_optional_string(doc, "totp_secret", context);
+    c.email = non_empty(json::get_optional_string(doc, "email", context));
+    c.password = non_empty(json::get_optional_string(doc, "password", context));
+    c.totp_secret = non_empty(json::get_optional_string(doc, "totp_secret", context));
     if (const auto* vaults = doc.if_contains("vaults"); vaults != nullptr && vaults->is_object()) {
         for (const auto& [key, entry] : vaults->as_object()) {
             if (entry.is_object()) {
-                if (auto pw = json::get_optional_string(entry.as_object(), "password", context)) {
+                if (auto pw = non_empty(
+                        json::get_optional_string(entry.as_object(), "password", context))) {
                     c.vault_passwords[std::string(key)] = *pw;
                 }
             }
@@ -41,10 +51,10 @@ Credentials Credentials::from_document(const std::string& text, const std::strin
 
 Credentials Credentials::from_variables(const EnvLookup& lookup) {
     Credentials c;
-    c.email = lookup("OBSIDIAN_EMAIL");
-    c.password = lookup("OBSIDIAN_PASSWORD");
-    c.totp_secret = lookup("OBSIDIAN_TOTP_SECRET");
-    c.vault_password = lookup("OBSIDIAN_VAULT_PASSWORD");
+    c.email = non_empty(lookup("OBSIDIAN_EMAIL"));
+    c.password = non_empty(lookup("OBSIDIAN_PASSWORD"));
+    c.totp_secret = non_empty(lookup("OBSIDIAN_TOTP_SECRET"));
+    c.vault_password = non_empty(lookup("OBSIDIAN_VAULT_PASSWORD"));
     return c;
 }
 

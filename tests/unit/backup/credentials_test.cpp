@@ -52,6 +52,23 @@ TEST(CredentialsTest, VariablesOverrideTheSecretAndFlagsOverrideBoth) {
     EXPECT_EQ(c.password_for_vault("v-1", "Notes"), "one-for-all");
 }
 
+// A secret that CloudFormation built from parameters holds "" for each one left unset (the
+// template's secret has every field): an empty field must not become, say, an empty TOTP secret
+// that every sign-in then fails on, nor an empty variable override a field of the secret.
+TEST(CredentialsTest, EmptyFieldsAndVariablesAreAbsent) {
+    const Credentials c = credentials_from_environment(
+        lookup_in({{"OBSYNC_SECRET_ID", "obsync/creds"}, {"OBSIDIAN_PASSWORD", ""}}),
+        [](const std::string&) {
+            return std::string(R"({"email":"s@example.com","password":"pw","totp_secret":"",)"
+                               R"("vaults":{"Notes":{"password":""}}})");
+        });
+    EXPECT_EQ(c.email, "s@example.com");
+    EXPECT_EQ(c.password, "pw");
+    EXPECT_FALSE(c.totp_secret.has_value());
+    EXPECT_FALSE(c.password_for_vault("v-1", "Notes").has_value());
+    EXPECT_TRUE(c.can_sign_in());
+}
+
 TEST(CredentialsTest, AFileAndASecretTogetherAreAConfigError) {
     EXPECT_EQ(test::error_kind_of([] {
                   (void)credentials_from_environment(
