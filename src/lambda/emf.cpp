@@ -119,6 +119,26 @@ MetricsRecord& MetricsRecord::add_dimension(std::string name, std::string value)
     return *this;
 }
 
+MetricsRecord& MetricsRecord::add_rollup(std::vector<std::string> names) {
+    if (names.empty() || names.size() > k_max_dimensions) {
+        refuse("a roll-up dimension set must name 1 to 30 dimensions");
+    }
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const bool known = std::any_of(m_dimensions.begin(), m_dimensions.end(),
+                                       [&](const auto& d) { return d.first == names[i]; });
+        if (!known || std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i),
+                                names[i]) != names.begin() + static_cast<std::ptrdiff_t>(i)) {
+            refuse("a roll-up dimension set names \"" + display_name(names[i]) +
+                   "\", which is not a dimension of the record or is named twice");
+        }
+    }
+    if (std::find(m_rollups.begin(), m_rollups.end(), names) != m_rollups.end()) {
+        refuse("the same roll-up dimension set is added twice");
+    }
+    m_rollups.push_back(std::move(names));
+    return *this;
+}
+
 MetricsRecord& MetricsRecord::add_metric(std::string name, std::int64_t value, MetricUnit unit) {
     if (m_metrics.size() >= k_max_metrics) {
         refuse("more than 100 metrics in one record");
@@ -147,6 +167,13 @@ boost::json::object MetricsRecord::to_json() const {
     }
     boost::json::array dimension_sets;
     dimension_sets.emplace_back(std::move(dimension_names));
+    for (const auto& rollup : m_rollups) {
+        boost::json::array names;
+        for (const auto& name : rollup) {
+            names.emplace_back(name);
+        }
+        dimension_sets.emplace_back(std::move(names));
+    }
 
     boost::json::array metric_definitions;
     for (const Metric& metric : m_metrics) {
@@ -185,6 +212,7 @@ MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_vie
     const std::string& vault = outcome.id.empty() ? outcome.name : outcome.id;
     record.add_dimension("VaultID", vault.empty() ? std::string("unknown") : vault);
     record.add_dimension("FunctionName", std::string(function_name));
+    record.add_rollup({"FunctionName"});
     record.add_metric("SyncDuration", static_cast<double>(outcome.duration.count()) / 1000.0,
                       MetricUnit::seconds);
     record.add_metric("FilesProcessed", outcome.created + outcome.updated + outcome.deleted,

@@ -122,6 +122,10 @@ TEST(Emf, AVaultRecordHasTheContractsDimensionsMetricsAndUnits) {
 
     EXPECT_EQ(record.at("_aws").at("Timestamp").as_int64(), k_now);
     EXPECT_EQ(dimension_set(record), (std::vector<std::string>{"VaultID", "FunctionName"}));
+    // The roll-up over the function alone: the set template.yaml's SyncSuccess alarm names.
+    const auto& sets = record.at("_aws").at("CloudWatchMetrics").at(0).at("Dimensions").as_array();
+    ASSERT_EQ(sets.size(), 2u);
+    EXPECT_EQ(sets.at(1), (boost::json::array{"FunctionName"}));
     EXPECT_EQ(record.at("VaultID"), "a1b2c3");
     EXPECT_EQ(record.at("FunctionName"), "obsync-fn");
     EXPECT_DOUBLE_EQ(record.at("SyncDuration").to_number<double>(), 2.5);
@@ -215,6 +219,21 @@ TEST(Emf, ADimensionSetTakesThirtyDimensionsAndNoMore) {
     }
     EXPECT_THROW(record.add_dimension("D30", "v"), Error);
     EXPECT_EQ(record.dimension_count(), 30u);
+}
+
+TEST(Emf, ARollupNamesDimensionsOfTheRecordOnce) {
+    MetricsRecord record("Obsync/Lambda", k_now);
+    record.add_dimension("A", "a");
+    record.add_dimension("B", "b");
+    EXPECT_THROW(record.add_rollup({}), Error);
+    EXPECT_THROW(record.add_rollup({"C"}), Error);
+    EXPECT_THROW(record.add_rollup({"B", "B"}), Error);
+    record.add_rollup({"B"});
+    EXPECT_THROW(record.add_rollup({"B"}), Error);
+    record.add_metric("M", std::int64_t{1}, MetricUnit::count);
+    const auto parsed = checked_record(record.serialize());
+    EXPECT_EQ(parsed.at("_aws").at("CloudWatchMetrics").at(0).at("Dimensions"),
+              (boost::json::array{boost::json::array{"A", "B"}, boost::json::array{"B"}}));
 }
 
 TEST(Emf, NamesAreUniqueAcrossDimensionsMetricsAndMetadata) {
