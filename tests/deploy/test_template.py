@@ -123,8 +123,14 @@ class TransformTest(unittest.TestCase):
         self.assertEqual(set(api["paths"]), {"/sync"})
         self.assertEqual(set(api["paths"]["/sync"]), {"post"})
         self.assertIn({"api_key": []}, post["security"])
-        self.assertEqual(api["securityDefinitions"]["api_key"]["in"], "header")
-        self.assertEqual(api["securityDefinitions"]["api_key"]["name"], "x-api-key")
+        scheme = api["components"]["securitySchemes"]["api_key"]
+        self.assertEqual((scheme["type"], scheme["in"], scheme["name"]),
+                         ("apiKey", "header", "x-api-key"))
+        # One stage, v1, the usage plan's: no deployment to SAM's default stage "Stage".
+        [stage] = resources_of_type(self.t, "AWS::ApiGateway::Stage").values()
+        self.assertEqual(stage["Properties"]["StageName"], "v1")
+        [deployment] = resources_of_type(self.t, "AWS::ApiGateway::Deployment").values()
+        self.assertNotIn("StageName", deployment["Properties"])
         plan = one(self.t, "AWS::ApiGateway::UsagePlan")["Properties"]
         as_text = lambda d: {k: str(v) for k, v in d.items()}  # noqa: E731
         self.assertEqual(as_text(plan["Throttle"]), {"RateLimit": "3", "BurstLimit": "7"})

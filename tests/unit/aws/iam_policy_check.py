@@ -93,13 +93,14 @@ PLATFORM_ACTIONS = {
                         "to the on-failure destination (EventInvokeConfig)", False),
     "ec2:CreateNetworkInterface": ("Lambda places the function in the VPC", True),
     "ec2:DescribeNetworkInterfaces": ("Lambda places the function in the VPC", True),
+    "ec2:DescribeSubnets": ("Lambda places the function in the VPC", True),
     "ec2:DeleteNetworkInterface": ("Lambda places the function in the VPC", True),
     "ec2:AssignPrivateIpAddresses": ("Lambda places the function in the VPC", True),
     "ec2:UnassignPrivateIpAddresses": ("Lambda places the function in the VPC", True),
     "kms:GenerateDataKey": ("S3 asks KMS for a data key on PutObject/UploadPart with SSE-KMS "
                             "and a customer managed key", True),
-    "kms:Decrypt": ("S3 decrypts the data key on GetObject/HeadObject/CompleteMultipartUpload "
-                    "with SSE-KMS and a customer managed key", True),
+    "kms:Decrypt": ("S3 decrypts the data key on GetObject, and reads the parts back to "
+                    "complete a multipart upload, with SSE-KMS and a customer managed key", True),
 }
 
 # Where operation names appear in the sources.
