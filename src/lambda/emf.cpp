@@ -119,23 +119,38 @@ MetricsRecord& MetricsRecord::add_dimension(std::string name, std::string value)
     return *this;
 }
 
-MetricsRecord& MetricsRecord::add_rollup(std::vector<std::string> names) {
-    if (names.empty() || names.size() > k_max_dimensions) {
-        refuse("a roll-up dimension set must name 1 to 30 dimensions");
-    }
-    for (std::size_t i = 0; i < names.size(); ++i) {
-        const bool known = std::any_of(m_dimensions.begin(), m_dimensions.end(),
-                                       [&](const auto& d) { return d.first == names[i]; });
-        if (!known || std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i),
-                                names[i]) != names.begin() + static_cast<std::ptrdiff_t>(i)) {
-            refuse("a roll-up dimension set names \"" + display_name(names[i]) +
-                   "\", which is not a dimension of the record or is named twice");
+MetricsRecord& MetricsRecord::add_rollup(std::vector<std::string> dimensions,
+                                         std::vector<std::string> metrics) {
+    const auto check = [](const std::vector<std::string>& names, const auto& has,
+                          const char* what) {
+        if (names.empty()) {
+            refuse(std::string("a roll-up names no ") + what);
         }
+        for (auto it = names.begin(); it != names.end(); ++it) {
+            if (!has(*it) || std::find(names.begin(), it, *it) != it) {
+                refuse("a roll-up names \"" + display_name(*it) + "\", which is not a " + what +
+                       " of the record or is named twice");
+            }
+        }
+    };
+    check(
+        dimensions,
+        [&](const std::string& name) {
+            return std::any_of(m_dimensions.begin(), m_dimensions.end(),
+                               [&](const auto& d) { return d.first == name; });
+        },
+        "dimension");
+    if (dimensions.size() > k_max_dimensions) {
+        refuse("more than 30 dimensions in one set");
     }
-    if (std::find(m_rollups.begin(), m_rollups.end(), names) != m_rollups.end()) {
-        refuse("the same roll-up dimension set is added twice");
-    }
-    m_rollups.push_back(std::move(names));
+    check(
+        metrics,
+        [&](const std::string& name) {
+            return std::any_of(m_metrics.begin(), m_metrics.end(),
+                               [&](const Metric& m) { return m.name == name; });
+        },
+        "metric");
+    m_rollups.push_back({std::move(dimensions), std::move(metrics)});
     return *this;
 }
 
@@ -167,13 +182,6 @@ boost::json::object MetricsRecord::to_json() const {
     }
     boost::json::array dimension_sets;
     dimension_sets.emplace_back(std::move(dimension_names));
-    for (const auto& rollup : m_rollups) {
-        boost::json::array names;
-        for (const auto& name : rollup) {
-            names.emplace_back(name);
-        }
-        dimension_sets.emplace_back(std::move(names));
-    }
 
     boost::json::array metric_definitions;
     for (const Metric& metric : m_metrics) {
@@ -188,6 +196,26 @@ boost::json::object MetricsRecord::to_json() const {
 
     boost::json::array directives;
     directives.emplace_back(std::move(directive));
+    for (const Rollup& rollup : m_rollups) {
+        boost::json::array names;
+        for (const std::string& name : rollup.dimensions) {
+            names.emplace_back(name);
+        }
+        boost::json::array definitions;
+        for (const std::string& name : rollup.metrics) {
+            const auto metric = std::find_if(m_metrics.begin(), m_metrics.end(),
+                                             [&](const Metric& m) { return m.name == name; });
+            definitions.emplace_back(
+                boost::json::object{{"Name", name}, {"Unit", to_string(metric->unit)}});
+        }
+        boost::json::array sets;
+        sets.emplace_back(std::move(names));
+        boost::json::object rollup_directive;
+        rollup_directive["Namespace"] = m_namespace;
+        rollup_directive["Dimensions"] = std::move(sets);
+        rollup_directive["Metrics"] = std::move(definitions);
+        directives.emplace_back(std::move(rollup_directive));
+    }
 
     boost::json::object record;
     record[k_metadata_key] = boost::json::object{{"Timestamp", m_timestamp_ms},
@@ -212,7 +240,6 @@ MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_vie
     const std::string& vault = outcome.id.empty() ? outcome.name : outcome.id;
     record.add_dimension("VaultID", vault.empty() ? std::string("unknown") : vault);
     record.add_dimension("FunctionName", std::string(function_name));
-    record.add_rollup({"FunctionName"});
     record.add_metric("SyncDuration", static_cast<double>(outcome.duration.count()) / 1000.0,
                       MetricUnit::seconds);
     record.add_metric("FilesProcessed", outcome.created + outcome.updated + outcome.deleted,
@@ -222,6 +249,7 @@ MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_vie
                       MetricUnit::count);
     record.add_metric("BytesDownloaded", outcome.bytes_downloaded, MetricUnit::bytes);
     record.add_metric("FilesFailed", outcome.failed(), MetricUnit::count);
+    record.add_rollup({"FunctionName"}, {"SyncSuccess"});
     return record;
 }
 

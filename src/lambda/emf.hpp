@@ -55,8 +55,9 @@ enum class MetricUnit {
 // "Seconds", "Bytes/Second", "Count", "None"...
 std::string_view to_string(MetricUnit unit) noexcept;
 
-// One EMF record: one namespace, one dimension set (all the dimensions, in the order added) plus
-// optional roll-up sets of some of them, up to 100 metrics. Every name appears once
+// One EMF record: one namespace, one dimension set (all the dimensions, in the order added), up to
+// 100 metrics; optionally roll-ups: further directives that publish some of the metrics again
+// under fewer of the dimensions. Every name appears once
 // as a top-level member, so dimension and metric names must differ from each other and from
 // "_aws". Violations are programming errors and throw Error{bad_input} when they are made; more
 // metrics than fit go into a second record.
@@ -71,10 +72,12 @@ public:
 
     // Values must be non-empty (CloudWatch drops a metric with an empty dimension value).
     MetricsRecord& add_dimension(std::string name, std::string value);
-    // One more dimension set made of dimensions added before (CloudWatch then also aggregates
-    // every metric of the record over the dimensions left out). An unknown name, an empty or
-    // repeated set throw Error{bad_input}.
-    MetricsRecord& add_rollup(std::vector<std::string> names);
+    // One more directive: `metrics` (added before) published again with the dimension set
+    // `dimensions` (a subset of those added before), i.e. aggregated over the dimensions left
+    // out. Each custom metric costs, so a roll-up names only the metrics that need it. An
+    // unknown, repeated or missing name throws Error{bad_input}.
+    MetricsRecord& add_rollup(std::vector<std::string> dimensions,
+                              std::vector<std::string> metrics);
     // Integers are written as JSON integers; a double must be finite.
     MetricsRecord& add_metric(std::string name, std::int64_t value, MetricUnit unit);
     MetricsRecord& add_metric(std::string name, double value, MetricUnit unit);
@@ -98,17 +101,22 @@ private:
     std::string m_namespace;
     std::int64_t m_timestamp_ms;
     std::vector<std::pair<std::string, std::string>> m_dimensions;
-    std::vector<std::vector<std::string>> m_rollups;
+    struct Rollup {
+        std::vector<std::string> dimensions;
+        std::vector<std::string> metrics;
+    };
+    std::vector<Rollup> m_rollups;
     std::vector<Metric> m_metrics;
 };
 
-// One vault of one invocation, dimensions [["VaultID","FunctionName"],["FunctionName"]] (the
-// roll-up is what an alarm can name: a deployment does not know its vault ids, and a CloudWatch
-// alarm matches one exact dimension set; template.yaml's SyncFailureAlarm uses it):
+// One vault of one invocation, dimensions [["VaultID","FunctionName"]]:
 //   SyncDuration (Seconds), FilesProcessed (Count: created + updated + deleted),
 //   SyncSuccess (Count: 1 if outcome.ok(), so a vault stopped early at the deadline without
 //   failures is a success; else 0), BytesDownloaded (Bytes), FilesFailed (Count: the files that
 //   failed in this run; refused names are not counted here but make SyncSuccess 0).
+// and a roll-up directive: SyncSuccess again with [["FunctionName"]] alone. A CloudWatch alarm
+// matches one exact dimension set and a deployment does not know its vault ids: template.yaml's
+// SyncFailureAlarm watches this one.
 // VaultID is the vault's id (its name if the id is empty, "unknown" if both are). An empty
 // `function_name` throws Error{bad_input} (LambdaConfig always has one).
 MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_view function_name,

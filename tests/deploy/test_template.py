@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -194,6 +195,16 @@ class TransformTest(unittest.TestCase):
         self.assertEqual(json.loads(document), {"email": "e", "password": "p", "totp_secret": "t",
                                                 "vaults": {"V": {"password": "vp"}}})
 
+    def test_secret_parameters_refuse_what_would_break_the_json(self):
+        # !Sub cannot escape: a quote, a backslash or a control character would make the secret
+        # invalid JSON (or another document), so the parameters refuse them.
+        for name in SECRET_PARAMETERS + ("VaultName",):
+            pattern = re.compile(self.source["Parameters"][name]["AllowedPattern"])
+            self.assertTrue(pattern.fullmatch("correct horse: battery staple! ü"), name)
+            self.assertTrue(pattern.fullmatch(""), name)
+            for bad in ('a"b', "a\\b", "a\nb", "a\x01b"):
+                self.assertIsNone(pattern.fullmatch(bad), (name, bad))
+
     def test_alarms(self):
         alarms = resources_of_type(self.t, "AWS::CloudWatch::Alarm")
         sync = alarms["SyncFailureAlarm"]["Properties"]
@@ -249,6 +260,49 @@ class TransformTest(unittest.TestCase):
                           "FunctionArn", "SecretArn", "FailureQueueUrl", "AlarmTopicArn"})
         self.assertTrue(self.t["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"].endswith("/v1/sync"))
         self.assertEqual(self.t["Outputs"]["ApiKeyId"]["Value"], {"Ref": "SyncApiApiKey"})
+
+
+class IamTest(unittest.TestCase):
+    """tests/unit/aws/iam_policy_check.py on template.yaml, and on copies of it that drifted."""
+
+    CHECKER = sam.ROOT / "tests" / "unit" / "aws" / "iam_policy_check.py"
+
+    def check(self, text: str | None = None) -> subprocess.CompletedProcess:
+        path = sam.TEMPLATE
+        if text is not None:
+            folder = Path(tempfile.mkdtemp(prefix="obsync-iam-"))
+            self.addCleanup(shutil.rmtree, folder, True)
+            path = folder / "template.yaml"
+            path.write_text(text)
+        return subprocess.run([sys.executable, str(self.CHECKER), "--source",
+                               str(sam.ROOT / "src"), "--policy", str(path)],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_template_role_matches_code(self):
+        result = self.check()
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("dynamodb:ConditionCheckItem", result.stdout)
+
+    def test_a_missing_action_fails(self):
+        text = sam.TEMPLATE.read_text()
+        self.assertIn("                  - dynamodb:ConditionCheckItem\n", text)
+        result = self.check(text.replace("                  - dynamodb:ConditionCheckItem\n", ""))
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("does not grant dynamodb:ConditionCheckItem, needed by TransactWriteItems",
+                      result.stdout)
+
+    def test_an_unused_action_fails(self):
+        text = sam.TEMPLATE.read_text()
+        anchor = "                Action: s3:ListBucketMultipartUploads\n"
+        self.assertIn(anchor, text)
+        result = self.check(text.replace(anchor, "                Action: [s3:ListBucketMultipartUploads, s3:PutBucketPolicy]\n"))
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("grants s3:PutBucketPolicy, which no code calls", result.stdout)
+
+    def test_the_bucket_policy_deny_is_not_a_grant(self):
+        # s3:* appears in the bucket policy (a Deny): were it read as the role's, the check
+        # would fail on a wildcard; it passes (test_template_role_matches_code).
+        self.assertIn("Action: s3:*", sam.TEMPLATE.read_text())
 
 
 class MotoDeployTest(unittest.TestCase):
@@ -390,9 +444,11 @@ class MotoDeployTest(unittest.TestCase):
             if isinstance(doc, dict) and "_aws" in doc and "SyncSuccess" in doc:
                 for directive in doc["_aws"]["CloudWatchMetrics"]:
                     if ["FunctionName"] in directive["Dimensions"]:
-                        rolled_up.append((directive["Namespace"], doc["FunctionName"],
-                                          doc["SyncSuccess"]))
-        self.assertEqual(rolled_up, [("Obsync/Lambda", outputs["FunctionName"], 1)])
+                        rolled_up.append((directive["Namespace"],
+                                          [m["Name"] for m in directive["Metrics"]],
+                                          doc["FunctionName"], doc["SyncSuccess"]))
+        self.assertEqual(rolled_up,
+                         [("Obsync/Lambda", ["SyncSuccess"], outputs["FunctionName"], 1)])
 
         # Nothing secret in any log line or answer.
         for secret in (ACCOUNT_PASSWORD, TOTP_SECRET, VAULT_PASSWORD, loopback.TEST_SECRET_KEY,

@@ -55,7 +55,7 @@ boost::json::object checked_record(const std::string& line) {
     const auto& aws = record.at("_aws").as_object();
     EXPECT_TRUE(aws.at("Timestamp").is_int64());
     const auto& directives = aws.at("CloudWatchMetrics").as_array();
-    EXPECT_EQ(directives.size(), 1u);
+    EXPECT_FALSE(directives.empty());
     for (const auto& directive_value : directives) {
         const auto& directive = directive_value.as_object();
         EXPECT_EQ(directive.at("Namespace"), "Obsync/Lambda");
@@ -122,10 +122,16 @@ TEST(Emf, AVaultRecordHasTheContractsDimensionsMetricsAndUnits) {
 
     EXPECT_EQ(record.at("_aws").at("Timestamp").as_int64(), k_now);
     EXPECT_EQ(dimension_set(record), (std::vector<std::string>{"VaultID", "FunctionName"}));
-    // The roll-up over the function alone: the set template.yaml's SyncSuccess alarm names.
-    const auto& sets = record.at("_aws").at("CloudWatchMetrics").at(0).at("Dimensions").as_array();
-    ASSERT_EQ(sets.size(), 2u);
-    EXPECT_EQ(sets.at(1), (boost::json::array{"FunctionName"}));
+    // One dimension set, and SyncSuccess alone rolled up over the function: the metric
+    // template.yaml's SyncFailureAlarm names.
+    const auto& directives = record.at("_aws").at("CloudWatchMetrics").as_array();
+    ASSERT_EQ(directives.size(), 2u);
+    EXPECT_EQ(directives.at(0).at("Dimensions").as_array().size(), 1u);
+    EXPECT_EQ(directives.at(1),
+              (boost::json::object{{"Namespace", "Obsync/Lambda"},
+                                   {"Dimensions", boost::json::array{{"FunctionName"}}},
+                                   {"Metrics", boost::json::array{boost::json::object{
+                                                   {"Name", "SyncSuccess"}, {"Unit", "Count"}}}}}));
     EXPECT_EQ(record.at("VaultID"), "a1b2c3");
     EXPECT_EQ(record.at("FunctionName"), "obsync-fn");
     EXPECT_DOUBLE_EQ(record.at("SyncDuration").to_number<double>(), 2.5);
@@ -221,19 +227,27 @@ TEST(Emf, ADimensionSetTakesThirtyDimensionsAndNoMore) {
     EXPECT_EQ(record.dimension_count(), 30u);
 }
 
-TEST(Emf, ARollupNamesDimensionsOfTheRecordOnce) {
+TEST(Emf, ARollupNamesDimensionsAndMetricsOfTheRecordOnce) {
     MetricsRecord record("Obsync/Lambda", k_now);
     record.add_dimension("A", "a");
     record.add_dimension("B", "b");
-    EXPECT_THROW(record.add_rollup({}), Error);
-    EXPECT_THROW(record.add_rollup({"C"}), Error);
-    EXPECT_THROW(record.add_rollup({"B", "B"}), Error);
-    record.add_rollup({"B"});
-    EXPECT_THROW(record.add_rollup({"B"}), Error);
     record.add_metric("M", std::int64_t{1}, MetricUnit::count);
+    record.add_metric("N", 2.5, MetricUnit::seconds);
+    EXPECT_THROW(record.add_rollup({}, {"M"}), Error);
+    EXPECT_THROW(record.add_rollup({"B"}, {}), Error);
+    EXPECT_THROW(record.add_rollup({"C"}, {"M"}), Error);
+    EXPECT_THROW(record.add_rollup({"B", "B"}, {"M"}), Error);
+    EXPECT_THROW(record.add_rollup({"B"}, {"X"}), Error);
+    EXPECT_THROW(record.add_rollup({"B"}, {"M", "M"}), Error);
+    record.add_rollup({"B"}, {"N"});
     const auto parsed = checked_record(record.serialize());
-    EXPECT_EQ(parsed.at("_aws").at("CloudWatchMetrics").at(0).at("Dimensions"),
-              (boost::json::array{boost::json::array{"A", "B"}, boost::json::array{"B"}}));
+    const auto& directives = parsed.at("_aws").at("CloudWatchMetrics").as_array();
+    ASSERT_EQ(directives.size(), 2u);
+    EXPECT_EQ(directives.at(0).at("Dimensions"), (boost::json::array{{"A", "B"}}));
+    EXPECT_EQ(directives.at(0).at("Metrics").as_array().size(), 2u);
+    EXPECT_EQ(directives.at(1).at("Dimensions"), (boost::json::array{{"B"}}));
+    EXPECT_EQ(directives.at(1).at("Metrics"),
+              (boost::json::array{boost::json::object{{"Name", "N"}, {"Unit", "Seconds"}}}));
 }
 
 TEST(Emf, NamesAreUniqueAcrossDimensionsMetricsAndMetadata) {
