@@ -261,11 +261,9 @@ def check_template(args, needed, problems):
     for place in lambda_calls_cli_only(args.source):
         problems.append(f"{place} reaches obsync state-init's table creation: CLI_ONLY is no "
                         "longer true for the function")
-    for operation in CLI_ONLY:
-        for action in [OPERATIONS[operation]]:
-            users = needed.get(action, [])
-            if set(users) <= set(CLI_ONLY):
-                needed.pop(action, None)
+    # An action only CLI_ONLY operations need is not the function's.
+    for action in [a for a, users in needed.items() if set(users) <= set(CLI_ONLY)]:
+        del needed[action]
     for action, operations in sorted(needed.items()):
         if action not in grants:
             problems.append(f"{args.policy}: the function's role does not grant {action}, "
