@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -59,6 +60,8 @@ def expand(parameters: dict[str, str] | None = None, template: dict | None = Non
     """The CloudFormation template SAM makes of template.yaml with these parameter values."""
     from samtranslator.translator.transform import transform
 
+    # Its feature-toggle and metrics notes are noise here.
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     sam = copy.deepcopy(template if template is not None else load_template())
     for resource in sam["Resources"].values():

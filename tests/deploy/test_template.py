@@ -15,6 +15,7 @@ Nothing contacts anything but 127.0.0.1.
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
@@ -314,22 +315,36 @@ class MotoDeployTest(unittest.TestCase):
         self.work = Path(tempfile.mkdtemp(prefix="obsync-deploy-test-"))
         self.addCleanup(shutil.rmtree, self.work, True)
 
+    def role_policy(self, role_arn: str) -> dict:
+        """The role's inline policy as moto's IAM holds it. moto 5.2 keeps a policy that
+        CloudFormation made as the Python repr of the document, not JSON: read either."""
+        document = self.moto.client("iam").get_role_policy(
+            RoleName=role_arn.rsplit("/", 1)[1], PolicyName="obsync-backup")["PolicyDocument"]
+        if isinstance(document, str):
+            try:
+                document = json.loads(document)
+            except ValueError:
+                document = ast.literal_eval(document)
+        return document
+
     def deploy(self, parameters: dict[str, str]) -> tuple[dict, dict]:
         """Deploys the expansion; returns (stack outputs, {logical id: physical id})."""
         source = sam.load_template()
         expanded = sam.resolve_conditions(sam.expand(parameters, source), parameters)
 
-        # moto skips AWS::SecretsManager::Secret: the test makes the same secret (the template's
-        # name, the template's SecretString with these parameters) and puts its ARN where the
-        # template refers to the secret.
-        secret = expanded["Resources"]["CredentialsSecret"]["Properties"]
-        name = sam.substitute(source, secret["Name"], parameters, STACK)
-        document = sam.substitute(source, secret["SecretString"], parameters, STACK)
-        arn = self.moto.client("secretsmanager").create_secret(
-            Name=name, SecretString=document)["ARN"]
+        stand_ins = {}
+        if "CredentialsSecret" in expanded["Resources"]:
+            # moto skips AWS::SecretsManager::Secret: the test makes the same secret (the
+            # template's name, the template's SecretString with these parameters) and puts its
+            # ARN where the template refers to the secret.
+            secret = expanded["Resources"]["CredentialsSecret"]["Properties"]
+            name = sam.substitute(source, secret["Name"], parameters, STACK)
+            document = sam.substitute(source, secret["SecretString"], parameters, STACK)
+            stand_ins["CredentialsSecret"] = self.moto.client("secretsmanager").create_secret(
+                Name=name, SecretString=document)["ARN"]
+        arn = stand_ins.get("CredentialsSecret", parameters.get("ExistingSecretArn"))
 
-        template, dropped, dropped_outputs = sam.for_moto(expanded, {"CredentialsSecret": arn})
-        self.assertIn("CredentialsSecret", dropped)
+        template, dropped, dropped_outputs = sam.for_moto(expanded, stand_ins)
         self.assertEqual(dropped_outputs, ["ApiKeyId", "ApiUrl"])
         for logical, why in sorted(dropped.items()):
             print(f"dropped for moto: {logical} ({expanded['Resources'][logical]['Type']}): {why}",
@@ -365,6 +380,36 @@ class MotoDeployTest(unittest.TestCase):
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         self.assertEqual(outputs["SecretArn"], arn)
         return outputs, physical
+
+    def test_deploy_with_sse_kms_an_existing_secret_a_bucket_name_and_no_reservation(self):
+        key = self.moto.client("kms").create_key()["KeyMetadata"]["Arn"]
+        secret = self.moto.client("secretsmanager").create_secret(
+            Name="my/own-obsync-secret", SecretString="{}")["ARN"]
+        parameters = {"BucketEncryption": "SSE-KMS", "KmsKeyArn": key,
+                      "ExistingSecretArn": secret, "BucketName": "my-obsync-backups",
+                      "ReservedConcurrency": "-1", "MemorySize": "1024"}
+        outputs, _ = self.deploy(parameters)
+        self.assertEqual(outputs["BucketName"], "my-obsync-backups")
+        self.assertEqual(outputs["SecretArn"], secret)
+        lam = self.moto.client("lambda")
+        function = lam.get_function(FunctionName=outputs["FunctionName"])
+        self.assertNotIn("Concurrency", function)  # -1: nothing reserved
+        config = function["Configuration"]
+        self.assertEqual(config["MemorySize"], 1024)
+        variables = config["Environment"]["Variables"]
+        self.assertEqual((variables["OBSYNC_SSE"], variables["OBSYNC_SSE_KMS_KEY_ID"]),
+                         ("aws:kms", key))
+        self.assertEqual(variables["OBSYNC_SECRET_ID"], secret)
+        [rule] = self.moto.client("s3").get_bucket_encryption(Bucket="my-obsync-backups")[
+            "ServerSideEncryptionConfiguration"]["Rules"]
+        self.assertEqual(rule["ApplyServerSideEncryptionByDefault"],
+                         {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key})
+        document = self.role_policy(config["Role"])
+        [kms] = [s for s in document["Statement"] if s["Sid"] == "BucketKey"]
+        self.assertEqual((sorted(kms["Action"]), kms["Resource"]),
+                         (["kms:Decrypt", "kms:GenerateDataKey"], key))
+        self.assertEqual(self.moto.client("secretsmanager").list_secrets()["SecretList"][0]["ARN"],
+                         secret, "no second secret")
 
     def test_deploy_then_a_scheduled_run_backs_up_into_the_stacks_bucket_and_table(self):
         fake = loopback.FakeObsidian([f"{EMAIL}:{ACCOUNT_PASSWORD}:{TOTP_SECRET}"])
@@ -408,6 +453,29 @@ class MotoDeployTest(unittest.TestCase):
         # The table as moto made it: the key schema and billing. (moto's CloudFormation ignores
         # TimeToLiveSpecification and the bucket's VersioningConfiguration: not asserted here,
         # the transform test checks them in the template.)
+        # What moto's CloudFormation carries out of the bucket and the log group. It ignores the
+        # bucket's VersioningConfiguration, LifecycleConfiguration, PublicAccessBlock,
+        # OwnershipControls and BucketKeyEnabled, the table's TimeToLiveSpecification,
+        # PointInTimeRecoverySpecification and SSESpecification, and the function's
+        # Architectures: those are checked in the expansion (TransformTest), not here.
+        s3 = self.moto.client("s3")
+        [rule] = s3.get_bucket_encryption(Bucket=outputs["BucketName"])[
+            "ServerSideEncryptionConfiguration"]["Rules"]
+        self.assertEqual(rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256")
+        [group] = self.moto.client("logs").describe_log_groups(
+            logGroupNamePrefix=f"/aws/lambda/{STACK}-obsync")["logGroups"]
+        self.assertEqual(group["retentionInDays"], 30)
+        # The role as IAM holds it: the secret's own ARN, the table's, the bucket's prefix.
+        document = self.role_policy(function["Role"])
+        by_sid = {s["Sid"]: s for s in document["Statement"]}
+        self.assertEqual(by_sid["Credentials"]["Resource"], outputs["SecretArn"])
+        self.assertEqual(by_sid["BackupObjects"]["Resource"],
+                         f"arn:aws:s3:::{outputs['BucketName']}/obsidian/backups/*")
+        self.assertTrue(by_sid["SyncState"]["Resource"].endswith(
+            f":table/{outputs['StateTableName']}"))
+        self.assertNotIn("BucketKey", by_sid)
+        self.assertNotIn("LambdaVpcNetworkInterfaces", by_sid)
+
         ddb = self.moto.client("dynamodb")
         table = ddb.describe_table(TableName=outputs["StateTableName"])["Table"]
         self.assertEqual(sorted((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]),
@@ -426,7 +494,6 @@ class MotoDeployTest(unittest.TestCase):
         self.assertTrue(result.payload["success"], json.dumps(result.payload)[:2000])
         self.assertEqual(result.payload["details"]["sync_type"], "incremental")
 
-        s3 = self.moto.client("s3")
         stored = loopback.bucket_files(s3, outputs["BucketName"], f"obsidian/backups/{VAULT}")
         self.assertEqual({k: v.decode() for k, v in stored.items()}, files)
         items = loopback.table_items(ddb, outputs["StateTableName"])
