@@ -49,6 +49,16 @@ if ! command -v aws >/dev/null; then
             "their tests will be skipped" >&2
 fi
 
+# The template tests (tests/deploy) need cfn-lint and aws-sam-translator (Python, not Debian).
+if ! command -v cfn-lint >/dev/null || ! python3 -c 'import samtranslator' 2>/dev/null; then
+    echo "deps: cfn-lint or aws-sam-translator not found, trying: pip install cfn-lint aws-sam-translator" >&2
+    if ! python3 -m pip install --quiet cfn-lint aws-sam-translator >&2; then
+        echo "deps: could not install them; install with pip install cfn-lint aws-sam-translator" \
+            "(the deploy tests need them)" >&2
+        exit 1
+    fi
+fi
+
 if ((${#missing[@]} == 0)); then
     exit 0
 fi

@@ -8,10 +8,22 @@ nothing granted that is unused. An operation this script does not know fails the
 call cannot slip past it: add it to OPERATIONS (and the policy) in the same change.
 
     iam_policy_check.py --source src --policy docs/aws.md
-    iam_policy_check.py --source src --policy deploy/template.yaml   # a SAM template, later
+    iam_policy_check.py --source src --policy template.yaml
 
-The policy source may be Markdown (the ```json blocks are read), JSON or YAML: every
-"service:Action" string in it counts as granted. Exit 0 when both directions hold, 1 otherwise.
+The policy source may be Markdown (the ```json blocks are read) or JSON: every "service:Action"
+string in it counts as granted. Or a CloudFormation/SAM template (.yaml/.yml/.json with
+"Resources"; the intrinsic tags !Sub, !Ref, !If, !GetAtt... are read): then only the Allow
+statements of the Lambda function's execution role count (inline Policies of the role, and
+AWS::IAM::Policy/RolePolicy resources attached to it; both branches of an !If), not the bucket
+policy's Deny or anything else in the template. For a template:
+- the operations only `obsync state-init` calls (CLI_ONLY) are not needed: the template creates
+  the table, and the function never calls them;
+- actions that Lambda's own machinery performs with the role, not the code (PLATFORM_ACTIONS:
+  the function's logs, the on-failure destination, VPC network interfaces, SSE-KMS) are allowed
+  extras, each with its reason; those marked conditional must be granted under an !If only;
+- a wildcard action, a managed policy or SAM policy template (which cannot be read here), or an
+  action the code needs granted on Resource "*", fails.
+Exit 0 when both directions hold, 1 otherwise.
 """
 
 import argparse
@@ -60,6 +72,37 @@ NOT_GRANTED = {
     "CreateBucket": "S3Client::create_bucket is for tests and benchmarks only",
 }
 
+# Operations only `obsync state-init` calls (app/commands.cpp -> Storage::init_state_table() ->
+# state::create_dynamodb_state_table): the function's role needs none of them, the template
+# creates the table. Checked: no source under src/lambda/ names init_state_table or
+# create_dynamodb_state_table.
+CLI_ONLY = {
+    "CreateTable": "obsync state-init creates the table; the template does it for the function",
+    "DescribeTable": "obsync state-init checks an existing table's key schema",
+    "UpdateTimeToLive": "obsync state-init turns TTL on; the template sets TimeToLiveSpecification",
+    "DescribeTimeToLive": "obsync state-init reads the table's TTL setting",
+}
+CLI_ONLY_ENTRY_POINTS = ("init_state_table", "create_dynamodb_state_table")
+
+# Actions a function's role may grant that no code calls: Lambda itself uses the role for them.
+# action -> (reason, granted only under a template condition)
+PLATFORM_ACTIONS = {
+    "logs:CreateLogStream": ("Lambda writes the function's stdout to its log group", False),
+    "logs:PutLogEvents": ("Lambda writes the function's stdout to its log group", False),
+    "sqs:SendMessage": ("Lambda sends an asynchronous invocation that failed after its retries "
+                        "to the on-failure destination (EventInvokeConfig)", False),
+    "ec2:CreateNetworkInterface": ("Lambda places the function in the VPC", True),
+    "ec2:DescribeNetworkInterfaces": ("Lambda places the function in the VPC", True),
+    "ec2:DescribeSubnets": ("Lambda places the function in the VPC", True),
+    "ec2:DeleteNetworkInterface": ("Lambda places the function in the VPC", True),
+    "ec2:AssignPrivateIpAddresses": ("Lambda places the function in the VPC", True),
+    "ec2:UnassignPrivateIpAddresses": ("Lambda places the function in the VPC", True),
+    "kms:GenerateDataKey": ("S3 asks KMS for a data key on PutObject/UploadPart with SSE-KMS "
+                            "and a customer managed key", True),
+    "kms:Decrypt": ("S3 decrypts the data key on GetObject, and reads the parts back to "
+                    "complete a multipart upload, with SSE-KMS and a customer managed key", True),
+}
+
 # Where operation names appear in the sources.
 PATTERNS = [
     # S3Client::request(bucket, key, "METHOD", "Operation")
@@ -75,6 +118,7 @@ PASSED_TO = r'\b(?:call|query_all|conditional)\(\s*{}\b'
 
 # "s3:PutObject", not the "dynamodb:REGION" inside an ARN.
 ACTION = re.compile(r'(?<![\w:])(s3|dynamodb|secretsmanager|kms|sts):([A-Za-z*]+)\b')
+FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
 
 def operations_in(source_dir):
@@ -97,6 +141,156 @@ def operations_in(source_dir):
             if re.search(PASSED_TO.format(re.escape(match.group(1))), text):
                 add(match.group(2), match.start(2))
     return found
+
+
+def load_template(path):
+    """A CloudFormation/SAM template as plain data: !Ref X -> {"Ref": X}, !GetAtt A.B ->
+    {"Fn::GetAtt": [A, B]}, !Condition X -> {"Condition": X}, any other !Tag -> {"Fn::Tag": ...}."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def construct(loader, tag_suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        if tag_suffix == "Ref":
+            return {"Ref": value}
+        if tag_suffix == "Condition":
+            return {"Condition": value}
+        if tag_suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+        return {f"Fn::{tag_suffix}": value}
+
+    Loader.add_multi_constructor("!", construct)
+    with open(path, encoding="utf-8") as f:
+        return yaml.load(f, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def _referenced_resource(value):
+    """The logical id a Role property names (!GetAtt X.Arn, !Ref X), else None."""
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value:
+            return value["Fn::GetAtt"][0]
+        if "Ref" in value:
+            return value["Ref"]
+    return None
+
+
+def _statements(node, conditional=False):
+    """(statement, under an !If) for a Statement list or a policy's list, through !If."""
+    if isinstance(node, dict) and "Fn::If" in node:
+        _, yes, no = node["Fn::If"]
+        yield from _statements(yes, True)
+        yield from _statements(no, True)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _statements(item, conditional)
+    elif isinstance(node, dict) and node != {"Ref": "AWS::NoValue"}:
+        yield node, conditional
+
+
+def _documents(node, conditional=False):
+    """(PolicyDocument, under an !If) of a role's Policies list, through !If."""
+    for policy, cond in _statements(node, conditional):
+        if "PolicyDocument" in policy:
+            yield policy["PolicyDocument"], cond
+
+
+def role_grants(template, problems):
+    """{action: [(resource, conditional)]} of the Allow statements of the functions' roles."""
+    resources = template.get("Resources") or {}
+    functions = {name: r for name, r in resources.items() if r.get("Type") in FUNCTION_TYPES}
+    if not functions:
+        problems.append("the template has no Lambda function")
+    documents = []
+    for name, function in functions.items():
+        props = function.get("Properties") or {}
+        role = _referenced_resource(props.get("Role"))
+        if props.get("Policies"):
+            problems.append(f"{name} has SAM Policies: write the role out (AWS::IAM::Role) so "
+                            "that every action can be read here")
+        if role is None or resources.get(role, {}).get("Type") != "AWS::IAM::Role":
+            problems.append(f"{name}'s Role is not an AWS::IAM::Role of this template")
+            continue
+        role_props = resources[role].get("Properties") or {}
+        if role_props.get("ManagedPolicyArns"):
+            problems.append(f"{role} has ManagedPolicyArns: their actions cannot be checked here; "
+                            "write them out")
+        documents.extend(_documents(role_props.get("Policies") or []))
+        for other_name, other in resources.items():
+            if other.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy"):
+                other_props = other.get("Properties") or {}
+                roles = other_props.get("Roles") or [other_props.get("RoleName")]
+                if any(_referenced_resource(r) == role for r in roles):
+                    documents.append((other_props.get("PolicyDocument") or {},
+                                      "Condition" in other))
+    grants = {}
+    for document, doc_conditional in documents:
+        for statement, conditional in _statements(document.get("Statement") or []):
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = statement.get("Action") or []
+            for action in [actions] if isinstance(actions, str) else actions:
+                if "*" in action:
+                    problems.append(f"wildcard action {action} in the function's role")
+                    continue
+                grants.setdefault(action, []).append(
+                    (statement.get("Resource"), conditional or doc_conditional))
+    return grants
+
+
+def lambda_calls_cli_only(source_dir):
+    """Places under SOURCE/lambda that reach the state-init code (they must not)."""
+    places = []
+    for path in sorted((pathlib.Path(source_dir) / "lambda").rglob("*")):
+        if path.suffix in (".cpp", ".hpp") and any(
+                name in path.read_text(encoding="utf-8", errors="replace")
+                for name in CLI_ONLY_ENTRY_POINTS):
+            places.append(str(path))
+    return places
+
+
+def check_template(args, needed, problems):
+    template = load_template(args.policy)
+    grants = role_grants(template, problems)
+    for place in lambda_calls_cli_only(args.source):
+        problems.append(f"{place} reaches obsync state-init's table creation: CLI_ONLY is no "
+                        "longer true for the function")
+    # An action only CLI_ONLY operations need is not the function's.
+    for action in [a for a, users in needed.items() if set(users) <= set(CLI_ONLY)]:
+        del needed[action]
+    for action, operations in sorted(needed.items()):
+        if action not in grants:
+            problems.append(f"{args.policy}: the function's role does not grant {action}, "
+                            f"needed by {', '.join(sorted(set(operations)))}")
+        elif any(resource in ("*", ["*"]) for resource, _ in grants[action]):
+            problems.append(f"{args.policy}: {action} is granted on Resource '*'")
+        elif all(conditional for _, conditional in grants[action]):
+            problems.append(f"{args.policy}: {action} is granted only under a condition")
+    extras = []
+    for action in sorted(set(grants) - needed.keys()):
+        if action not in PLATFORM_ACTIONS:
+            problems.append(f"{args.policy}: the function's role grants {action}, which no code "
+                            "calls and Lambda does not need")
+            continue
+        reason, must_be_conditional = PLATFORM_ACTIONS[action]
+        if must_be_conditional and not all(c for _, c in grants[action]):
+            problems.append(f"{args.policy}: {action} ({reason}) must be granted only under "
+                            "its condition (an !If)")
+        extras.append((action, reason))
+    return extras
+
+
+def is_template(policy_file):
+    if not policy_file.endswith((".yaml", ".yml", ".json", ".template")):
+        return False
+    text = pathlib.Path(policy_file).read_text(encoding="utf-8")
+    return re.search(r'^\s*"?Resources"?\s*:', text, flags=re.M) is not None
 
 
 def granted_in(policy_file):
@@ -133,14 +327,18 @@ def main():
         for action in (actions,) if isinstance(actions, str) else actions:
             needed.setdefault(action, []).append(operation)
 
-    granted = granted_in(args.policy)
-    for action, operations in sorted(needed.items()):
-        if action not in granted:
-            problems.append(
-                f"{args.policy} does not grant {action}, needed by {', '.join(operations)}"
-            )
-    for action in sorted(granted - needed.keys()):
-        problems.append(f"{args.policy} grants {action}, which no code calls")
+    extras = []
+    if is_template(args.policy):
+        extras = check_template(args, needed, problems)
+    else:
+        granted = granted_in(args.policy)
+        for action, operations in sorted(needed.items()):
+            if action not in granted:
+                problems.append(
+                    f"{args.policy} does not grant {action}, needed by {', '.join(operations)}"
+                )
+        for action in sorted(granted - needed.keys()):
+            problems.append(f"{args.policy} grants {action}, which no code calls")
 
     for problem in problems:
         print(f"FAIL: {problem}")
@@ -149,6 +347,10 @@ def main():
     print(f"OK: {len(needed)} IAM actions, each needed by the code and granted by {args.policy}:")
     for action, operations in sorted(needed.items()):
         print(f"  {action:40} {', '.join(sorted(set(operations)))}")
+    if extras:
+        print("and, for Lambda itself rather than the code:")
+        for action, reason in extras:
+            print(f"  {action:40} {reason}")
     return 0
 
 
