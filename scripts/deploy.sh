@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The deploy targets of the Makefile (docs/deployment-local.md):
+# The deploy targets of the Makefile (docs/deployment.md):
 #   scripts/deploy.sh deploy-lambda          new code for an existing function
 #   scripts/deploy.sh deploy-infrastructure  the SAM stack (template.yaml), then the credentials
 #   scripts/deploy.sh invoke-lambda          one incremental run, the response printed
