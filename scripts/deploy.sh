@@ -200,8 +200,15 @@ EOF
 }
 
 deploy_infrastructure() {
-    local word existing_secret=""
-    for word in ${PARAMETER_OVERRIDES:-}; do
+    # Key=Value words, with the shell's quotes: "'ScheduleExpression=rate(1 hour)' MemorySize=1024".
+    local word existing_secret="" words=()
+    if [[ -n ${PARAMETER_OVERRIDES:-} ]]; then
+        local parsed
+        parsed=$(xargs -n1 printf '%s\n' <<<"$PARAMETER_OVERRIDES" 2>/dev/null) ||
+            die "PARAMETER_OVERRIDES has unbalanced quotes"
+        mapfile -t words <<<"$parsed"
+    fi
+    for word in "${words[@]}"; do
         case "${word%%=*}" in
         ObsidianEmail | ObsidianPassword | ObsidianTotpSecret | VaultPassword)
             die "${word%%=*} in PARAMETER_OVERRIDES would put a credential on a command line: use OBSIDIAN_* or CREDENTIALS_FILE"
@@ -229,8 +236,7 @@ deploy_infrastructure() {
     if [[ $(realpath "$LAMBDA_ZIP") != $(realpath -m "$code_dir/function.zip") ]]; then
         run cp "$LAMBDA_ZIP" "$code_dir/function.zip"
     fi
-    # shellcheck disable=SC2206 # words on purpose: Key=Value pairs
-    local overrides=(Architecture="$LAMBDA_ARCH" ${PARAMETER_OVERRIDES:-})
+    local overrides=(Architecture="$LAMBDA_ARCH" "${words[@]}")
     local capabilities=(CAPABILITY_IAM CAPABILITY_AUTO_EXPAND)
 
     if command -v sam >/dev/null; then

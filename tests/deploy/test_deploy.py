@@ -75,6 +75,7 @@ AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
   Architecture: {Type: String, Default: arm64, AllowedValues: [arm64, x86_64]}
   ExistingSecretArn: {Type: String}
+  Note: {Type: String, Default: ""}
 Resources:
   Role:
     Type: AWS::IAM::Role
@@ -337,9 +338,14 @@ class DeployInfrastructureTest(DeployCase):
         bucket = f"obsync-test-artifacts-{uuid.uuid4().hex[:8]}"
         env = self.environment(TEMPLATE=str(self.work / "template.yaml"), LAMBDA_ZIP=str(zip_path),
                                LAMBDA_ARTIFACT_BUCKET=bucket, **self.credentials_env())
+        # A value with spaces, quoted as in the shell, stays one parameter.
         result = self.make("deploy-infrastructure", env, f"STACK_NAME={stack}", "LAMBDA_ARCH=x86_64",
-                           f"PARAMETER_OVERRIDES=ExistingSecretArn={secret_arn}", watch=True)
+                           f"PARAMETER_OVERRIDES=ExistingSecretArn={secret_arn} 'Note=rate(1 hour)'",
+                           watch=True)
         self.assertEqual(result.returncode, 0, result.stderr)
+        parameters = self.cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]
+        self.assertEqual({p["ParameterKey"]: p["ParameterValue"] for p in parameters}["Note"],
+                         "rate(1 hour)")
         self.assertIn(data, self.objects(bucket, f"{stack}/").values())
         stored = json.loads(self.secrets.get_secret_value(SecretId=secret_arn)["SecretString"])
         self.assertEqual(stored, {"email": EMAIL, "password": PASSWORD, "totp_secret": TOTP,
