@@ -14,7 +14,15 @@ endif
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure --timeout 600
 
-.PHONY: deps configure build test test-unit test-interop demo bench format format-check check-standalone tidy clean
+# The Lambda packages (docs/lambda.md, "Package"): one CMake tree per architecture under
+# build/lambda/, linked statically but for glibc, then bundled by scripts/package_lambda.py.
+LAMBDA_ARCHS ?= x86_64 arm64
+LAMBDA_DIR := build/lambda
+LAMBDA_CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOBSYNC_LAMBDA_PACKAGE=ON \
+	-DOBSYNC_BUILD_TESTS=OFF -DOBSYNC_BUILD_BENCH=OFF
+LAMBDA_CMAKE_FLAGS_arm64 := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake
+
+.PHONY: deps configure build build-lambda test test-unit test-interop demo bench format format-check check-standalone tidy clean
 
 ## Install every Debian package the build, tests and benchmarks need (idempotent).
 deps:
@@ -27,10 +35,22 @@ configure:
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-## Everything: formatting and standalone checks, the full suite, then the unit tests again under
-## ASan+UBSan.
+## The Lambda packages build/lambda/obsync-lambda-<arch>.zip for LAMBDA_ARCHS (x86_64 arm64).
+build-lambda: deps
+	@set -e; for arch in $(LAMBDA_ARCHS); do \
+		case $$arch in x86_64) extra="";; arm64) extra="$(LAMBDA_CMAKE_FLAGS_arm64)";; \
+			*) echo "build-lambda: unknown architecture $$arch (x86_64, arm64)" >&2; exit 1;; esac; \
+		cmake -S . -B $(LAMBDA_DIR)/$$arch $(LAMBDA_CMAKE_FLAGS) $$extra >/dev/null; \
+		cmake --build $(LAMBDA_DIR)/$$arch -j $(JOBS) --target obsync-lambda; \
+		python3 scripts/package_lambda.py --arch $$arch --binary $(LAMBDA_DIR)/$$arch/obsync-lambda \
+			--out $(LAMBDA_DIR)/obsync-lambda-$$arch.zip; \
+	done
+
+## Everything: formatting and standalone checks, the full suite (the Lambda packages' empty-root
+## tests included), then the unit tests again under ASan+UBSan.
 test: deps format-check check-standalone
 	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build-lambda
 	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS) -j $(JOBS)
 ifneq ($(SANITIZE),1)
 	@$(MAKE) --no-print-directory SANITIZE=1 test-unit

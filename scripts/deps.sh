@@ -14,7 +14,16 @@ packages=(
     clang-format clang-tidy
     time
     python3 iproute2
+    util-linux
+    # The Lambda package (make build-lambda, docs/lambda.md "Package"): patchelf points the
+    # binary at its bundled loader; arm64 is cross-built and its empty-root test runs under qemu.
+    patchelf
+    g++-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user-static
 )
+# The arm64 package links the static archives of the arm64 -dev packages. Multi-Arch "same"
+# packages must have equal versions on both architectures, so each of these is installed together
+# with its host variant (one apt call) when either is missing.
+paired=(libssl-dev libsqlite3-dev libutf8proc-dev libboost-json1.81-dev libboost1.81-dev)
 # Interop tests (tests/interop): npm fetches the official client and Node 22. A Node with npm
 # bundled (e.g. nodesource's nodejs) must not be replaced by Debian's nodejs/npm, so ask for those
 # only when there is no npm at all.
@@ -26,6 +35,19 @@ missing=()
 for p in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+add_arm64=0
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    add_arm64=1
+fi
+for p in "${paired[@]}"; do
+    host=$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null || true)
+    arm=$(dpkg-query -W -f='${Status} ${Version}' "$p:arm64" 2>/dev/null || true)
+    if [[ "$host" != "install ok installed "* || "$arm" != "install ok installed "* ||
+        "${host##* }" != "${arm##* }" ]]; then
+        missing+=("$p" "$p:arm64")
+    fi
 done
 
 # The AWS tests need moto_server (an AWS emulator; Python). It is not a Debian package: when it
@@ -47,5 +69,8 @@ echo "deps: installing ${missing[*]}" >&2
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
+if ((add_arm64)); then
+    $sudo dpkg --add-architecture arm64
+fi
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
