@@ -166,8 +166,13 @@ class EmptyRoot:
             bundle = etc / "pki" / "tls" / "certs" / "ca-bundle.crt"
             bundle.parent.mkdir(parents=True)
             shutil.copyfile(ca_bundle, bundle)
-        self.command = ["unshare", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child",
-                        "chroot", str(self.path)]
+        # Absolute: the function's PATH is Lambda's, not the test's.
+        tools = {name: shutil.which(name) for name in ("unshare", "chroot")}
+        for name, path in tools.items():
+            if path is None:
+                raise AssertionError(f"{name} not found (util-linux, coreutils)")
+        self.command = [tools["unshare"], "--map-root-user", "--mount", "--pid", "--fork",
+                        "--kill-child", tools["chroot"], str(self.path)]
         if arch == "arm64":
             # binfmt_misc with the F flag would open the emulator from the host; without it the
             # emulator binary (static) is put where such a registration would name it.
