@@ -297,7 +297,7 @@ def zip_timestamp() -> tuple[int, int, int, int, int, int]:
     return (1980, 1, 1, 0, 0, 0)
 
 
-def write_zip(stage_dir: Path, out: Path) -> None:
+def write_zip(stage_dir: Path, out: Path, limit: int = SIZE_LIMIT) -> None:
     stamp = zip_timestamp()
     files = sorted(p for p in stage_dir.rglob("*") if p.is_file())
     tmp = out.with_name(out.name + ".tmp")
@@ -312,9 +312,9 @@ def write_zip(stage_dir: Path, out: Path) -> None:
             archive.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED,
                              compresslevel=9)
     size = tmp.stat().st_size
-    if size > SIZE_LIMIT:
+    if size > limit:
         tmp.unlink()
-        raise PackageError(f"{out.name} would be {size} bytes, over the {SIZE_LIMIT}-byte limit")
+        raise PackageError(f"{out.name} would be {size} bytes, over the {limit}-byte limit")
     tmp.replace(out)
 
 
@@ -324,6 +324,8 @@ def main() -> int:
     parser.add_argument("--binary", type=Path, required=True, help="the linked obsync-lambda")
     parser.add_argument("--out", type=Path, required=True, help="the zip to write")
     parser.add_argument("--keep-stage", type=Path, help="also leave the staged tree here")
+    parser.add_argument("--max-bytes", type=int, default=SIZE_LIMIT,
+                        help=f"the largest zip allowed (default {SIZE_LIMIT})")
     args = parser.parse_args()
     try:
         if not args.binary.is_file():
@@ -332,7 +334,7 @@ def main() -> int:
             stage_dir = Path(tmp) / "stage"
             info = stage(args.arch, args.binary, stage_dir)
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            write_zip(stage_dir, args.out)
+            write_zip(stage_dir, args.out, args.max_bytes)
             if args.keep_stage:
                 shutil.rmtree(args.keep_stage, ignore_errors=True)
                 shutil.copytree(stage_dir, args.keep_stage)

@@ -407,6 +407,33 @@ class ReproducibleTest(unittest.TestCase):
                                  f"{arch}: the packager gave other bytes from the same binary")
                 self.check_zip(arch, original)
 
+    def package(self, arch: str, binary: Path, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "scripts" / "package_lambda.py"),
+                               "--arch", arch, "--binary", str(binary),
+                               "--out", str(self.work / "refused.zip"), *extra],
+                              capture_output=True, text=True, timeout=300)
+
+    def test_packager_refuses_what_would_not_run_or_is_too_big(self):
+        binary = PACKAGE_DIR / "x86_64" / "obsync-lambda"
+        self.assertTrue(binary.exists(), f"{binary}: run make build-lambda")
+        # A NEEDED library that is nowhere.
+        broken = self.work / "needs-missing"
+        shutil.copyfile(binary, broken)
+        subprocess.run(["patchelf", "--add-needed", "libobsync-nowhere.so.1", str(broken)],
+                       check=True, capture_output=True, timeout=120)
+        result = self.package("x86_64", broken)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("libobsync-nowhere.so.1 not found", result.stderr)
+        # The wrong architecture.
+        result = self.package("arm64", binary)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("not arm64", result.stderr)
+        # Over the size limit.
+        result = self.package("x86_64", binary, "--max-bytes", "1000000")
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("over the 1000000-byte limit", result.stderr)
+        self.assertFalse((self.work / "refused.zip").exists())
+
 
 if __name__ == "__main__":
     unittest.main()
