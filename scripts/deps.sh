@@ -31,10 +31,19 @@ if ! command -v npm >/dev/null; then
     packages+=(nodejs npm)
 fi
 
+# One dpkg-query for everything (quick when all is present): name:arch -> version, installed only.
+host_arch=$(dpkg --print-architecture)
+declare -A installed=()
+while IFS=$'\t' read -r name arch status version; do
+    if [[ "$status" == "install ok installed" ]]; then installed["$name:$arch"]=$version; fi
+done < <(dpkg-query -W -f='${Package}\t${Architecture}\t${Status}\t${Version}\n' \
+    "${packages[@]}" "${paired[@]}" "${paired[@]/%/:arm64}" 2>/dev/null || true)
+
 missing=()
 for p in "${packages[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+    if [[ -z ${installed["$p:$host_arch"]+x} && -z ${installed["$p:all"]+x} ]]; then
+        missing+=("$p")
+    fi
 done
 
 add_arm64=0
@@ -42,10 +51,9 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     add_arm64=1
 fi
 for p in "${paired[@]}"; do
-    host=$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null || true)
-    arm=$(dpkg-query -W -f='${Status} ${Version}' "$p:arm64" 2>/dev/null || true)
-    if [[ "$host" != "install ok installed "* || "$arm" != "install ok installed "* ||
-        "${host##* }" != "${arm##* }" ]]; then
+    host=${installed["$p:$host_arch"]-none}
+    arm=${installed["$p:arm64"]-none}
+    if [[ "$host" == none || "$arm" == none || "$host" != "$arm" ]]; then
         missing+=("$p" "$p:arm64")
     fi
 done
