@@ -15,7 +15,9 @@ fail the TLS handshake with a message that says where it looked. Each prints its
 
 ReproducibleTest: the packager re-run from the same binaries gives the same bytes; the zip's
 entries are sorted, dated 1980-01-01, within 8 MB; bootstrap's interpreter is the bundled loader;
-no bundled object needs a NEEDED library outside lib/ or a GLIBC_ version the bundled libc lacks.
+no bundled object needs a NEEDED library outside lib/ or a GLIBC_ version the bundled libc lacks;
+and the packager refuses a missing library, the wrong architecture, an oversize zip and a libc
+without the versions the binary needs.
 
 OBSYNC_LAMBDA_PACKAGE_DIR names build/lambda (CTest sets it; default: build/lambda of the checkout).
 """
@@ -433,6 +435,26 @@ class ReproducibleTest(unittest.TestCase):
         self.assertEqual(result.returncode, 1, result.stderr)
         self.assertIn("over the 1000000-byte limit", result.stderr)
         self.assertFalse((self.work / "refused.zip").exists())
+
+    def test_closure_check_refuses_a_libc_without_the_needed_versions(self):
+        # The packager's check on a staged x86_64 package whose libc.so.6 is swapped for one
+        # that lacks the versions bootstrap needs (arm64's starts at GLIBC_2.17, x86_64's
+        # bootstrap needs GLIBC_2.2.5 and up): what a libc older than the linked one would do.
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import package_lambda
+
+        stage = self.work / "stage"
+        result = self.package("x86_64", PACKAGE_DIR / "x86_64" / "obsync-lambda",
+                              "--keep-stage", str(stage))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        package_lambda.check_closure(stage, package_lambda.ARCHS["x86_64"])  # as packaged: fine
+        arm_libc = Path(package_lambda.find_library("libc.so.6",
+                                                    package_lambda.ARCHS["arm64"]["libdirs"]))
+        (stage / "lib" / "libc.so.6").unlink()
+        shutil.copyfile(arm_libc, stage / "lib" / "libc.so.6")
+        with self.assertRaisesRegex(package_lambda.PackageError,
+                                    r"bootstrap needs .*GLIBC_2\.2\.5.* from libc\.so\.6"):
+            package_lambda.check_closure(stage, package_lambda.ARCHS["x86_64"])
 
 
 if __name__ == "__main__":
