@@ -14,10 +14,20 @@ endif
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure --timeout 600
 
-.PHONY: deps configure build test test-unit test-interop demo bench format format-check check-standalone tidy clean \
+# The Lambda packages (docs/lambda.md, "Package"): one CMake tree per architecture,
+# build-lambda-<arch>/ (beside build/, at the same depth, so that ccache with a base_dir sees the
+# same compile commands and the x86_64 tree reuses build/'s objects), linked statically but for
+# glibc, then bundled by scripts/package_lambda.py into build/lambda/obsync-lambda-<arch>.zip.
+LAMBDA_ARCHS ?= x86_64 arm64
+LAMBDA_DIR := build/lambda
+LAMBDA_CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOBSYNC_LAMBDA_PACKAGE=ON \
+	-DOBSYNC_BUILD_TESTS=OFF -DOBSYNC_BUILD_BENCH=OFF
+LAMBDA_CMAKE_FLAGS_arm64 := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake
+
+.PHONY: deps configure build build-lambda test test-unit test-interop demo bench format format-check check-standalone tidy clean \
 	deploy-lambda deploy-infrastructure invoke-lambda test-lambda-local
 
-# The Lambda deployment (docs/deployment-local.md). Credentials come from the environment only
+# The Lambda deployment (docs/deployment.md). Credentials come from the environment only
 # (OBSIDIAN_EMAIL, OBSIDIAN_PASSWORD, OBSIDIAN_TOTP_SECRET, OBSIDIAN_VAULT_PASSWORD + OBSIDIAN_VAULT,
 # or CREDENTIALS_FILE): never put them on make's command line.
 LAMBDA_FUNCTION_NAME ?=
@@ -39,10 +49,23 @@ configure:
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-## Everything: formatting and standalone checks, the full suite, then the unit tests again under
-## ASan+UBSan.
+## The Lambda packages build/lambda/obsync-lambda-<arch>.zip for LAMBDA_ARCHS (x86_64 arm64).
+build-lambda: deps
+	@set -e; for arch in $(LAMBDA_ARCHS); do \
+		case $$arch in x86_64) extra="";; arm64) extra="$(LAMBDA_CMAKE_FLAGS_arm64)";; \
+			*) echo "build-lambda: unknown architecture $$arch (x86_64, arm64)" >&2; exit 1;; esac; \
+		cmake -S . -B build-lambda-$$arch $(LAMBDA_CMAKE_FLAGS) $$extra >/dev/null; \
+		cmake --build build-lambda-$$arch -j $(JOBS) --target obsync-lambda; \
+		mkdir -p $(LAMBDA_DIR); \
+		python3 scripts/package_lambda.py --arch $$arch --binary build-lambda-$$arch/obsync-lambda \
+			--out $(LAMBDA_DIR)/obsync-lambda-$$arch.zip; \
+	done
+
+## Everything: formatting and standalone checks, the full suite (the Lambda packages' empty-root
+## tests included), then the unit tests again under ASan+UBSan.
 test: deps format-check check-standalone
 	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build-lambda
 	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS) -j $(JOBS)
 ifneq ($(SANITIZE),1)
 	@$(MAKE) --no-print-directory SANITIZE=1 test-unit
@@ -84,6 +107,7 @@ invoke-lambda:
 ## emulator and POST /sync with an API key; prints a curl line. LAMBDA_LOCAL_FUNCTION picks the code.
 test-lambda-local: deps configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target obsync-lambda obsync-fake-server obsync
+	@$(MAKE) --no-print-directory build-lambda LAMBDA_ARCHS=x86_64
 	@python3 -B scripts/lambda_local.py --build $(BUILD_DIR) $(if $(LAMBDA_LOCAL_FUNCTION),--function '$(LAMBDA_LOCAL_FUNCTION)')
 
 format:
@@ -102,4 +126,4 @@ tidy: configure
 	@git ls-files 'src/*.cpp' 'tools/*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet 2>&1 | grep -v "warnings generated" ; test $${PIPESTATUS[1]} -eq 0
 
 clean:
-	@rm -rf build build-san
+	@rm -rf build build-san build-lambda-x86_64 build-lambda-arm64

@@ -14,7 +14,16 @@ packages=(
     clang-format clang-tidy
     time
     python3 iproute2
+    util-linux
+    # The Lambda package (make build-lambda, docs/lambda.md "Package"): patchelf points the
+    # binary at its bundled loader; arm64 is cross-built and its empty-root test runs under qemu.
+    patchelf
+    g++-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user-static
 )
+# The arm64 package links the static archives of the arm64 -dev packages. Multi-Arch "same"
+# packages must have equal versions on both architectures, so each of these is installed together
+# with its host variant (one apt call) when either is missing.
+paired=(libssl-dev libsqlite3-dev libutf8proc-dev libboost-json1.81-dev libboost1.81-dev)
 # Interop tests (tests/interop): npm fetches the official client and Node 22. A Node with npm
 # bundled (e.g. nodesource's nodejs) must not be replaced by Debian's nodejs/npm, so ask for those
 # only when there is no npm at all.
@@ -22,10 +31,31 @@ if ! command -v npm >/dev/null; then
     packages+=(nodejs npm)
 fi
 
+# One dpkg-query for everything (quick when all is present): name:arch -> version, installed only.
+host_arch=$(dpkg --print-architecture)
+declare -A installed=()
+while IFS=$'\t' read -r name arch status version; do
+    if [[ "$status" == "install ok installed" ]]; then installed["$name:$arch"]=$version; fi
+done < <(dpkg-query -W -f='${Package}\t${Architecture}\t${Status}\t${Version}\n' \
+    "${packages[@]}" "${paired[@]}" "${paired[@]/%/:arm64}" 2>/dev/null || true)
+
 missing=()
 for p in "${packages[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+    if [[ -z ${installed["$p:$host_arch"]+x} && -z ${installed["$p:all"]+x} ]]; then
+        missing+=("$p")
+    fi
+done
+
+add_arm64=0
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    add_arm64=1
+fi
+for p in "${paired[@]}"; do
+    host=${installed["$p:$host_arch"]-none}
+    arm=${installed["$p:arm64"]-none}
+    if [[ "$host" == none || "$arm" == none || "$host" != "$arm" ]]; then
+        missing+=("$p" "$p:arm64")
+    fi
 done
 
 # The AWS tests need moto_server (an AWS emulator; Python). It is not a Debian package: when it
@@ -67,5 +97,8 @@ echo "deps: installing ${missing[*]}" >&2
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
+if ((add_arm64)); then
+    $sudo dpkg --add-architecture arm64
+fi
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -90,7 +90,7 @@ def _stop(proc: subprocess.Popen | None) -> None:
 
 
 class MotoServer:
-    def __init__(self):
+    def __init__(self, extra_env: dict[str, str] | None = None):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         command = os.environ.get("OBSYNC_MOTO_SERVER", "moto_server")
@@ -101,6 +101,7 @@ class MotoServer:
             )
         self.proc = subprocess.Popen(
             [command, "-H", "127.0.0.1", "-p", str(self.port)],
+            env={**os.environ, **(extra_env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -2,9 +2,15 @@
 // trust comes from SSL_CERT_FILE, names are verified, SNI is sent. Each test runs in its own
 // process (gtest_discover_tests), so each may set SSL_CERT_FILE before the client's TLS context
 // is first built.
+#include "net/tls.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <unistd.h>
@@ -109,6 +115,62 @@ TEST_F(TlsTest, CertificateForAnotherNameIsRefused) {
     const auto failure = get("https://localhost:" + std::to_string(server.port()) + "/");
     ASSERT_TRUE(failure.has_value());
     EXPECT_EQ(failure->first, ErrorKind::config);
+}
+
+// The CA bundle choice: SSL_CERT_FILE alone when set; otherwise OpenSSL's default paths and the
+// first system bundle that exists, Amazon Linux's (AWS Lambda) first.
+class CaBundleChoiceTest : public ::testing::Test {
+public:
+    std::map<std::string, std::string> vars;
+    std::set<std::string> files;
+
+    detail::CaBundleChoice choose() const {
+        return detail::choose_ca_bundle(
+            [this](const char* name) -> std::optional<std::string> {
+                const auto it = vars.find(name);
+                return it == vars.end() ? std::nullopt : std::optional(it->second);
+            },
+            [this](const std::string& path) { return files.count(path) > 0; });
+    }
+};
+
+TEST_F(CaBundleChoiceTest, SslCertFileWinsAndStandsAlone) {
+    vars["SSL_CERT_FILE"] = "/opt/test-ca.pem";
+    files = {"/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt"};
+    const auto choice = choose();
+    EXPECT_EQ(choice.file, "/opt/test-ca.pem");
+    EXPECT_TRUE(choice.from_env);
+    EXPECT_FALSE(choice.default_paths);
+    EXPECT_NE(choice.describe().find("SSL_CERT_FILE: /opt/test-ca.pem"), std::string::npos)
+        << choice.describe();
+}
+
+TEST_F(CaBundleChoiceTest, AmazonLinuxBundleComesFirst) {
+    files = {"/etc/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt",
+             "/etc/pki/tls/certs/ca-bundle.crt"};
+    const auto choice = choose();
+    EXPECT_EQ(choice.file, "/etc/pki/tls/certs/ca-bundle.crt");
+    EXPECT_FALSE(choice.from_env);
+    EXPECT_TRUE(choice.default_paths);
+    EXPECT_NE(choice.describe().find("/etc/pki/tls/certs/ca-bundle.crt"), std::string::npos);
+}
+
+TEST_F(CaBundleChoiceTest, DebianThenAlpineBundles) {
+    files = {"/etc/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"};
+    EXPECT_EQ(choose().file, "/etc/ssl/certs/ca-certificates.crt");
+    files = {"/etc/ssl/cert.pem"};
+    EXPECT_EQ(choose().file, "/etc/ssl/cert.pem");
+}
+
+TEST_F(CaBundleChoiceTest, NoBundleLeavesOpenSslDefaultsAndSaysWhereItLooked) {
+    vars["SSL_CERT_DIR"] = "/etc/certs";  // honoured by OpenSSL's default paths, not by us
+    const auto choice = choose();
+    EXPECT_EQ(choice.file, std::nullopt);
+    EXPECT_TRUE(choice.default_paths);
+    const std::string text = choice.describe();
+    EXPECT_NE(text.find("no CA bundle found"), std::string::npos) << text;
+    EXPECT_NE(text.find("/etc/pki/tls/certs/ca-bundle.crt"), std::string::npos) << text;
+    EXPECT_NE(text.find("SSL_CERT_FILE"), std::string::npos) << text;
 }
 
 }  // namespace
