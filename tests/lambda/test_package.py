@@ -19,7 +19,8 @@ no bundled object needs a NEEDED library outside lib/ or a GLIBC_ version the bu
 and the packager refuses a missing library, the wrong architecture, an oversize zip and a libc
 without the versions the binary needs.
 
-OBSYNC_LAMBDA_PACKAGE_DIR names build/lambda (CTest sets it; default: build/lambda of the checkout).
+OBSYNC_LAMBDA_PACKAGE_DIR names build/lambda, where the zips are (CTest sets it; default:
+build/lambda of the checkout); the unstripped binaries are in build-lambda-<arch>/ of the checkout.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ from test_function import (  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(os.environ.get("OBSYNC_LAMBDA_PACKAGE_DIR") or ROOT / "build" / "lambda")
+
+
+def package_binary(arch: str) -> Path:
+    """The binary make build-lambda packaged (its CMake tree, beside build/)."""
+    return ROOT / f"build-lambda-{arch}" / "obsync-lambda"
 AWS_NAME = "aws.obsync.test"
 QEMU = "/usr/bin/qemu-aarch64-static"
 LOADERS = {"x86_64": "ld-linux-x86-64.so.2", "arm64": "ld-linux-aarch64.so.1"}
@@ -398,7 +404,7 @@ class ReproducibleTest(unittest.TestCase):
         for arch in ("x86_64", "arm64"):
             with self.subTest(arch=arch):
                 original = package_zip(arch)
-                binary = PACKAGE_DIR / arch / "obsync-lambda"
+                binary = package_binary(arch)
                 self.assertTrue(binary.exists(), f"{binary}: run make build-lambda")
                 again = self.work / f"again-{arch}.zip"
                 subprocess.run([sys.executable, str(ROOT / "scripts" / "package_lambda.py"),
@@ -416,7 +422,7 @@ class ReproducibleTest(unittest.TestCase):
                               capture_output=True, text=True, timeout=300)
 
     def test_packager_refuses_what_would_not_run_or_is_too_big(self):
-        binary = PACKAGE_DIR / "x86_64" / "obsync-lambda"
+        binary = package_binary("x86_64")
         self.assertTrue(binary.exists(), f"{binary}: run make build-lambda")
         # A NEEDED library that is nowhere.
         broken = self.work / "needs-missing"
@@ -444,7 +450,7 @@ class ReproducibleTest(unittest.TestCase):
         import package_lambda
 
         stage = self.work / "stage"
-        result = self.package("x86_64", PACKAGE_DIR / "x86_64" / "obsync-lambda",
+        result = self.package("x86_64", package_binary("x86_64"),
                               "--keep-stage", str(stage))
         self.assertEqual(result.returncode, 0, result.stderr)
         package_lambda.check_closure(stage, package_lambda.ARCHS["x86_64"])  # as packaged: fine
