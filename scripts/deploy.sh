@@ -121,6 +121,8 @@ deploy_lambda() {
     name=$(function_name)
     sha=$(zip_sha256 "$LAMBDA_ZIP")
     say "uploading $LAMBDA_ZIP ($LAMBDA_ARCH, SHA-256 $sha) to $name in $region"
+    # An update still in progress (a previous deploy) would refuse this one.
+    awsr lambda wait function-updated --function-name "$name"
     got=$(awsr lambda update-function-code --function-name "$name" --zip-file "fileb://$LAMBDA_ZIP" \
         --architectures "$LAMBDA_ARCH" --query '[CodeSha256, Architectures[0], Handler]' --output text)
     read -r got_sha got_arch got_handler <<<"$got"
@@ -142,7 +144,10 @@ invoke_lambda() {
     # CLI v2 reads a blob argument as base64 unless told otherwise; v1 sends the text as it is.
     [[ $cli_major == 1 ]] || binary=(--cli-binary-format raw-in-base64-out)
     say "invoking $name in $region with $payload"
-    meta=$(awsr lambda invoke --function-name "$name" "${binary[@]}" --payload "$payload" \
+    # A synchronous invocation may run for 15 minutes: the CLI's default 60 s read timeout would
+    # end the wait and retry, i.e. start the backup again. No timeout, no retry.
+    meta=$(AWS_MAX_ATTEMPTS=1 awsr lambda invoke --cli-read-timeout 0 --cli-connect-timeout 30 \
+        --function-name "$name" "${binary[@]}" --payload "$payload" \
         --query '[StatusCode, FunctionError]' --output text "$out")
     read -r status error <<<"$meta"
     python3 - "$out" <<'EOF'
@@ -191,6 +196,10 @@ if os.environ.get("OBSIDIAN_VAULT_PASSWORD"):
     doc.setdefault("vaults", {})[vault] = {"password": os.environ["OBSIDIAN_VAULT_PASSWORD"]}
 # An empty field is left out rather than stored empty.
 doc = {k: v for k, v in doc.items() if v not in ("", None, {})}
+if doc and not (doc.get("email") and doc.get("password")):
+    # The secret is replaced as a whole: a vault password alone would erase the sign-in.
+    sys.exit("deploy: error: the secret is replaced as a whole: give OBSIDIAN_EMAIL and "
+             "OBSIDIAN_PASSWORD (or a CREDENTIALS_FILE with both) with any other credential")
 if doc:
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -239,21 +248,31 @@ deploy_infrastructure() {
     local overrides=(Architecture="$LAMBDA_ARCH" "${words[@]}")
     local capabilities=(CAPABILITY_IAM CAPABILITY_AUTO_EXPAND)
 
-    if command -v sam >/dev/null; then
-        local s3=(--resolve-s3)
+    # sam deploy only with the plain CLI: it would not see the options carried in AWS (a
+    # --profile: another account) nor the endpoint of AWS_ENDPOINT_URL.
+    if command -v sam >/dev/null && [[ ${#aws[@]} -eq 1 && -z ${AWS_ENDPOINT_URL:-} ]]; then
+        local s3=(--resolve-s3) sam_overrides=() pair value
         [[ -z ${LAMBDA_ARTIFACT_BUCKET:-} ]] || s3=(--s3-bucket "$LAMBDA_ARTIFACT_BUCKET")
+        # sam parses Key=Value up to the first blank: give it Key="value", quotes escaped.
+        for pair in "${overrides[@]}"; do
+            value=${pair#*=}
+            value=${value//\\/\\\\}
+            value=${value//\"/\\\"}
+            sam_overrides+=("${pair%%=*}=\"$value\"")
+        done
         run sam deploy --template-file "$TEMPLATE" --stack-name "$STACK_NAME" --region "$region" \
             "${s3[@]}" --s3-prefix "$STACK_NAME" --capabilities "${capabilities[@]}" \
-            --parameter-overrides "${overrides[@]}" --no-fail-on-empty-changeset --no-confirm-changeset
+            --parameter-overrides "${sam_overrides[@]}" --no-fail-on-empty-changeset --no-confirm-changeset
     else
-        say "sam not found: aws cloudformation package + deploy"
-        local bucket=${LAMBDA_ARTIFACT_BUCKET:-}
-        if [[ -z $bucket ]]; then
-            local account
-            account=$(awsq sts get-caller-identity --query Account --output text)
-            bucket=obsync-artifacts-$account-$region
-        fi
-        if ! awsq s3api head-bucket --bucket "$bucket" >/dev/null 2>&1; then
+        say "aws cloudformation package + deploy (sam is used only when present, with a plain AWS=aws and no AWS_ENDPOINT_URL)"
+        local bucket=${LAMBDA_ARTIFACT_BUCKET:-} account head
+        account=$(awsq sts get-caller-identity --query Account --output text)
+        [[ -n $bucket ]] || bucket=obsync-artifacts-$account-$region
+        # The name is predictable: a bucket of that name owned by another account must not
+        # receive the code (it could swap it before CloudFormation reads it).
+        if head=$(awsq s3api head-bucket --bucket "$bucket" --expected-bucket-owner "$account" 2>&1); then
+            :
+        elif [[ $head == *"Not Found"* || $head == *"404"* || $head == *NoSuchBucket* ]]; then
             say "creating the artifact bucket $bucket"
             if [[ $region == us-east-1 ]]; then
                 awsr s3api create-bucket --bucket "$bucket" >/dev/null
@@ -263,6 +282,8 @@ deploy_infrastructure() {
             fi
             awsr s3api put-public-access-block --bucket "$bucket" --public-access-block-configuration \
                 BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true
+        else
+            die "the artifact bucket $bucket exists but is not this account's ($account), or cannot be read: $head (set LAMBDA_ARTIFACT_BUCKET to a bucket of yours)"
         fi
         awsr cloudformation package --template-file "$TEMPLATE" --s3-bucket "$bucket" \
             --s3-prefix "$STACK_NAME" --output-template-file "$scratch/packaged.yaml" >/dev/null

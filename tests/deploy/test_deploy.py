@@ -394,6 +394,19 @@ class DeployInfrastructureTest(DeployCase):
         stacks = [s["StackName"] for s in self.cfn.list_stacks()["StackSummaries"]]
         self.assertNotIn("never", stacks, "deployed although the credentials were refused")
 
+    def test_a_partial_secret_is_refused_before_anything_is_deployed(self):
+        # The secret is replaced as a whole: a vault password alone would erase the sign-in.
+        (self.work / "template.yaml").write_text(SAM_TEMPLATE)
+        zip_path, _ = self.write_zip("arm64", "partial")
+        env = self.environment(TEMPLATE=str(self.work / "template.yaml"), LAMBDA_ZIP=str(zip_path),
+                               OBSIDIAN_VAULT_PASSWORD=VAULT_PASSWORD, OBSIDIAN_VAULT="Work")
+        result = self.make("deploy-infrastructure", env, "STACK_NAME=partial")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("give OBSIDIAN_EMAIL and OBSIDIAN_PASSWORD", result.stderr)
+        self.assertNotIn(VAULT_PASSWORD, result.stderr + result.stdout)
+        stacks = [s["StackName"] for s in self.cfn.list_stacks()["StackSummaries"]]
+        self.assertNotIn("partial", stacks, "deployed although the credentials were refused")
+
     def test_credentials_file(self):
         secret_arn = self.secrets.create_secret(Name=f"obsync/{uuid.uuid4().hex[:8]}", SecretString="{}")["ARN"]
         (self.work / "template.yaml").write_text(PLAIN_TEMPLATE)
