@@ -1,8 +1,5 @@
 #include "app/output.hpp"
 
-#include <algorithm>
-#include <array>
-#include <cstdio>
 #include <iostream>
 
 #include <boost/json.hpp>
@@ -11,6 +8,7 @@
 #include "util/clock.hpp"
 #include "util/display.hpp"
 #include "util/hex.hpp"
+#include "util/json.hpp"
 
 namespace obsync::app {
 
@@ -46,57 +44,9 @@ int exit_code_for(const Error& error) {
     return exit_code_for(backup::failure_of(error));
 }
 
-namespace {
-
-boost::json::value with_valid_strings(const boost::json::value& value) {
-    switch (value.kind()) {
-        case boost::json::kind::string:
-            return boost::json::string(to_valid_utf8(value.get_string()));
-        case boost::json::kind::array: {
-            boost::json::array out;
-            out.reserve(value.get_array().size());
-            for (const auto& item : value.get_array()) {
-                out.push_back(with_valid_strings(item));
-            }
-            return out;
-        }
-        case boost::json::kind::object: {
-            boost::json::object out;
-            for (const auto& [key, item] : value.get_object()) {
-                out[to_valid_utf8(key)] = with_valid_strings(item);
-            }
-            return out;
-        }
-        default:
-            return value;
-    }
-}
-
-}  // namespace
-
 std::string json_text(const boost::json::value& document) {
-    const std::string serialized = boost::json::serialize(with_valid_strings(document));
-    // Outside strings JSON text is ASCII punctuation, digits and literals, so every code point
-    // replaced here is inside a string, where \uXXXX means the same.
-    std::string out;
-    out.reserve(serialized.size());
-    std::array<char, 8> escape{};
-    char32_t cp = 0;
-    for (std::size_t pos = 0; pos < serialized.size();) {
-        const std::size_t n = decode_utf8(serialized, pos, cp);
-        if (n == 0) {  // cannot happen after with_valid_strings; kept byte for byte
-            out += serialized[pos++];
-            continue;
-        }
-        if (cp >= 0x7F && is_terminal_control(cp)) {
-            std::snprintf(escape.data(), escape.size(), "\\u%04X", static_cast<unsigned>(cp));
-            out += escape.data();
-        } else {
-            out.append(serialized, pos, n);
-        }
-        pos += n;
-    }
-    return out;
+    // The same terminal-safe text as the log lines (util/json.hpp).
+    return json::serialize_line(document);
 }
 
 void print_json(std::ostream& out, const boost::json::value& document) {

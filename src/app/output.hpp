@@ -28,7 +28,7 @@ int exit_code_for(const Error& error);
 // byte: a path that is not UTF-8 would make the document invalid. So every string (keys too)
 // has each byte outside well-formed UTF-8 replaced by U+FFFD, and the code points a terminal acts
 // on that JSON leaves raw (DEL, C1 and bidi controls, U+2028/9) are written as \uXXXX, which
-// any JSON reader decodes to the same string.
+// any JSON reader decodes to the same string: json::serialize_line, as the log lines.
 std::string json_text(const boost::json::value& document);
 // json_text() and a newline on `out`.
 void print_json(std::ostream& out, const boost::json::value& document);
