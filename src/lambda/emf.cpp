@@ -95,9 +95,7 @@ void MetricsRecord::check_new_name(const std::string& name) const {
     if (!is_valid_utf8(name)) {
         refuse("a metric or dimension name must be UTF-8");
     }
-    const bool taken = name == k_metadata_key ||
-                       std::any_of(m_dimensions.begin(), m_dimensions.end(),
-                                   [&](const auto& d) { return d.first == name; }) ||
+    const bool taken = name == k_metadata_key || has_dimension(name) ||
                        std::any_of(m_metrics.begin(), m_metrics.end(),
                                    [&](const Metric& m) { return m.name == name; });
     if (taken) {
@@ -124,9 +122,7 @@ MetricsRecord& MetricsRecord::add_dimension_set(std::vector<std::string> names) 
         refuse("more than 30 dimensions in one set");
     }
     for (const std::string& name : names) {
-        const bool known = std::any_of(m_dimensions.begin(), m_dimensions.end(),
-                                       [&](const auto& d) { return d.first == name; });
-        if (!known) {
+        if (!has_dimension(name)) {
             refuse("the dimension set names \"" + display_name(name) +
                    "\", which is not a dimension of the record");
         }
@@ -135,7 +131,14 @@ MetricsRecord& MetricsRecord::add_dimension_set(std::vector<std::string> names) 
     return *this;
 }
 
-MetricsRecord& MetricsRecord::add_metric(std::string name, std::int64_t value, MetricUnit unit) {
+bool MetricsRecord::has_dimension(const std::string& name) const {
+    return std::any_of(m_dimensions.begin(), m_dimensions.end(),
+                       [&](const auto& d) { return d.first == name; });
+}
+
+MetricsRecord& MetricsRecord::push_metric(std::string name,
+                                          std::variant<std::int64_t, double> value,
+                                          MetricUnit unit) {
     if (m_metrics.size() >= k_max_metrics) {
         refuse("more than 100 metrics in one record");
     }
@@ -144,16 +147,15 @@ MetricsRecord& MetricsRecord::add_metric(std::string name, std::int64_t value, M
     return *this;
 }
 
+MetricsRecord& MetricsRecord::add_metric(std::string name, std::int64_t value, MetricUnit unit) {
+    return push_metric(std::move(name), value, unit);
+}
+
 MetricsRecord& MetricsRecord::add_metric(std::string name, double value, MetricUnit unit) {
     if (!std::isfinite(value)) {
         refuse("the value of metric \"" + display_name(name) + "\" is not a finite number");
     }
-    if (m_metrics.size() >= k_max_metrics) {
-        refuse("more than 100 metrics in one record");
-    }
-    check_new_name(name);
-    m_metrics.push_back({std::move(name), value, unit});
-    return *this;
+    return push_metric(std::move(name), value, unit);
 }
 
 boost::json::object MetricsRecord::to_json() const {

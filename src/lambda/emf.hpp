@@ -94,6 +94,9 @@ private:
     };
 
     void check_new_name(const std::string& name) const;
+    bool has_dimension(const std::string& name) const;
+    MetricsRecord& push_metric(std::string name, std::variant<std::int64_t, double> value,
+                               MetricUnit unit);
 
     std::string m_namespace;
     std::int64_t m_timestamp_ms;
