@@ -1,6 +1,7 @@
 #include "aws/sqs.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>

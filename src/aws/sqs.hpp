@@ -68,7 +68,8 @@ public:
     // it). SQS answers 200 with the entries it refused: those it failed on its own side
     // (SenderFault=false) are sent once more after retry_delay; what still fails is returned, not
     // thrown. Ids are checked first (Error{bad_input} naming the id). A call SQS refuses as a
-    // whole throws AwsError, as send_message() does.
+    // whole throws AwsError, as send_message() does; the calls before it have sent their entries
+    // by then (SQS has no transaction: a caller that resends them makes duplicates).
     boost::asio::awaitable<SqsBatchResult> send_message_batch(std::string queue_url,
                                                               std::vector<SqsBatchEntry> entries);
 

@@ -3,6 +3,7 @@
 #include "aws/sqs.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 

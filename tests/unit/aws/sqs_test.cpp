@@ -3,7 +3,10 @@
 
 #include "aws/sqs.hpp"
 
+#include <cctype>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
