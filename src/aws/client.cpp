@@ -186,6 +186,8 @@ std::string_view display_name(Service service) noexcept {
             return "DynamoDB";
         case Service::secrets_manager:
             return "Secrets Manager";
+        case Service::sqs:
+            return "SQS";
     }
     return "AWS";
 }
@@ -268,7 +270,8 @@ AwsFailure classify(std::string_view code, unsigned status) noexcept {
         return AwsFailure::no_such_bucket;
     }
     if (code == "ResourceNotFoundException" || code == "NoSuchKey" || code == "NotFound" ||
-        code == "NoSuchUpload") {
+        code == "NoSuchUpload" || code == "QueueDoesNotExist" ||
+        code == "AWS.SimpleQueueService.NonExistentQueue") {
         return AwsFailure::resource_not_found;
     }
     if (code == "KeyTooLongError") {
@@ -308,7 +311,7 @@ struct AwsClient::Impl {
     net::HttpClient http;
     AwsCallStats stats;
     std::mt19937_64 rng{std::random_device{}()};
-    std::array<Breaker, 3> breakers;
+    std::array<Breaker, 4> breakers;                                 // one per Service
     std::map<std::string, std::string, std::less<>> bucket_regions;  // learnt from redirects
 
     Breaker& breaker(Service service) { return breakers.at(static_cast<std::size_t>(service)); }

@@ -40,7 +40,7 @@ enum class AwsFailure {
     other,
     access_denied,             // AccessDenied, InvalidAccessKeyId, KMS.*, any other 403, ...
     no_such_bucket,            // NoSuchBucket
-    resource_not_found,        // ResourceNotFoundException, NoSuchKey, 404 without a body
+    resource_not_found,        // ResourceNotFoundException, NoSuchKey, QueueDoesNotExist, ...
     conditional_check_failed,  // ConditionalCheckFailedException, PreconditionFailed
     throttled,                 // SlowDown, Throttling*, ProvisionedThroughputExceeded, ...
     unavailable,               // 5xx, connection errors: retried first
@@ -98,7 +98,8 @@ struct AwsCallStats {
 // 5xx and connection failures with capped, jittered exponential backoff. One per io_context
 // thread; concurrent send()s use separate keep-alive connections.
 //
-// A circuit breaker per service (S3, DynamoDB, Secrets Manager; each independent of the others),
+// A circuit breaker per service (S3, DynamoDB, Secrets Manager, SQS; each independent of the
+// others),
 // so that a service that is down stops a run in about `down_after` instead of costing every
 // remaining call its full retry budget:
 //   - "failing" starts with the first retryable failure (5xx, throttling, connection error) after
@@ -122,7 +123,7 @@ struct AwsCallStats {
 std::string s3_endpoint_for_region(std::string endpoint, std::string_view from,
                                    std::string_view to);
 
-// "S3", "DynamoDB", "Secrets Manager": how messages name a service.
+// "S3", "DynamoDB", "Secrets Manager", "SQS": how messages name a service.
 std::string_view display_name(Service service) noexcept;
 
 class AwsClient {

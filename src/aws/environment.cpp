@@ -42,6 +42,8 @@ std::string_view signing_name(Service service) noexcept {
             return "dynamodb";
         case Service::secrets_manager:
             return "secretsmanager";
+        case Service::sqs:
+            return "sqs";
     }
     return "s3";
 }
@@ -67,6 +69,7 @@ AwsEnvironment AwsEnvironment::from_lookup(const Lookup& lookup) {
         endpoint_base(lookup("AWS_ENDPOINT_URL_DYNAMODB"), "AWS_ENDPOINT_URL_DYNAMODB");
     env.m_endpoint_secrets = endpoint_base(lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER"),
                                            "AWS_ENDPOINT_URL_SECRETS_MANAGER");
+    env.m_endpoint_sqs = endpoint_base(lookup("AWS_ENDPOINT_URL_SQS"), "AWS_ENDPOINT_URL_SQS");
     if (auto style = lookup("OBSYNC_S3_ADDRESSING")) {
         if (*style == "path") {
             env.m_addressing = S3Addressing::path;
@@ -87,6 +90,8 @@ bool AwsEnvironment::custom_endpoint(Service service) const {
             return !m_endpoint_dynamodb.empty() || !m_endpoint_default.empty();
         case Service::secrets_manager:
             return !m_endpoint_secrets.empty() || !m_endpoint_default.empty();
+        case Service::sqs:
+            return !m_endpoint_sqs.empty() || !m_endpoint_default.empty();
     }
     return false;
 }
@@ -102,6 +107,9 @@ std::string AwsEnvironment::endpoint(Service service) const {
             break;
         case Service::secrets_manager:
             specific = &m_endpoint_secrets;
+            break;
+        case Service::sqs:
+            specific = &m_endpoint_sqs;
             break;
     }
     if (!specific->empty()) {

@@ -9,9 +9,9 @@
 
 namespace obsync::aws {
 
-enum class Service { s3, dynamodb, secrets_manager };
+enum class Service { s3, dynamodb, secrets_manager, sqs };
 
-// The SigV4 service name ("s3", "dynamodb", "secretsmanager").
+// The SigV4 service name ("s3", "dynamodb", "secretsmanager", "sqs").
 std::string_view signing_name(Service service) noexcept;
 
 // How S3 buckets are addressed: https://s3.region.amazonaws.com/bucket/key (path) or
@@ -21,7 +21,8 @@ enum class S3Addressing { automatic, path, virtual_hosted };
 // Where and as whom to talk to AWS, read the way the AWS SDKs read it:
 //   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (Lambda sets all three);
 //   AWS_REGION, else AWS_DEFAULT_REGION;
-//   AWS_ENDPOINT_URL_S3 / _DYNAMODB / _SECRETS_MANAGER, else AWS_ENDPOINT_URL, else AWS;
+//   AWS_ENDPOINT_URL_S3 / _DYNAMODB / _SECRETS_MANAGER / _SQS, else AWS_ENDPOINT_URL, else AWS
+//   (for SQS: the queue URL's own scheme://host);
 //   OBSYNC_S3_ADDRESSING = path | virtual (default: path for a custom endpoint, else virtual),
 //   so MinIO, Cloudflare R2 and Backblaze B2 work without further settings.
 class AwsEnvironment {
@@ -47,6 +48,7 @@ private:
     std::string m_endpoint_s3;
     std::string m_endpoint_dynamodb;
     std::string m_endpoint_secrets;
+    std::string m_endpoint_sqs;
     S3Addressing m_addressing = S3Addressing::automatic;
 };
 

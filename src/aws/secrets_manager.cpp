@@ -1,6 +1,10 @@
 #include "aws/secrets_manager.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
+
+#include "util/json.hpp"
 
 namespace obsync::aws {
 
@@ -38,6 +42,57 @@ boost::asio::awaitable<std::string> get_secret_string(AwsClient& client, std::st
                                            "as a text secret)");
     }
     co_return std::string(value->as_string());
+}
+
+boost::asio::awaitable<std::vector<SecretListEntry>> list_secret_names(AwsClient& client,
+                                                                       std::string name_prefix,
+                                                                       int page_size) {
+    constexpr int k_max_page = 100;
+    if (page_size < 1 || page_size > k_max_page) {
+        throw Error(ErrorKind::bad_input, "Secrets Manager ListSecrets: page size " +
+                                              std::to_string(page_size) + " is not within 1..100");
+    }
+    boost::json::object body{{"MaxResults", page_size}};
+    if (!name_prefix.empty()) {
+        body["Filters"] = boost::json::array{
+            boost::json::object{{"Key", "name"}, {"Values", boost::json::array{name_prefix}}}};
+    }
+    std::vector<SecretListEntry> secrets;
+    for (;;) {
+        AwsRequest request;
+        request.service = Service::secrets_manager;
+        request.operation = "ListSecrets";
+        request.method = "POST";
+        request.headers = {{"content-type", "application/x-amz-json-1.1"},
+                           {"x-amz-target", "secretsmanager.ListSecrets"}};
+        request.body = boost::json::serialize(body);
+        const net::HttpResponse response = co_await client.send(std::move(request));
+        const std::string context = "Secrets Manager ListSecrets reply";
+        const boost::json::object reply = json::parse_object(response.body, context);
+        if (const auto* list = reply.if_contains("SecretList");
+            list != nullptr && list->is_array()) {
+            for (const auto& item : list->as_array()) {
+                if (!item.is_object()) {
+                    continue;
+                }
+                std::string name = json::get_string(item.as_object(), "Name", context);
+                if (name.rfind(name_prefix, 0) != 0) {
+                    continue;
+                }
+                secrets.push_back(
+                    {std::move(name),
+                     json::get_optional_string(item.as_object(), "ARN", context).value_or("")});
+            }
+        }
+        const auto next = json::get_optional_string(reply, "NextToken", context);
+        if (!next || next->empty()) {
+            break;
+        }
+        body["NextToken"] = *next;
+    }
+    std::sort(secrets.begin(), secrets.end(),
+              [](const SecretListEntry& a, const SecretListEntry& b) { return a.name < b.name; });
+    co_return secrets;
 }
 
 }  // namespace obsync::aws

@@ -260,6 +260,7 @@ void MotoServer::export_environment(const AwsTestKeys& keys) const {
     unsetenv("AWS_ENDPOINT_URL_S3");
     unsetenv("AWS_ENDPOINT_URL_DYNAMODB");
     unsetenv("AWS_ENDPOINT_URL_SECRETS_MANAGER");
+    unsetenv("AWS_ENDPOINT_URL_SQS");
     unsetenv("AWS_DEFAULT_REGION");
 }
 

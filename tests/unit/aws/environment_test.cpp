@@ -56,7 +56,9 @@ TEST(AwsEnvironmentTest, ServiceEndpointsWinOverTheGeneralOneWhichWinsOverAws) {
     EXPECT_EQ(plain.endpoint(Service::dynamodb), "https://dynamodb.eu-west-1.amazonaws.com");
     EXPECT_EQ(plain.endpoint(Service::secrets_manager),
               "https://secretsmanager.eu-west-1.amazonaws.com");
+    EXPECT_EQ(plain.endpoint(Service::sqs), "https://sqs.eu-west-1.amazonaws.com");
     EXPECT_FALSE(plain.custom_endpoint(Service::s3));
+    EXPECT_FALSE(plain.custom_endpoint(Service::sqs));
     EXPECT_FALSE(plain.s3_path_style());
 
     values["AWS_ENDPOINT_URL"] = "http://127.0.0.1:4566/";
@@ -65,7 +67,13 @@ TEST(AwsEnvironmentTest, ServiceEndpointsWinOverTheGeneralOneWhichWinsOverAws) {
     EXPECT_EQ(custom.endpoint(Service::s3), "http://127.0.0.1:4566");
     EXPECT_EQ(custom.endpoint(Service::dynamodb), "http://localhost:8000");
     EXPECT_EQ(custom.endpoint(Service::secrets_manager), "http://127.0.0.1:4566");
+    EXPECT_EQ(custom.endpoint(Service::sqs), "http://127.0.0.1:4566");
+    EXPECT_TRUE(custom.custom_endpoint(Service::sqs));
     EXPECT_TRUE(custom.s3_path_style());
+
+    values["AWS_ENDPOINT_URL_SQS"] = "http://localhost:9324";
+    EXPECT_EQ(AwsEnvironment::from_lookup(lookup_in(values)).endpoint(Service::sqs),
+              "http://localhost:9324");
 }
 
 TEST(AwsEnvironmentTest, PlainHttpBeyondThisMachineAndPathsAreRefused) {

@@ -65,11 +65,18 @@ OPERATIONS = {
     "DescribeTimeToLive": "dynamodb:DescribeTimeToLive",
     # Secrets Manager
     "GetSecretValue": "secretsmanager:GetSecretValue",
+    "ListSecrets": "secretsmanager:ListSecrets",
+    # SQS (AWS authorizes SendMessageBatch with sqs:SendMessage: no action of its own)
+    "SendMessage": "sqs:SendMessage",
+    "SendMessageBatch": "sqs:SendMessage",
 }
 
 # Operations the product calls that no deployed policy grants, and why.
 NOT_GRANTED = {
     "CreateBucket": "S3Client::create_bucket is for tests and benchmarks only",
+    "SendMessage": "scale-out (issue #13): template.yaml grants them with the dispatch queue",
+    "SendMessageBatch": "scale-out (issue #13): template.yaml grants them with the dispatch queue",
+    "ListSecrets": "scale-out (issue #13): template.yaml grants them with the dispatch queue",
 }
 
 # Operations only `obsync state-init` calls (app/commands.cpp -> Storage::init_state_table() ->
@@ -117,7 +124,7 @@ STRING_VARIABLE = re.compile(r'\bstd::string\s+(\w+)\s*=\s*"([A-Za-z0-9]+)"\s*;'
 PASSED_TO = r'\b(?:call|query_all|conditional)\(\s*{}\b'
 
 # "s3:PutObject", not the "dynamodb:REGION" inside an ARN.
-ACTION = re.compile(r'(?<![\w:])(s3|dynamodb|secretsmanager|kms|sts):([A-Za-z*]+)\b')
+ACTION = re.compile(r'(?<![\w:])(s3|dynamodb|secretsmanager|sqs|kms|sts):([A-Za-z*]+)\b')
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
 
