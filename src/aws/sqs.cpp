@@ -25,6 +25,7 @@ namespace {
 
 constexpr std::string_view k_target_prefix = "AmazonSQS.";
 constexpr int k_max_delay_seconds = 900;
+constexpr int k_max_visibility_seconds = 43'200;  // 12 hours
 constexpr std::size_t k_max_entry_id = 80;
 
 [[noreturn]] void bad_queue_url(std::string_view queue_url, std::string_view why) {
@@ -164,6 +165,18 @@ asio::awaitable<std::string> Sqs::send_message(std::string queue_url, std::strin
     }
     const bj::object reply = co_await call("SendMessage", std::move(queue_url), std::move(request));
     co_return json::get_string(reply, "MessageId", "SQS SendMessage reply");
+}
+
+asio::awaitable<void> Sqs::change_message_visibility(std::string queue_url,
+                                                     std::string receipt_handle, int seconds) {
+    if (seconds < 0 || seconds > k_max_visibility_seconds) {
+        throw Error(ErrorKind::bad_input, "SQS ChangeMessageVisibility: VisibilityTimeout " +
+                                              std::to_string(seconds) + " is not within 0..43200");
+    }
+    bj::object request;
+    request["ReceiptHandle"] = std::move(receipt_handle);
+    request["VisibilityTimeout"] = seconds;
+    co_await call("ChangeMessageVisibility", std::move(queue_url), std::move(request));
 }
 
 asio::awaitable<SqsBatchResult> Sqs::send_message_batch(std::string queue_url,

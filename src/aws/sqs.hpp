@@ -73,6 +73,11 @@ public:
     boost::asio::awaitable<SqsBatchResult> send_message_batch(std::string queue_url,
                                                               std::vector<SqsBatchEntry> entries);
 
+    // ChangeMessageVisibility: the received message `receipt_handle` is visible again after
+    // `seconds` (0..43200, else Error{bad_input}).
+    boost::asio::awaitable<void> change_message_visibility(std::string queue_url,
+                                                           std::string receipt_handle, int seconds);
+
     AwsClient& client() noexcept { return m_client; }
 
     static constexpr std::size_t k_max_batch_entries = 10;

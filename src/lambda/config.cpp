@@ -257,6 +257,28 @@ LambdaConfig LambdaConfig::from_lookup(const Lookup& lookup) {
     if (auto ttl = env.integer("OBSYNC_LEASE_TTL", 1, k_max_lease_ttl_seconds)) {
         config.lease_ttl = std::chrono::seconds(*ttl);
     }
+
+    // The queue URLs' form is checked where the SQS endpoint is known (lambda::Function).
+    config.queue_url = env.get("OBSYNC_QUEUE_URL").value_or("");
+    config.dead_letter_queue_url = env.get("OBSYNC_DEAD_LETTER_QUEUE_URL").value_or("");
+    if (!config.dead_letter_queue_url.empty() && config.dead_letter_queue_url == config.queue_url) {
+        throw Error(ErrorKind::config,
+                    "OBSYNC_DEAD_LETTER_QUEUE_URL must not be the work queue (OBSYNC_QUEUE_URL)");
+    }
+    config.allowed_secret_prefix = env.get("ALLOWED_SECRET_PREFIX").value_or("");
+    if (!config.allowed_secret_prefix.empty() &&
+        (config.allowed_secret_prefix.rfind("arn:", 0) == 0 ||
+         !valid_secret_id(config.allowed_secret_prefix))) {
+        bad("ALLOWED_SECRET_PREFIX", config.allowed_secret_prefix,
+            "must be the start of Secrets Manager secret names (a-z, A-Z, 0-9, /_+=.@-), such "
+            "as obsync/accounts/");
+    }
+    if (auto n = env.integer("OBSYNC_ACCOUNT_CONCURRENCY", 0, 1000)) {
+        config.account_concurrency = static_cast<int>(*n);
+    }
+    if (auto delay = env.integer("OBSYNC_RETRY_DELAY", 1, 900)) {
+        config.retry_delay = std::chrono::seconds(*delay);
+    }
     return config;
 }
 

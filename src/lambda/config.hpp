@@ -52,6 +52,22 @@ struct LambdaConfig {
     // OBSYNC_LEASE_TTL in whole seconds, 1..86400: how long a vault lease lives without renewal.
     std::chrono::seconds lease_ttl = k_default_lease_ttl;
 
+    // Scale out (docs/lambda.md, "Scale out").
+    // OBSYNC_QUEUE_URL: an all-vaults request sends one message per vault here instead of
+    // syncing inline. Empty: no dispatch.
+    std::string queue_url;
+    // OBSYNC_DEAD_LETTER_QUEUE_URL: where a message that failed for good is parked (once).
+    std::string dead_letter_queue_url;
+    // ALLOWED_SECRET_PREFIX: a request or message may name a secret_id starting with it; an
+    // all-vaults dispatch covers every secret under it. Empty: only the function's own account.
+    std::string allowed_secret_prefix;
+    // OBSYNC_ACCOUNT_CONCURRENCY, 0..1000: at most this many vaults of one account synced at once
+    // by SQS workers (0: no limit).
+    int account_concurrency = 0;
+    // OBSYNC_RETRY_DELAY in whole seconds, 1..900: the first pause before a busy message is
+    // tried again (doubled on each receive, at most 900 s).
+    std::chrono::seconds retry_delay{60};
+
     static LambdaConfig from_environment();
     static LambdaConfig from_lookup(const Lookup& lookup);
 

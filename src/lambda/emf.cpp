@@ -229,9 +229,17 @@ MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_vie
 }
 
 MetricsRecord cold_start_metric(std::string_view function_name, std::int64_t timestamp_ms) {
+    return function_count_metric(function_name, timestamp_ms, "ColdStart", 1);
+}
+
+MetricsRecord function_count_metric(std::string_view function_name, std::int64_t timestamp_ms,
+                                    std::string name, std::int64_t count) {
+    if (function_name.empty()) {
+        throw Error(ErrorKind::bad_input, "a metric needs a function name");
+    }
     MetricsRecord record(std::string(k_metrics_namespace), timestamp_ms);
     record.add_dimension("FunctionName", std::string(function_name));
-    record.add_metric("ColdStart", std::int64_t{1}, MetricUnit::count);
+    record.add_metric(std::move(name), count, MetricUnit::count);
     return record;
 }
 

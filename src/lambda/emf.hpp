@@ -126,4 +126,9 @@ MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_vie
 // A cold invocation, dimensions [["FunctionName"]]: ColdStart (Count) = 1.
 MetricsRecord cold_start_metric(std::string_view function_name, std::int64_t timestamp_ms);
 
+// One count of the function, dimensions [["FunctionName"]]: the queue's metrics
+// (MessagesQueued, PermanentFailures, Continuations, ContinuationStalled; docs/lambda.md).
+MetricsRecord function_count_metric(std::string_view function_name, std::int64_t timestamp_ms,
+                                    std::string name, std::int64_t count);
+
 }  // namespace obsync::lambda

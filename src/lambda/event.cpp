@@ -4,8 +4,10 @@
 #include <array>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "lambda/sqs_event.hpp"
 #include "util/base64.hpp"
 #include "util/display.hpp"
 #include "util/error.hpp"
@@ -32,14 +34,23 @@ std::string field(std::string_view name) {
     return "field '" + display_name(name) + "'";
 }
 
-constexpr std::array<std::string_view, 8> k_request_fields = {
-    "vault_id",    "sync_type",      "email",       "password",
-    "totp_secret", "vault_password", "dest_bucket", "dest_prefix",
+constexpr std::array<std::string_view, 10> k_request_fields = {
+    "vault_id", "sync_type", "secret_id",   "dest_bucket",    "dest_prefix",
+    "email",    "password",  "totp_secret", "vault_password", "dispatch",
 };
+constexpr std::array<std::string_view, 8> k_message_fields = {
+    "vault_id",    "sync_type", "secret_id",    "dest_bucket",
+    "dest_prefix", "obsync",    "continuation", "stalls",
+};
+// The message format encode_message() writes.
+constexpr std::int64_t k_message_format = 1;
+// A chain longer than this is refused: no vault needs a thousand invocations of 15 minutes.
+constexpr std::int64_t k_max_continuation = 1000;
 
-std::string accepted_fields() {
+template <std::size_t N>
+std::string field_list(const std::array<std::string_view, N>& names) {
     std::string out;
-    for (const auto name : k_request_fields) {
+    for (const auto name : names) {
         out += out.empty() ? "" : ", ";
         out += name;
     }
@@ -79,18 +90,55 @@ const json::object& expect_object(const json::value& value, std::string_view wha
     return value.get_object();
 }
 
-// The request fields: all optional, null as absent, anything unknown refused (a typo such as
-// "vault" must not silently back up every vault).
-SyncEvent decode_request(const json::object& request, EventSource source) {
+std::int64_t small_count(const json::value& value, std::string_view key, std::int64_t max) {
+    if (!value.is_int64() && !value.is_uint64()) {
+        refuse(400, field(key) + " must be an integer, not " + kind_name(value));
+    }
+    const std::int64_t n = value.is_int64() ? value.get_int64() : -1;
+    if (n < 0 || n > max) {
+        refuse(400, field(key) + " must be between 0 and " + std::to_string(max));
+    }
+    return n;
+}
+
+// The fields of a request (kind: requests) or of a work message: all optional, null as absent,
+// anything unknown refused (a typo such as "vault" must not silently back up every vault).
+SyncEvent decode_fields(const json::object& object, EventSource source) {
+    const bool message = source == EventSource::sqs;
     SyncEvent event;
     event.source = source;
-    for (const auto& [json_key, value] : request) {
+    for (const auto& [json_key, value] : object) {
         const std::string_view key(json_key.data(), json_key.size());
-        const auto known = std::find(k_request_fields.begin(), k_request_fields.end(), key);
-        if (known == k_request_fields.end()) {
-            refuse(400, "unknown " + field(key) + " (accepted: " + accepted_fields() + ")");
+        if (message ? std::find(k_message_fields.begin(), k_message_fields.end(), key) ==
+                          k_message_fields.end()
+                    : std::find(k_request_fields.begin(), k_request_fields.end(), key) ==
+                          k_request_fields.end()) {
+            refuse(400,
+                   "unknown " + field(key) + " (accepted: " +
+                       (message ? field_list(k_message_fields) : field_list(k_request_fields)) +
+                       ")");
         }
         if (value.is_null()) {
+            continue;
+        }
+        if (key == "dispatch") {
+            if (!value.is_bool()) {
+                refuse(400, field(key) + " must be a boolean, not " + kind_name(value));
+            }
+            event.dispatch = value.get_bool();
+            continue;
+        }
+        if (key == "obsync") {
+            if (small_count(value, key, k_max_continuation) != k_message_format) {
+                refuse(400, "message format " + display_name(json::serialize(value)) +
+                                " is not known to this version (it writes and reads " +
+                                std::to_string(k_message_format) + ")");
+            }
+            continue;
+        }
+        if (key == "continuation" || key == "stalls") {
+            (key == "stalls" ? event.stalls : event.continuation) =
+                static_cast<int>(small_count(value, key, k_max_continuation));
             continue;
         }
         if (!value.is_string()) {
@@ -114,6 +162,8 @@ SyncEvent decode_request(const json::object& request, EventSource source) {
             }
         } else if (key == "vault_id") {
             event.vault = std::move(text);
+        } else if (key == "secret_id") {
+            event.secret_id = std::move(text);
         } else if (key == "email") {
             event.email = std::move(text);
         } else if (key == "password") {
@@ -127,6 +177,10 @@ SyncEvent decode_request(const json::object& request, EventSource source) {
         }
     }
     return event;
+}
+
+SyncEvent decode_request(const json::object& request, EventSource source) {
+    return decode_fields(request, source);
 }
 
 std::string too_large() {
@@ -182,7 +236,7 @@ bool is_string_equal(const json::value* value, std::string_view text) {
     return value != nullptr && value->is_string() && value->get_string() == text;
 }
 
-SyncEvent decode(std::string_view payload) {
+std::variant<SyncEvent, SqsBatch> decode(std::string_view payload) {
     // An invocation without a payload (aws lambda invoke with none) asks for the defaults.
     if (payload.empty()) {
         return decode_request({}, EventSource::direct);
@@ -190,12 +244,13 @@ SyncEvent decode(std::string_view payload) {
     const json::value document = parse_json(payload, "the event");
     const json::object& event = expect_object(
         document,
-        "the event (a sync request, or an API Gateway, function URL or EventBridge event)");
+        "the event (a sync request, or an API Gateway, function URL, EventBridge or SQS event)");
     if (event.contains("Records")) {
-        refuse(400,
-               "batch events with 'Records' (SQS, SNS, S3...) are not supported: invoke "
-               "the function directly, through its URL, API Gateway or an EventBridge "
-               "schedule");
+        auto batch = decode_sqs_event(event);
+        if (auto* refusal = std::get_if<Refusal>(&batch)) {
+            refuse(refusal->status, std::move(refusal->failure.message));
+        }
+        return std::get<SqsBatch>(std::move(batch));
     }
     const json::value* context = event.if_contains("requestContext");
     if (context != nullptr) {
@@ -276,6 +331,8 @@ std::string_view to_string(EventSource source) noexcept {
             return "function_url";
         case EventSource::schedule:
             return "schedule";
+        case EventSource::sqs:
+            return "sqs";
     }
     return "unknown";
 }
@@ -293,15 +350,59 @@ bool SyncEvent::has_credentials() const {
     return email || password || totp_secret || vault_password;
 }
 
-std::variant<SyncEvent, Refusal> decode_event(std::string_view payload) {
+std::variant<SyncEvent, SqsBatch, Refusal> decode_event(std::string_view payload) {
     try {
-        return decode(payload);
+        auto decoded = decode(payload);
+        if (auto* batch = std::get_if<SqsBatch>(&decoded)) {
+            return std::move(*batch);
+        }
+        return std::get<SyncEvent>(std::move(decoded));
     } catch (Refused& refused) {
         return bad_input(guess_source(payload), std::move(refused));
     } catch (const std::exception&) {
         // Allocation failure or a parser limit (nesting depth): still an answer, not a crash.
         return bad_input(guess_source(payload), Refused{400, "the event could not be decoded"});
     }
+}
+
+std::variant<SyncEvent, Refusal> decode_message(std::string_view body) {
+    try {
+        if (body.size() > k_max_request_body) {
+            refuse(413, "the message is larger than " + std::to_string(k_max_request_body >> 20) +
+                            " MiB");
+        }
+        const json::value document = parse_json(body, "the message");
+        return decode_fields(expect_object(document, "the message"), EventSource::sqs);
+    } catch (Refused& refused) {
+        return bad_input(EventSource::sqs, std::move(refused));
+    } catch (const std::exception&) {
+        return bad_input(EventSource::sqs, Refused{400, "the message could not be decoded"});
+    }
+}
+
+std::string encode_message(const SyncEvent& event) {
+    json::object body;
+    body["obsync"] = k_message_format;
+    if (event.secret_id) {
+        body["secret_id"] = *event.secret_id;
+    }
+    if (event.vault) {
+        body["vault_id"] = *event.vault;
+    }
+    body["sync_type"] = to_string(event.sync_type);
+    if (event.dest_bucket) {
+        body["dest_bucket"] = *event.dest_bucket;
+    }
+    if (event.dest_prefix) {
+        body["dest_prefix"] = *event.dest_prefix;
+    }
+    if (event.continuation > 0) {
+        body["continuation"] = event.continuation;
+    }
+    if (event.stalls > 0) {
+        body["stalls"] = event.stalls;
+    }
+    return json::serialize(body);
 }
 
 std::optional<std::string> invalid_prefix_reason(std::string_view prefix) {

@@ -25,6 +25,7 @@ enum class EventSource {
     api_gateway_v2,  // API Gateway HTTP API (payload format 2.0)
     function_url,    // a Lambda function URL (payload format 2.0, *.lambda-url.* domain)
     schedule,        // the raw EventBridge "Scheduled Event"
+    sqs,             // one message of an SQS batch (its body is a work message)
 };
 
 std::string_view to_string(EventSource source) noexcept;
@@ -35,10 +36,21 @@ enum class SyncType { incremental, complete };
 
 std::string_view to_string(SyncType type) noexcept;
 
-// A decoded request. Every field is optional; strings other than dest_prefix are never empty.
+// A decoded request, or a work message of the queue (docs/lambda.md, "Scale out"). Every field is
+// optional; strings other than dest_prefix are never empty.
 struct SyncEvent {
     EventSource source = EventSource::direct;
     std::optional<std::string> vault;  // vault_id: an id or a name; none = every vault
+    // The secret holding the account's credentials (a name under ALLOWED_SECRET_PREFIX); none =
+    // the function's own account (OBSYNC_SECRET_ID or the OBSIDIAN_* variables).
+    std::optional<std::string> secret_id;
+    // Requests only: false forces an all-vaults request to sync inline although OBSYNC_QUEUE_URL
+    // is set; none = dispatch when a queue is configured.
+    std::optional<bool> dispatch;
+    // Messages only: the invocations of the vault's chain so far (0 = the dispatched message),
+    // and how many of the last ones in a row made no progress.
+    int continuation = 0;
+    int stalls = 0;
     SyncType sync_type = SyncType::incremental;
     std::optional<std::string> email;
     std::optional<std::string> password;
@@ -61,8 +73,33 @@ struct Refusal {
     backup::Failure failure;
 };
 
-// Never throws for any payload: what cannot be decoded is a Refusal (400, 405 or 413).
-std::variant<SyncEvent, Refusal> decode_event(std::string_view payload);
+// One message of an SQS event (Lambda's event source mapping), its body decoded as a work message.
+struct SqsRecord {
+    std::string message_id;      // what batchItemFailures names
+    std::string receipt_handle;  // for ChangeMessageVisibility
+    std::string queue_arn;       // eventSourceARN: arn:aws:sqs:REGION:ACCOUNT:NAME
+    int receive_count = 1;       // attributes.ApproximateReceiveCount (1 when absent)
+    std::string body;            // as received (parked as it is in the dead-letter queue)
+    std::variant<SyncEvent, Refusal> message;
+};
+
+// An SQS event: the batch, in order.
+struct SqsBatch {
+    std::vector<SqsRecord> records;
+};
+
+// Never throws for any payload: what cannot be decoded is a Refusal (400, 405 or 413). An SQS
+// event is a batch even when a message in it is bad (that message's Refusal is in its record);
+// only an envelope that is not Lambda's SQS event shape is refused as a whole.
+std::variant<SyncEvent, SqsBatch, Refusal> decode_event(std::string_view payload);
+
+// A work message's body (JSON object): vault_id, secret_id, sync_type, dest_bucket, dest_prefix,
+// continuation, stalls and "obsync" (the message format, 1). Requests' dispatch and credentials
+// are refused: a queue never carries a password. Never throws.
+std::variant<SyncEvent, Refusal> decode_message(std::string_view body);
+
+// The body of a work message for `event` (the fields decode_message() reads; source ignored).
+std::string encode_message(const SyncEvent& event);
 
 // What the function's configuration lets a request ask for.
 struct RequestPolicy {

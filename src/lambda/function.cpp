@@ -8,11 +8,13 @@
 
 #include "aws/client.hpp"
 #include "aws/secrets_manager.hpp"
+#include "aws/sqs.hpp"
 #include "backup/log_observer.hpp"
 #include "backup/service.hpp"
 #include "backup/storage.hpp"
 #include "lambda/emf.hpp"
 #include "lambda/event.hpp"
+#include "state/account_slots.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/process_owner.hpp"
@@ -77,13 +79,17 @@ Function::Function(asio::io_context& io, LambdaConfig config, Logger& log, const
       m_test_hooks(lookup("OBSYNC_LAMBDA_TEST_HOOKS") == "1"),
       m_http(io.get_executor()),
       m_aws(std::make_unique<aws::AwsClient>(io.get_executor(),
-                                             aws::AwsEnvironment::from_lookup(lookup))) {
+                                             aws::AwsEnvironment::from_lookup(lookup))),
+      m_accounts(io, m_http, m_config.api_url,
+                 [this](const std::string& id) { return read_secret(id); }) {
     backup::Credentials variables = backup::Credentials::from_variables(lookup);
-    if (m_config.secret_id.empty() && !variables.can_sign_in() &&
-        !m_config.allow_request_credentials) {
+    m_has_own_account = !m_config.secret_id.empty() || variables.can_sign_in();
+    if (!m_has_own_account && !m_config.allow_request_credentials &&
+        m_config.allowed_secret_prefix.empty()) {
         throw Error(ErrorKind::config,
                     "no Obsidian credentials: set OBSYNC_SECRET_ID (preferred), or "
-                    "OBSIDIAN_EMAIL and OBSIDIAN_PASSWORD, or ALLOW_REQUEST_CREDENTIALS=true");
+                    "OBSIDIAN_EMAIL and OBSIDIAN_PASSWORD, or ALLOWED_SECRET_PREFIX (accounts "
+                    "named by secret_id), or ALLOW_REQUEST_CREDENTIALS=true");
     }
     if (!m_config.secret_id.empty()) {
         m_credentials = std::make_unique<backup::CachedSecretCredentials>(
@@ -94,6 +100,21 @@ Function::Function(asio::io_context& io, LambdaConfig config, Logger& log, const
     }
     m_account =
         std::make_unique<backup::Account>(m_io, m_http, m_config.api_url, *m_credentials, m_tokens);
+    // The queues' URLs are checked now, so that a typo fails the start, not every dispatch.
+    for (const auto& [name, url] :
+         {std::pair{"OBSYNC_QUEUE_URL", &m_config.queue_url},
+          std::pair{"OBSYNC_DEAD_LETTER_QUEUE_URL", &m_config.dead_letter_queue_url}}) {
+        if (url->empty()) {
+            continue;
+        }
+        try {
+            (void)aws::sqs_endpoint(m_aws->environment(), *url);
+        } catch (const Error& e) {
+            throw Error(ErrorKind::config, std::string(name) + ": " + e.what());
+        }
+    }
+    m_sqs = std::make_unique<aws::Sqs>(*m_aws);
+    m_slots = std::make_unique<state::AccountSlots>(*m_aws, m_config.state_table);
 }
 
 Function::~Function() = default;
@@ -120,8 +141,54 @@ void Function::mask_secrets(const backup::Credentials& credentials) {
     }
 }
 
+void Function::mask_account(const AccountRef& ref) {
+    backup::Account& account = account_of(ref);
+    try {
+        mask_secrets(account.credentials());
+    } catch (const Error&) {
+    }
+    backup::TokenCache* tokens = ref.own() ? &m_tokens : m_accounts.tokens(ref);
+    if (tokens != nullptr) {
+        if (const auto login = tokens->load()) {
+            m_log.add_secret(login->token);
+        }
+    }
+}
+
+backup::Account& Function::account_of(const AccountRef& ref) {
+    return ref.own() ? *m_account : m_accounts.get(ref);
+}
+
+Function::Budget Function::budget_for(Clock::time_point started, milliseconds remaining) {
+    milliseconds margin = m_config.margin_for(remaining);
+    if (margin > remaining / 2) {
+        // An explicit margin this large would stop every invocation before any work: half the
+        // time is kept for work instead, and the operator is told.
+        m_log.warning("OBSYNC_DEADLINE_MARGIN leaves no time for work: using half the time left",
+                      {{"margin_ms", static_cast<std::int64_t>(margin.count())},
+                       {"remaining_ms", static_cast<std::int64_t>(remaining.count())}});
+        margin = remaining / 2;
+    }
+    return Budget{started + remaining, margin};
+}
+
+Reply Function::refuse(const Refusal& refusal, const Invocation& invocation) {
+    m_log.warning("request refused", {{"status", refusal.status},
+                                      {"event_source", std::string(to_string(refusal.source))},
+                                      {"error", refusal.failure.message}});
+    return Reply{to_json_text(wrap_for_source(refusal.source, refusal.status,
+                                              refusal_body(refusal, invocation.request_id))),
+                 std::nullopt};
+}
+
+void Function::emit_count(std::string name, std::int64_t count) {
+    m_log.write_line(
+        function_count_metric(m_config.function_name, epoch_ms(), std::move(name), count)
+            .serialize());
+}
+
 Reply Function::handle(const Invocation& invocation, bool cold) {
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = Clock::now();
     const milliseconds remaining(invocation.deadline - epoch_ms());
     if (cold) {
         m_log.write_line(cold_start_metric(m_config.function_name, epoch_ms()).serialize());
@@ -129,46 +196,69 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
     if (m_test_hooks) {
         run_test_fault(invocation.payload);
     }
+    // The logger masks the secrets of this invocation: those of the credentials it uses (the
+    // request's, the function's, an account's), registered before the run logs anything. Cleared
+    // first, so the list never grows across invocations.
+    m_log.clear_secrets();
 
-    const auto refuse = [&](const Refusal& refusal) {
-        m_log.warning("request refused", {{"status", refusal.status},
-                                          {"event_source", std::string(to_string(refusal.source))},
-                                          {"error", refusal.failure.message}});
-        return Reply{to_json_text(wrap_for_source(refusal.source, refusal.status,
-                                                  refusal_body(refusal, invocation.request_id))),
-                     std::nullopt};
-    };
     auto decoded = decode_event(invocation.payload);
     if (const auto* refusal = std::get_if<Refusal>(&decoded)) {
-        return refuse(*refusal);
+        return refuse(*refusal, invocation);
     }
-    const SyncEvent& event = std::get<SyncEvent>(decoded);
+    const Budget budget = budget_for(started, remaining);
+    if (const auto* batch = std::get_if<SqsBatch>(&decoded)) {
+        return handle_batch(*batch, invocation, budget);
+    }
+    return handle_request(std::get<SyncEvent>(decoded), invocation, budget);
+}
+
+Reply Function::handle_request(const SyncEvent& event, const Invocation& invocation,
+                               const Budget& budget) {
+    const auto started = Clock::now();
     const RequestPolicy policy{m_config.allowed_buckets, m_config.allow_request_credentials,
                                m_config.bucket, m_config.prefix};
     auto checked = check_request(event, policy);
     if (const auto* refusal = std::get_if<Refusal>(&checked)) {
-        return refuse(*refusal);
+        return refuse(*refusal, invocation);
     }
     const Destination& dest = std::get<Destination>(checked);
-    m_log.info("sync requested", {{"event_source", std::string(to_string(event.source))},
-                                  {"sync_type", std::string(to_string(event.sync_type))},
-                                  {"vault_id", event.vault.value_or("")},
-                                  {"dest_bucket", dest.bucket},
-                                  {"dest_prefix", dest.prefix},
-                                  {"remaining_ms", static_cast<std::int64_t>(remaining.count())}});
+    if (event.secret_id && event.has_credentials()) {
+        return refuse(Refusal{event.source, 400,
+                              backup::Failure{ErrorKind::bad_input,
+                                              "field 'secret_id' and credentials in the request "
+                                              "exclude each other: name one account"}},
+                      invocation);
+    }
+    const auto resolved =
+        resolve_account(event.secret_id, m_config.allowed_secret_prefix, m_config.secret_id);
+    if (const auto* why = std::get_if<std::string>(&resolved)) {
+        return refuse(Refusal{event.source, 403, backup::Failure{ErrorKind::bad_input, *why}},
+                      invocation);
+    }
+    const AccountRef& ref = std::get<AccountRef>(resolved);
+    m_log.info("sync requested",
+               {{"event_source", std::string(to_string(event.source))},
+                {"sync_type", std::string(to_string(event.sync_type))},
+                {"vault_id", event.vault.value_or("")},
+                {"account", ref.key()},
+                {"dest_bucket", dest.bucket},
+                {"dest_prefix", dest.prefix},
+                {"remaining_ms",
+                 static_cast<std::int64_t>(
+                     std::chrono::duration_cast<milliseconds>(budget.end - started).count())}});
 
-    // The logger masks the secrets of this invocation, those of the credentials it uses: the
-    // request's, or the function's (read now, before the run logs anything; a secret that cannot
-    // be read fails the run below, with nothing to mask). Cleared first, so the list never grows
-    // across invocations.
-    m_log.clear_secrets();
+    // With a queue, a request for every vault (the schedule) queues one message per vault; the
+    // request's own credentials never go into a queue, so such a request syncs inline.
+    if (!m_config.queue_url.empty() && !event.vault && !event.has_credentials() &&
+        event.dispatch.value_or(true)) {
+        return dispatch(event, dest, ref, invocation);
+    }
 
     // Credentials in a request (only when allowed) stand alone: their token is kept for this
     // invocation only, never in the function's cache, and never mixed with the secret's.
     std::optional<backup::FixedCredentials> request_credentials;
     backup::MemoryTokenCache request_tokens;
     std::optional<backup::Account> request_account;
-    backup::Account* account = m_account.get();
     if (event.has_credentials()) {
         backup::Credentials c;
         c.email = event.email;
@@ -179,17 +269,47 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
         request_credentials.emplace(std::move(c));
         request_account.emplace(m_io, m_http, m_config.api_url, *request_credentials,
                                 request_tokens);
-        account = &*request_account;
-    } else {
-        try {
-            mask_secrets(m_credentials->current());
-        } catch (const Error&) {
-        }
-        if (const auto login = m_tokens.load()) {
-            m_log.add_secret(login->token);
-        }
+    }
+    backup::BackupReport report = run_backup(
+        event, dest, ref, request_account ? &*request_account : nullptr, invocation, budget);
+    if (const auto login = request_tokens.load()) {
+        m_log.add_secret(login->token);
     }
 
+    ResponseDetails details;
+    details.sync_type = event.sync_type;
+    details.dest_bucket = dest.bucket;
+    details.dest_prefix = dest.prefix;
+    details.lambda_memory_mb = m_config.memory_mb;
+    details.request_id = invocation.request_id;
+    boost::json::object body = response_body(report, details);
+    const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+    m_log.info("invocation finished", {{"success", report.ok()},
+                                       {"partial", report.stopped_early()},
+                                       {"vaults", report.vaults.size()},
+                                       {"duration_ms", static_cast<std::int64_t>(elapsed.count())},
+                                       {"sign_ins", m_account->sign_ins() + m_accounts.sign_ins()},
+                                       {"secret_reads", m_secret_reads},
+                                       {"key_derivations", m_keys.derivations()}});
+    if (is_http(event.source)) {
+        return Reply{
+            to_json_text(wrap_for_source(event.source, http_status(report, event.vault.has_value()),
+                                         std::move(body))),
+            std::nullopt};
+    }
+    if (auto error = function_error(report)) {
+        return Reply{"", std::move(error)};
+    }
+    return Reply{to_json_text(wrap_for_source(event.source, 200, std::move(body))), std::nullopt};
+}
+
+backup::BackupReport Function::run_backup(const SyncEvent& event, const Destination& dest,
+                                          const AccountRef& ref, backup::Account* request_account,
+                                          const Invocation& invocation, const Budget& budget) {
+    backup::Account& account = request_account != nullptr ? *request_account : account_of(ref);
+    if (request_account == nullptr) {
+        mask_account(ref);
+    }
     backup::BackupRequest request;
     request.vault = event.vault;
     request.folder_per_vault = true;
@@ -200,31 +320,26 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
     // the random part keeps two runs apart even then.
     request.engine.lease_owner = "lambda:" + invocation.request_id + "@" + unique_run_owner();
     request.engine.lease_ttl = m_config.lease_ttl;
-    milliseconds margin = m_config.margin_for(remaining);
-    if (margin > remaining / 2) {
-        // An explicit margin this large would stop every invocation before any work: half the
-        // time is kept for work instead, and the operator is told.
-        m_log.warning("OBSYNC_DEADLINE_MARGIN leaves no time for work: using half the time left",
-                      {{"margin_ms", static_cast<std::int64_t>(margin.count())},
-                       {"remaining_ms", static_cast<std::int64_t>(remaining.count())}});
-        margin = remaining / 2;
-    }
-    backup::end_by(request.engine, started + remaining, margin);
+    backup::end_by(request.engine, budget.end, budget.margin);
 
     // AWS retries (throttling, 5xx) stop in time to answer: a retry that would end in the last
     // quarter of the margin is not made.
-    m_aws->set_retry_deadline(started + remaining - margin / 4);
+    m_aws->set_retry_deadline(budget.end - budget.margin / 4);
     backup::BackupReport report;
     try {
+        Destination target = dest;
+        if (!ref.folder.empty()) {
+            target.prefix += (target.prefix.empty() ? "" : "/") + ref.folder;
+        }
         backup::StorageOptions storage_options;
-        storage_options.dest = s3_url(dest);
+        storage_options.dest = s3_url(target);
         storage_options.state = "dynamodb://" + m_config.state_table;
         storage_options.sse = m_config.sse;
         storage_options.sse_kms_key_id = m_config.sse_kms_key_id;
         storage_options.sync_time = iso8601_utc(epoch_ms());
         backup::Storage storage(m_io, storage_options, m_aws.get());
         LambdaObserver observer(m_log, m_config);
-        backup::BackupService service(m_io, m_http, *account, m_keys);
+        backup::BackupService service(m_io, m_http, account, m_keys);
         report = service.run(request, storage, observer);
     } catch (const Error& e) {
         report.error = backup::failure_of(e);
@@ -238,39 +353,10 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
                    {"retryable", retryable}});
     }
     // Tokens the run signed in for are masked too (from the caches: no network here).
-    if (const auto login = m_tokens.load()) {
-        m_log.add_secret(login->token);
+    if (request_account == nullptr) {
+        mask_account(ref);
     }
-    if (const auto login = request_tokens.load()) {
-        m_log.add_secret(login->token);
-    }
-
-    ResponseDetails details;
-    details.sync_type = event.sync_type;
-    details.dest_bucket = dest.bucket;
-    details.dest_prefix = dest.prefix;
-    details.lambda_memory_mb = m_config.memory_mb;
-    details.request_id = invocation.request_id;
-    boost::json::object body = response_body(report, details);
-    const auto elapsed =
-        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
-    m_log.info("invocation finished", {{"success", report.ok()},
-                                       {"partial", report.stopped_early()},
-                                       {"vaults", report.vaults.size()},
-                                       {"duration_ms", static_cast<std::int64_t>(elapsed.count())},
-                                       {"sign_ins", m_account->sign_ins()},
-                                       {"secret_reads", m_secret_reads},
-                                       {"key_derivations", m_keys.derivations()}});
-    if (is_http(event.source)) {
-        return Reply{
-            to_json_text(wrap_for_source(event.source, http_status(report, event.vault.has_value()),
-                                         std::move(body))),
-            std::nullopt};
-    }
-    if (auto error = function_error(report)) {
-        return Reply{"", std::move(error)};
-    }
-    return Reply{to_json_text(wrap_for_source(event.source, 200, std::move(body))), std::nullopt};
+    return report;
 }
 
 }  // namespace obsync::lambda

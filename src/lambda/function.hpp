@@ -1,17 +1,22 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/array.hpp>
 
 #include "backup/account.hpp"
 #include "backup/credentials.hpp"
 #include "backup/key_cache.hpp"
 #include "backup/token_cache.hpp"
+#include "lambda/accounts.hpp"
 #include "lambda/config.hpp"
+#include "lambda/event.hpp"
 #include "lambda/response.hpp"
 #include "lambda/runtime_client.hpp"
 #include "net/http_client.hpp"
@@ -20,6 +25,11 @@
 
 namespace obsync::aws {
 class AwsClient;
+class Sqs;
+}  // namespace obsync::aws
+
+namespace obsync::state {
+class AccountSlots;
 }
 
 namespace obsync::lambda {
@@ -32,9 +42,11 @@ struct Reply {
 };
 
 // The function: everything that lives from one invocation to the next in a warm execution
-// environment (HTTP connections, the AWS client, the Obsidian token, the credentials secret,
+// environment (HTTP connections, the AWS client, the Obsidian tokens, the credentials secrets,
 // derived vault keys), and the handling of one invocation: decode the event, check it against
-// the configuration, back up, log, emit metrics, answer (docs/lambda.md).
+// the configuration, back up (inline, or by dispatching one queue message per vault), log, emit
+// metrics, answer (docs/lambda.md). The queue's side, dispatch and SQS batches, is in
+// queue_work.cpp.
 class Function {
 public:
     // Throws Error{config} when the AWS environment is incomplete.
@@ -47,6 +59,58 @@ public:
     Reply handle(const Invocation& invocation, bool cold);
 
 private:
+    using Clock = std::chrono::steady_clock;
+
+    // The invocation's time: it must answer by `end`; from end - margin nothing new starts.
+    struct Budget {
+        Clock::time_point end;
+        std::chrono::milliseconds margin{0};
+    };
+
+    // What one account's dispatch queued, and what failed.
+    struct Dispatched {
+        boost::json::array queued;  // {"vault_id","name"[,"account"]} or {"account","secret_id"}
+        std::size_t vaults = 0;
+        std::size_t accounts = 0;
+        std::vector<backup::Failure> errors;  // "<account>: <message>"
+    };
+
+    Budget budget_for(Clock::time_point started, std::chrono::milliseconds remaining);
+    Reply refuse(const Refusal& refusal, const Invocation& invocation);
+    Reply handle_request(const SyncEvent& event, const Invocation& invocation,
+                         const Budget& budget);
+    // Backs up what `event` asks for (one vault or all) of one account into `dest` (the account's
+    // folder added), inline. `request_account`: an account built from the request's credentials.
+    backup::BackupReport run_backup(const SyncEvent& event, const Destination& dest,
+                                    const AccountRef& ref, backup::Account* request_account,
+                                    const Invocation& invocation, const Budget& budget);
+    backup::Account& account_of(const AccountRef& ref);
+    // Registers the account's credentials and token with the logger (best effort: a secret that
+    // cannot be read has nothing to mask).
+    void mask_account(const AccountRef& ref);
+
+    // queue_work.cpp
+    Reply dispatch(const SyncEvent& event, const Destination& dest, const AccountRef& ref,
+                   const Invocation& invocation);
+    // Lists the account's vaults and queues one message per vault on `queue_url`; failures are
+    // in the result, never thrown.
+    Dispatched queue_vaults(const SyncEvent& event, const AccountRef& ref,
+                            const std::string& queue_url);
+    // Queues one account message per secret under ALLOWED_SECRET_PREFIX (but the own one).
+    Dispatched queue_accounts(const SyncEvent& event, const std::string& queue_url);
+    Reply handle_batch(const SqsBatch& batch, const Invocation& invocation, const Budget& budget);
+    // One record of a batch; true when it goes in batchItemFailures.
+    bool handle_record(const SqsRecord& record, const Invocation& invocation, const Budget& budget);
+    bool run_vault_message(const SqsRecord& record, const SyncEvent& message,
+                           const Destination& dest, const AccountRef& ref,
+                           const std::string& queue_url, const Invocation& invocation,
+                           const Budget& budget);
+    // Parks a message that failed for good in the dead-letter queue; true when that failed (the
+    // message then goes back to its queue instead of being lost).
+    bool park(const SqsRecord& record, const backup::Failure& failure);
+    void retry_later(const SqsRecord& record, const std::string& queue_url);
+    void emit_count(std::string name, std::int64_t count);
+
     std::string read_secret(const std::string& secret_id);
     // Registers the credentials' secrets with the logger (it masks them if they reach a record).
     void mask_secrets(const backup::Credentials& credentials);
@@ -60,6 +124,10 @@ private:
     std::unique_ptr<backup::CredentialSource> m_credentials;
     backup::MemoryTokenCache m_tokens;
     std::unique_ptr<backup::Account> m_account;
+    bool m_has_own_account = false;  // OBSYNC_SECRET_ID, or OBSIDIAN_EMAIL and OBSIDIAN_PASSWORD
+    AccountPool m_accounts;          // accounts under ALLOWED_SECRET_PREFIX
+    std::unique_ptr<aws::Sqs> m_sqs;
+    std::unique_ptr<state::AccountSlots> m_slots;
     backup::KeyCache m_keys;
     int m_secret_reads = 0;  // logged with each invocation, as are sign-ins and derivations
 };

@@ -17,4 +17,13 @@ inline std::string ascii_lower(std::string_view text) {
     return out;
 }
 
+inline constexpr bool is_ascii_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
+
+// A-Z, a-z, 0-9 whatever the C locale says.
+inline constexpr bool is_ascii_alnum(char c) noexcept {
+    return is_ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 }  // namespace obsync

@@ -185,3 +185,32 @@ TEST_F(SecretListMotoTest, APrefixListsExactlyTheMatchingNamesAcrossPages) {
 
 }  // namespace
 }  // namespace obsync::aws
+
+namespace obsync::aws {
+namespace {
+
+TEST_F(SqsMotoTest, ChangeMessageVisibilityHidesAMessageForAsLongAsAsked) {
+    const std::string queue = create_queue("obsync-visibility");
+    (void)run_coro_value(m_io, m_sqs->send_message(queue, "{}"));
+    const auto receive = [&]() {
+        return run_coro_value(
+            m_io, m_sqs->call("ReceiveMessage", queue,
+                              bj::object{{"MaxNumberOfMessages", 1}, {"VisibilityTimeout", 30}}));
+    };
+    const auto first = receive();
+    ASSERT_TRUE(first.contains("Messages"));
+    const std::string handle(first.at("Messages").as_array()[0].at("ReceiptHandle").as_string());
+    // Hidden for 30 s by the receive; visible at once after a change to 0.
+    EXPECT_FALSE(receive().contains("Messages"));
+    test::run_coro(m_io, m_sqs->change_message_visibility(queue, handle, 0));
+    const auto again = receive();
+    ASSERT_TRUE(again.contains("Messages"));
+    const std::string handle2(again.at("Messages").as_array()[0].at("ReceiptHandle").as_string());
+    test::run_coro(m_io, m_sqs->change_message_visibility(queue, handle2, 600));
+    EXPECT_FALSE(receive().contains("Messages"));
+    EXPECT_THROW(test::run_coro(m_io, m_sqs->change_message_visibility(queue, handle2, 43'201)),
+                 Error);
+}
+
+}  // namespace
+}  // namespace obsync::aws

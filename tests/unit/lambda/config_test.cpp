@@ -263,6 +263,41 @@ TEST(LambdaConfig, MemoryAndLeaseTtlAreWholePositiveNumbers) {
     EXPECT_EQ(load({{"OBSYNC_LEASE_TTL", "86400"}}).lease_ttl, 86400s);
 }
 
+TEST(LambdaConfig, ScaleOutSettingsHaveQuietDefaults) {
+    const LambdaConfig c = load();
+    EXPECT_EQ(c.queue_url, "");
+    EXPECT_EQ(c.dead_letter_queue_url, "");
+    EXPECT_EQ(c.allowed_secret_prefix, "");
+    EXPECT_EQ(c.account_concurrency, 0);
+    EXPECT_EQ(c.retry_delay, 60s);
+}
+
+TEST(LambdaConfig, ScaleOutSettingsAreRead) {
+    const LambdaConfig c =
+        load({{"OBSYNC_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/work"},
+              {"OBSYNC_DEAD_LETTER_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/dead"},
+              {"ALLOWED_SECRET_PREFIX", "obsync/accounts/"},
+              {"OBSYNC_ACCOUNT_CONCURRENCY", "2"},
+              {"OBSYNC_RETRY_DELAY", "5"}});
+    EXPECT_EQ(c.queue_url, "https://sqs.us-east-1.amazonaws.com/1/work");
+    EXPECT_EQ(c.dead_letter_queue_url, "https://sqs.us-east-1.amazonaws.com/1/dead");
+    EXPECT_EQ(c.allowed_secret_prefix, "obsync/accounts/");
+    EXPECT_EQ(c.account_concurrency, 2);
+    EXPECT_EQ(c.retry_delay, 5s);
+}
+
+TEST(LambdaConfig, ScaleOutSettingsAreChecked) {
+    config_error({{"OBSYNC_ACCOUNT_CONCURRENCY", "-1"}}, "OBSYNC_ACCOUNT_CONCURRENCY");
+    config_error({{"OBSYNC_ACCOUNT_CONCURRENCY", "1001"}}, "OBSYNC_ACCOUNT_CONCURRENCY");
+    config_error({{"OBSYNC_RETRY_DELAY", "0"}}, "OBSYNC_RETRY_DELAY");
+    config_error({{"OBSYNC_RETRY_DELAY", "901"}}, "OBSYNC_RETRY_DELAY");
+    config_error({{"ALLOWED_SECRET_PREFIX", "obsync accounts"}}, "ALLOWED_SECRET_PREFIX");
+    config_error({{"ALLOWED_SECRET_PREFIX", "arn:aws:secretsmanager:x"}}, "ALLOWED_SECRET_PREFIX");
+    config_error({{"OBSYNC_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/q"},
+                  {"OBSYNC_DEAD_LETTER_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/q"}},
+                 "OBSYNC_DEAD_LETTER_QUEUE_URL");
+}
+
 TEST(LambdaConfig, ErrorsQuoteBadValuesPrintably) {
     const std::string message =
         config_error({{"OBSYNC_CONCURRENCY", "4\x1b[2J"}}, "OBSYNC_CONCURRENCY");

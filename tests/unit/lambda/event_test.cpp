@@ -120,11 +120,21 @@ TEST(EventSamples, ScheduledEventMeansIncrementalForEveryVault) {
     EXPECT_EQ(e.sync_type, SyncType::incremental);
 }
 
-TEST(EventSamples, SqsRecordsAreRefusedClearly) {
-    const Refusal r = refused(sample("sqs-event.json"));
-    EXPECT_EQ(r.source, EventSource::direct);
-    EXPECT_EQ(r.status, 400U);
-    EXPECT_TRUE(contains(r.failure.message, "Records")) << r.failure.message;
+TEST(EventSamples, TheSqsSampleIsABatchWhoseBodyIsNotAWorkMessage) {
+    auto result = decode_event(sample("sqs-event.json"));
+    ASSERT_TRUE(std::holds_alternative<SqsBatch>(result));
+    const SqsBatch& batch = std::get<SqsBatch>(result);
+    ASSERT_EQ(batch.records.size(), 1U);
+    const SqsRecord& r = batch.records[0];
+    EXPECT_EQ(r.message_id, "MessageID_1");
+    EXPECT_EQ(r.receipt_handle, "MessageReceiptHandle");
+    EXPECT_EQ(r.queue_arn, "arn:aws:sqs:us-west-2:123456789012:SQSQueue");
+    EXPECT_EQ(r.receive_count, 2);
+    EXPECT_EQ(r.body, "Message Body");
+    // "Message Body" is no JSON: that message is refused, not the batch.
+    ASSERT_TRUE(std::holds_alternative<Refusal>(r.message));
+    EXPECT_EQ(std::get<Refusal>(r.message).failure.kind, ErrorKind::bad_input);
+    EXPECT_EQ(std::get<Refusal>(r.message).source, EventSource::sqs);
 }
 
 // ---- direct invocations ----

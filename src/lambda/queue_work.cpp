@@ -1,0 +1,501 @@
+// The queue's side of the function (docs/lambda.md, "Scale out"): a request for every vault
+// dispatched as one message per vault, and the SQS batches of the event source mapping, each
+// message one vault (or one account to dispatch), answered with a partial batch response.
+
+#include <random>
+
+#include <boost/json.hpp>
+
+#include "aws/client.hpp"
+#include "aws/secrets_manager.hpp"
+#include "aws/sqs.hpp"
+#include "lambda/emf.hpp"
+#include "lambda/function.hpp"
+#include "lambda/sqs_event.hpp"
+#include "lambda/work_policy.hpp"
+#include "state/account_slots.hpp"
+#include "sync/deadline.hpp"
+#include "util/clock.hpp"
+#include "util/error.hpp"
+#include "util/process_owner.hpp"
+#include "util/run_coro.hpp"
+
+namespace obsync::lambda {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+backup::Failure prefixed(const std::string& who, const backup::Failure& failure) {
+    backup::Failure out = failure;
+    out.message = who + ": " + failure.message;
+    return out;
+}
+
+// The worst of the failures for the answer: a retryable one makes a retry worthwhile.
+std::optional<backup::Failure> retryable_of(const std::vector<backup::Failure>& failures) {
+    for (const backup::Failure& f : failures) {
+        if (is_retryable(f.kind)) {
+            return f;
+        }
+    }
+    return std::nullopt;
+}
+
+// The message of a vault (or, without `vault`, of an account) carrying what the request
+// chose besides the account: its sync type and destination, never credentials.
+SyncEvent message_for(const SyncEvent& request, const AccountRef& ref,
+                      std::optional<std::string> vault) {
+    SyncEvent m;
+    m.source = EventSource::sqs;
+    m.vault = std::move(vault);
+    if (!ref.own()) {
+        m.secret_id = ref.secret_id;
+    }
+    m.sync_type = request.sync_type;
+    m.dest_bucket = request.dest_bucket;
+    m.dest_prefix = request.dest_prefix;
+    return m;
+}
+
+}  // namespace
+
+Function::Dispatched Function::queue_vaults(const SyncEvent& event, const AccountRef& ref,
+                                            const std::string& queue_url) {
+    Dispatched out;
+    std::vector<obsidian::VaultInfo> vaults;
+    try {
+        mask_account(ref);
+        vaults = account_of(ref).vaults().second;
+        mask_account(ref);
+    } catch (const Error& e) {
+        out.errors.push_back(prefixed("account " + ref.key(), backup::failure_of(e)));
+        return out;
+    }
+    std::vector<aws::SqsBatchEntry> entries;
+    for (std::size_t i = 0; i < vaults.size(); ++i) {
+        entries.push_back(
+            {"v" + std::to_string(i), encode_message(message_for(event, ref, vaults[i].id))});
+    }
+    try {
+        aws::SqsBatchResult sent;
+        run_coro(m_io, [&]() -> asio::awaitable<void> {
+            sent = co_await m_sqs->send_message_batch(queue_url, std::move(entries));
+        }());
+        for (const auto& [id, message_id] : sent.sent) {
+            const obsidian::VaultInfo& vault = vaults.at(std::stoul(id.substr(1)));
+            json::object item{{"vault_id", vault.id}, {"name", vault.name}};
+            if (!ref.own()) {
+                item["account"] = ref.folder;
+            }
+            out.queued.push_back(std::move(item));
+            ++out.vaults;
+        }
+        for (const aws::SqsBatchFailure& failed : sent.failed) {
+            const obsidian::VaultInfo& vault = vaults.at(std::stoul(failed.id.substr(1)));
+            out.errors.push_back(backup::Failure{
+                failed.sender_fault ? ErrorKind::bad_input : ErrorKind::unavailable,
+                vault.name + ": SQS did not take its message (" + failed.code + ")", false});
+        }
+    } catch (const Error& e) {
+        out.errors.push_back(prefixed("queue", backup::failure_of(e)));
+    }
+    return out;
+}
+
+Function::Dispatched Function::queue_accounts(const SyncEvent& event,
+                                              const std::string& queue_url) {
+    Dispatched out;
+    std::vector<aws::SecretListEntry> secrets;
+    try {
+        run_coro(m_io, [&]() -> asio::awaitable<void> {
+            secrets = co_await aws::list_secret_names(*m_aws, m_config.allowed_secret_prefix);
+        }());
+    } catch (const Error& e) {
+        out.errors.push_back(prefixed("ListSecrets", backup::failure_of(e)));
+        return out;
+    }
+    std::vector<aws::SqsBatchEntry> entries;
+    std::vector<AccountRef> refs;
+    for (const aws::SecretListEntry& secret : secrets) {
+        if (secret.name == m_config.secret_id || secret.arn == m_config.secret_id) {
+            continue;  // the own account, dispatched as such
+        }
+        const auto resolved =
+            resolve_account(secret.name, m_config.allowed_secret_prefix, m_config.secret_id);
+        if (const auto* why = std::get_if<std::string>(&resolved)) {
+            m_log.error("a secret under ALLOWED_SECRET_PREFIX is not usable as an account",
+                        {{"secret_id", secret.name}, {"error", *why}});
+            out.errors.push_back(
+                backup::Failure{ErrorKind::config, "secret " + secret.name + ": " + *why, true});
+            continue;
+        }
+        refs.push_back(std::get<AccountRef>(resolved));
+        entries.push_back({"a" + std::to_string(refs.size() - 1),
+                           encode_message(message_for(event, refs.back(), std::nullopt))});
+    }
+    if (entries.empty()) {
+        return out;
+    }
+    try {
+        aws::SqsBatchResult sent;
+        run_coro(m_io, [&]() -> asio::awaitable<void> {
+            sent = co_await m_sqs->send_message_batch(queue_url, std::move(entries));
+        }());
+        for (const auto& [id, message_id] : sent.sent) {
+            const AccountRef& ref = refs.at(std::stoul(id.substr(1)));
+            out.queued.push_back(
+                json::object{{"account", ref.folder}, {"secret_id", ref.secret_id}});
+            ++out.accounts;
+        }
+        for (const aws::SqsBatchFailure& failed : sent.failed) {
+            const AccountRef& ref = refs.at(std::stoul(failed.id.substr(1)));
+            out.errors.push_back(backup::Failure{
+                failed.sender_fault ? ErrorKind::bad_input : ErrorKind::unavailable,
+                "account " + ref.folder + ": SQS did not take its message (" + failed.code + ")",
+                false});
+        }
+    } catch (const Error& e) {
+        out.errors.push_back(prefixed("queue", backup::failure_of(e)));
+    }
+    return out;
+}
+
+Reply Function::dispatch(const SyncEvent& event, const Destination& dest, const AccountRef& ref,
+                         const Invocation& invocation) {
+    const auto started = std::chrono::steady_clock::now();
+    Dispatched all;
+    const auto add = [&all](Dispatched part) {
+        for (auto& item : part.queued) {
+            all.queued.push_back(std::move(item));
+        }
+        all.vaults += part.vaults;
+        all.accounts += part.accounts;
+        for (auto& error : part.errors) {
+            all.errors.push_back(std::move(error));
+        }
+    };
+    // One account named: its vaults. Otherwise the own account's vaults (when it has one) and,
+    // under ALLOWED_SECRET_PREFIX, one message per other account, whose worker lists its vaults
+    // (so one invocation never signs in to every account in turn).
+    if (!ref.own() || m_has_own_account) {
+        Dispatched own = queue_vaults(event, ref, m_config.queue_url);
+        if (own.vaults == 0 && retryable_of(own.errors)) {
+            // The vault list failed for now: a worker tries again, with the queue's retries.
+            m_log.warning("the vault list failed: queueing the account instead",
+                          {{"account", ref.key()}, {"error", own.errors.front().message}});
+            std::vector<aws::SqsBatchEntry> entry{
+                {"a", encode_message(message_for(event, ref, std::nullopt))}};
+            try {
+                aws::SqsBatchResult sent;
+                run_coro(m_io, [&]() -> asio::awaitable<void> {
+                    sent = co_await m_sqs->send_message_batch(m_config.queue_url, std::move(entry));
+                }());
+                if (sent.failed.empty()) {
+                    own.errors.clear();
+                    own.queued.push_back(json::object{{"account", ref.key()}});
+                    own.accounts = 1;
+                }
+            } catch (const Error& e) {
+                own.errors.push_back(prefixed("queue", backup::failure_of(e)));
+            }
+        }
+        add(std::move(own));
+    }
+    if (ref.own() && !m_config.allowed_secret_prefix.empty()) {
+        add(queue_accounts(event, m_config.queue_url));
+    }
+    if (all.vaults + all.accounts > 0) {
+        emit_count("MessagesQueued", static_cast<std::int64_t>(all.vaults + all.accounts));
+    }
+
+    json::array errors;
+    for (const backup::Failure& f : all.errors) {
+        errors.push_back(json::string(f.message));
+    }
+    const auto elapsed =
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+    json::object body{
+        {"success", all.errors.empty()},
+        {"dispatched", true},
+        {"vaults_queued", all.vaults},
+        {"accounts_queued", all.accounts},
+        {"queued", std::move(all.queued)},
+        {"errors", std::move(errors)},
+        {"duration_ms", elapsed.count()},
+        {"details", json::object{{"sync_type", to_string(event.sync_type)},
+                                 {"dest_bucket", dest.bucket},
+                                 {"dest_prefix", dest.prefix},
+                                 {"lambda_memory", m_config.memory_mb}}},
+        {"request_id", invocation.request_id},
+    };
+    const auto retryable = retryable_of(all.errors);
+    m_log.log(all.errors.empty() ? LogLevel::info : LogLevel::error, "dispatch finished",
+              {{"vaults_queued", all.vaults},
+               {"accounts_queued", all.accounts},
+               {"errors", all.errors.size()},
+               {"retryable", retryable.has_value()},
+               {"duration_ms", static_cast<std::int64_t>(elapsed.count())}});
+    for (const backup::Failure& f : all.errors) {
+        m_log.error("dispatch failed",
+                    {{"error_kind", std::string(to_string(f.kind))}, {"error", f.message}});
+    }
+    if (is_http(event.source)) {
+        return Reply{
+            to_json_text(wrap_for_source(event.source, retryable ? 503 : 200, std::move(body))),
+            std::nullopt};
+    }
+    if (retryable) {
+        // Lambda retries an asynchronous invocation (the schedule): what was queued already is
+        // queued twice then, which the vault leases make harmless.
+        return Reply{"",
+                     FunctionError{"Obsync.Retryable." + std::string(to_string(retryable->kind)),
+                                   retryable->message}};
+    }
+    return Reply{to_json_text(wrap_for_source(event.source, 200, std::move(body))), std::nullopt};
+}
+
+// ------------------------------------------------------------------------------ SQS batches
+
+Reply Function::handle_batch(const SqsBatch& batch, const Invocation& invocation,
+                             const Budget& budget) {
+    const auto started = std::chrono::steady_clock::now();
+    m_log.info("sqs batch received", {{"records", batch.records.size()}});
+    std::vector<std::string> failures;
+    std::size_t index = 0;
+    for (const SqsRecord& record : batch.records) {
+        // Past the point where nothing new starts, the rest goes back untouched (the first one
+        // always runs: a stopped run still checkpoints and continues).
+        if (index++ > 0 &&
+            sync::Deadline(budget.end - budget.margin, budget.end - budget.margin / 2).stopping()) {
+            m_log.info("message left for later: the invocation's time is up",
+                       {{"message_id", record.message_id}});
+            std::string queue_url;
+            try {
+                queue_url = queue_url_of_arn(record.queue_arn);
+            } catch (const Error&) {
+                queue_url = m_config.queue_url;
+            }
+            retry_later(record, queue_url);
+            failures.push_back(record.message_id);
+            continue;
+        }
+        if (handle_record(record, invocation, budget)) {
+            failures.push_back(record.message_id);
+        }
+    }
+    const auto elapsed =
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+    m_log.info("invocation finished", {{"records", batch.records.size()},
+                                       {"batch_item_failures", failures.size()},
+                                       {"duration_ms", static_cast<std::int64_t>(elapsed.count())},
+                                       {"sign_ins", m_account->sign_ins() + m_accounts.sign_ins()},
+                                       {"secret_reads", m_secret_reads},
+                                       {"key_derivations", m_keys.derivations()}});
+    return Reply{to_json_text(batch_response(failures)), std::nullopt};
+}
+
+bool Function::handle_record(const SqsRecord& record, const Invocation& invocation,
+                             const Budget& budget) {
+    std::string queue_url = m_config.queue_url;
+    try {
+        queue_url = queue_url_of_arn(record.queue_arn);
+    } catch (const Error&) {
+        // Not from an event source mapping: continuations go to the configured queue, if any.
+    }
+    if (const auto* refusal = std::get_if<Refusal>(&record.message)) {
+        return park(record, refusal->failure);
+    }
+    const SyncEvent& message = std::get<SyncEvent>(record.message);
+    const RequestPolicy policy{m_config.allowed_buckets, false, m_config.bucket, m_config.prefix};
+    auto checked = check_request(message, policy);
+    if (const auto* refusal = std::get_if<Refusal>(&checked)) {
+        return park(record, refusal->failure);
+    }
+    const auto resolved =
+        resolve_account(message.secret_id, m_config.allowed_secret_prefix, m_config.secret_id);
+    if (const auto* why = std::get_if<std::string>(&resolved)) {
+        return park(record, backup::Failure{ErrorKind::bad_input, *why, false});
+    }
+    const AccountRef& ref = std::get<AccountRef>(resolved);
+    m_log.info("message received", {{"message_id", record.message_id},
+                                    {"receive_count", record.receive_count},
+                                    {"account", ref.key()},
+                                    {"vault_id", message.vault.value_or("")},
+                                    {"sync_type", std::string(to_string(message.sync_type))},
+                                    {"continuation", message.continuation}});
+    if (!message.vault) {
+        // An account to dispatch: its vaults go to the queue the message came from.
+        if (queue_url.empty()) {
+            return park(record, backup::Failure{ErrorKind::config,
+                                                "an account message needs a queue to dispatch "
+                                                "to (OBSYNC_QUEUE_URL)",
+                                                true});
+        }
+        Dispatched done = queue_vaults(message, ref, queue_url);
+        if (done.vaults > 0) {
+            emit_count("MessagesQueued", static_cast<std::int64_t>(done.vaults));
+        }
+        m_log.info("account dispatched", {{"account", ref.key()},
+                                          {"vaults_queued", done.vaults},
+                                          {"errors", done.errors.size()}});
+        if (done.errors.empty()) {
+            return false;
+        }
+        if (const auto retryable = retryable_of(done.errors)) {
+            m_log.warning("account dispatch failed for now",
+                          {{"message_id", record.message_id}, {"error", retryable->message}});
+            return true;
+        }
+        return park(record, done.errors.front());
+    }
+    return run_vault_message(record, message, std::get<Destination>(checked), ref, queue_url,
+                             invocation, budget);
+}
+
+bool Function::run_vault_message(const SqsRecord& record, const SyncEvent& message,
+                                 const Destination& dest, const AccountRef& ref,
+                                 const std::string& queue_url, const Invocation& invocation,
+                                 const Budget& budget) {
+    // At most OBSYNC_ACCOUNT_CONCURRENCY vaults of the account at once: without a free slot the
+    // message is sent again with a delay (its receive count stays, so a long queue of one
+    // account never ends in the dead-letter queue for waiting).
+    std::optional<int> slot;
+    const std::string owner = "lambda:" + invocation.request_id + "@" + unique_run_owner();
+    if (m_config.account_concurrency > 0) {
+        try {
+            run_coro(m_io, [&]() -> asio::awaitable<void> {
+                slot = co_await m_slots->acquire(ref.key(), m_config.account_concurrency, owner,
+                                                 epoch_ms(), invocation.deadline + 5'000);
+            }());
+        } catch (const Error& e) {
+            m_log.warning("the account's slots could not be read",
+                          {{"message_id", record.message_id}, {"error", e.what()}});
+            return true;
+        }
+        if (!slot) {
+            thread_local std::minstd_rand random{std::random_device{}()};
+            const auto base = m_config.retry_delay.count();
+            const int delay = static_cast<int>(std::min<std::int64_t>(
+                900, base + static_cast<std::int64_t>(random() % (base + 1))));
+            m_log.info("the account's slots are all taken: the message waits",
+                       {{"message_id", record.message_id},
+                        {"account", ref.key()},
+                        {"account_concurrency", m_config.account_concurrency},
+                        {"delay_s", delay}});
+            try {
+                run_coro(m_io, [&]() -> asio::awaitable<void> {
+                    (void)co_await m_sqs->send_message(queue_url, record.body, delay);
+                }());
+                return false;
+            } catch (const Error& e) {
+                m_log.warning("the message could not be sent again: it returns to the queue",
+                              {{"message_id", record.message_id}, {"error", e.what()}});
+                return true;
+            }
+        }
+    }
+
+    const backup::BackupReport report = run_backup(message, dest, ref, nullptr, invocation, budget);
+    if (slot) {
+        try {
+            run_coro(m_io, m_slots->release(ref.key(), *slot, owner));
+        } catch (const Error& e) {
+            // It expires at the invocation's deadline anyway.
+            m_log.warning("an account slot could not be released", {{"error", e.what()}});
+        }
+    }
+
+    const MessageDecision decision = decide_message(message, report);
+    m_log.log(
+        decision.fate == MessageFate::done || decision.fate == MessageFate::continue_
+            ? LogLevel::info
+            : LogLevel::warning,
+        "message finished",
+        {{"message_id", record.message_id},
+         {"fate", std::string(to_string(decision.fate))},
+         {"error_kind", decision.failure ? std::string(to_string(decision.failure->kind)) : ""},
+         {"error", decision.failure ? decision.failure->message : ""}});
+    switch (decision.fate) {
+        case MessageFate::done:
+            return false;
+        case MessageFate::retry:
+            return true;
+        case MessageFate::retry_later:
+            retry_later(record, queue_url);
+            return true;
+        case MessageFate::park:
+            return park(record, *decision.failure);
+        case MessageFate::stalled:
+            m_log.error("the vault's continuation made no progress: stopped",
+                        {{"message_id", record.message_id},
+                         {"vault_id", message.vault.value_or("")},
+                         {"account", ref.key()},
+                         {"continuation", message.continuation},
+                         {"stalls", decision.next.stalls}});
+            emit_count("ContinuationStalled", 1);
+            return false;
+        case MessageFate::continue_:
+            break;
+    }
+    try {
+        std::string id;
+        run_coro(m_io, [&]() -> asio::awaitable<void> {
+            id = co_await m_sqs->send_message(queue_url, encode_message(decision.next));
+        }());
+        emit_count("Continuations", 1);
+        m_log.info("continuation queued", {{"message_id", record.message_id},
+                                           {"continuation_message_id", id},
+                                           {"continuation", decision.next.continuation},
+                                           {"stalls", decision.next.stalls}});
+        return false;
+    } catch (const Error& e) {
+        // The message itself returns: a rerun resumes from the checkpoint just the same.
+        m_log.warning("the continuation could not be queued: the message returns instead",
+                      {{"message_id", record.message_id}, {"error", e.what()}});
+        return true;
+    }
+}
+
+bool Function::park(const SqsRecord& record, const backup::Failure& failure) {
+    m_log.error("message failed for good", {{"message_id", record.message_id},
+                                            {"error_kind", std::string(to_string(failure.kind))},
+                                            {"error", failure.message},
+                                            {"receive_count", record.receive_count}});
+    emit_count("PermanentFailures", 1);
+    if (m_config.dead_letter_queue_url.empty()) {
+        return false;
+    }
+    try {
+        run_coro(m_io, [&]() -> asio::awaitable<void> {
+            (void)co_await m_sqs->send_message(m_config.dead_letter_queue_url, record.body);
+        }());
+        m_log.info("message parked in the dead-letter queue", {{"message_id", record.message_id}});
+        return false;
+    } catch (const Error& e) {
+        m_log.warning("the dead-letter queue refused the message: it returns to its queue",
+                      {{"message_id", record.message_id}, {"error", e.what()}});
+        return true;
+    }
+}
+
+void Function::retry_later(const SqsRecord& record, const std::string& queue_url) {
+    if (queue_url.empty() || record.receipt_handle.empty()) {
+        return;  // back after the queue's own visibility timeout
+    }
+    const auto delay = busy_backoff(m_config.retry_delay, record.receive_count);
+    try {
+        run_coro(m_io, m_sqs->change_message_visibility(queue_url, record.receipt_handle,
+                                                        static_cast<int>(delay.count())));
+        m_log.info("message back in the queue later",
+                   {{"message_id", record.message_id},
+                    {"delay_s", static_cast<std::int64_t>(delay.count())}});
+    } catch (const Error& e) {
+        m_log.warning("the message's visibility could not be changed",
+                      {{"message_id", record.message_id}, {"error", e.what()}});
+    }
+}
+
+}  // namespace obsync::lambda

@@ -1,0 +1,290 @@
+// The queue's side of the function without a network (docs/lambda.md, "Scale out"): work
+// messages and SQS envelopes, queue URLs of ARNs, the partial batch response, accounts named by
+// secret_id, and what becomes of a message after its run.
+#include <boost/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include "lambda/accounts.hpp"
+#include "lambda/event.hpp"
+#include "lambda/sqs_event.hpp"
+#include "lambda/work_policy.hpp"
+#include "util/error.hpp"
+
+namespace obsync::lambda {
+namespace {
+
+namespace json = boost::json;
+
+SyncEvent message(std::string_view body) {
+    auto result = decode_message(body);
+    if (auto* refusal = std::get_if<Refusal>(&result)) {
+        ADD_FAILURE() << "refused: " << refusal->failure.message;
+        return {};
+    }
+    return std::get<SyncEvent>(std::move(result));
+}
+
+std::string refusal(std::string_view body) {
+    auto result = decode_message(body);
+    if (!std::holds_alternative<Refusal>(result)) {
+        ADD_FAILURE() << "accepted: " << body;
+        return {};
+    }
+    const Refusal& r = std::get<Refusal>(result);
+    EXPECT_EQ(r.failure.kind, ErrorKind::bad_input);
+    EXPECT_EQ(r.source, EventSource::sqs);
+    return r.failure.message;
+}
+
+bool contains(const std::string& text, std::string_view part) {
+    return text.find(part) != std::string::npos;
+}
+
+// ---- work messages ----
+
+TEST(WorkMessage, EncodeThenDecodeKeepsEveryField) {
+    SyncEvent e;
+    e.source = EventSource::sqs;
+    e.vault = "vault-1";
+    e.secret_id = "obsync/accounts/bob";
+    e.sync_type = SyncType::complete;
+    e.dest_bucket = "other-bucket";
+    e.dest_prefix = "";
+    e.continuation = 4;
+    e.stalls = 2;
+    const std::string body = encode_message(e);
+    const json::object doc = json::parse(body).as_object();
+    EXPECT_EQ(doc.at("obsync").as_int64(), 1);
+    const SyncEvent back = message(body);
+    EXPECT_EQ(back.source, EventSource::sqs);
+    EXPECT_EQ(back.vault, e.vault);
+    EXPECT_EQ(back.secret_id, e.secret_id);
+    EXPECT_EQ(back.sync_type, SyncType::complete);
+    EXPECT_EQ(back.dest_bucket, e.dest_bucket);
+    EXPECT_EQ(back.dest_prefix, std::optional<std::string>(""));
+    EXPECT_EQ(back.continuation, 4);
+    EXPECT_EQ(back.stalls, 2);
+}
+
+TEST(WorkMessage, AnAccountMessageHasNoVaultAndDefaultsToIncremental) {
+    const SyncEvent e = message(R"({"secret_id":"obsync/accounts/a"})");
+    EXPECT_FALSE(e.vault);
+    EXPECT_EQ(e.sync_type, SyncType::incremental);
+    EXPECT_EQ(e.continuation, 0);
+    EXPECT_EQ(encode_message(SyncEvent{}), R"({"obsync":1,"sync_type":"incremental"})");
+}
+
+TEST(WorkMessage, CredentialsAndRequestOnlyFieldsAreRefused) {
+    for (const char* field : {"password", "email", "totp_secret", "vault_password", "dispatch"}) {
+        const std::string body = std::string(R"({"vault_id":"v",")") + field + R"(":"x"})";
+        const std::string why = refusal(body);
+        EXPECT_TRUE(contains(why, "unknown field")) << why;
+        EXPECT_FALSE(contains(why, "\"x\"")) << why;
+    }
+}
+
+TEST(WorkMessage, BadValuesAreRefusedWithTheFieldNamed) {
+    EXPECT_TRUE(contains(refusal("not json"), "not JSON"));
+    EXPECT_TRUE(contains(refusal("[1]"), "object"));
+    EXPECT_TRUE(contains(refusal(R"({"obsync":2})"), "format"));
+    EXPECT_TRUE(contains(refusal(R"({"continuation":-1})"), "continuation"));
+    EXPECT_TRUE(contains(refusal(R"({"continuation":1001})"), "continuation"));
+    EXPECT_TRUE(contains(refusal(R"({"stalls":"1"})"), "stalls"));
+    EXPECT_TRUE(contains(refusal(R"({"vault_id":""})"), "vault_id"));
+    EXPECT_TRUE(contains(refusal(R"({"sync_type":"full"})"), "sync_type"));
+    EXPECT_TRUE(contains(refusal(std::string(k_max_request_body + 1, ' ')), "larger"));
+}
+
+TEST(Requests, DispatchAndSecretIdAreRequestFields) {
+    auto result = decode_event(R"({"dispatch":false,"secret_id":"obsync/accounts/a"})");
+    ASSERT_TRUE(std::holds_alternative<SyncEvent>(result));
+    const SyncEvent& e = std::get<SyncEvent>(result);
+    EXPECT_EQ(e.dispatch, std::optional<bool>(false));
+    EXPECT_EQ(e.secret_id, std::optional<std::string>("obsync/accounts/a"));
+    auto bad = decode_event(R"({"dispatch":"no"})");
+    ASSERT_TRUE(std::holds_alternative<Refusal>(bad));
+    EXPECT_TRUE(contains(std::get<Refusal>(bad).failure.message, "boolean"));
+    // Message-only fields are not request fields.
+    EXPECT_TRUE(std::holds_alternative<Refusal>(decode_event(R"({"continuation":1})")));
+}
+
+// ---- SQS envelopes ----
+
+std::string record(std::string_view body, std::string_view extra = "") {
+    return std::string(R"({"messageId":"m1","receiptHandle":"h1","eventSource":"aws:sqs",)") +
+           R"("eventSourceARN":"arn:aws:sqs:eu-west-1:123456789012:work",)" + std::string(extra) +
+           R"("body":)" + json::serialize(json::string(body)) + "}";
+}
+
+TEST(SqsEnvelope, EachRecordIsDecodedOnItsOwn) {
+    const std::string event =
+        R"({"Records":[)" + record(R"({"vault_id":"a"})") + "," +
+        record("garbage", R"("attributes":{"ApproximateReceiveCount":"7"},)") + "]}";
+    auto result = decode_event(event);
+    ASSERT_TRUE(std::holds_alternative<SqsBatch>(result));
+    const auto& records = std::get<SqsBatch>(result).records;
+    ASSERT_EQ(records.size(), 2U);
+    ASSERT_TRUE(std::holds_alternative<SyncEvent>(records[0].message));
+    EXPECT_EQ(std::get<SyncEvent>(records[0].message).vault, std::optional<std::string>("a"));
+    EXPECT_EQ(records[0].receive_count, 1);
+    EXPECT_TRUE(std::holds_alternative<Refusal>(records[1].message));
+    EXPECT_EQ(records[1].receive_count, 7);
+    EXPECT_EQ(records[1].body, "garbage");
+}
+
+TEST(SqsEnvelope, OtherBatchesAndBrokenEnvelopesAreRefusedAsAWhole) {
+    for (const std::string& event :
+         {std::string(R"({"Records":[]})"), std::string(R"({"Records":{}})"),
+          std::string(R"({"Records":[{"eventSource":"aws:sns","messageId":"x","body":"{}"}]})"),
+          std::string(R"({"Records":[{"eventSource":"aws:sqs","body":"{}"}]})"),
+          std::string(R"({"Records":[1]})")}) {
+        auto result = decode_event(event);
+        ASSERT_TRUE(std::holds_alternative<Refusal>(result)) << event;
+        EXPECT_EQ(std::get<Refusal>(result).status, 400U) << event;
+    }
+}
+
+TEST(SqsEnvelope, QueueUrlOfArn) {
+    EXPECT_EQ(queue_url_of_arn("arn:aws:sqs:us-east-1:123456789012:obsync-work"),
+              "https://sqs.us-east-1.amazonaws.com/123456789012/obsync-work");
+    EXPECT_EQ(queue_url_of_arn("arn:aws-cn:sqs:cn-north-1:123456789012:q.fifo"),
+              "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q.fifo");
+    for (const char* bad : {"", "arn:aws:sns:us-east-1:123456789012:t", "arn:aws:sqs:us-east-1:1",
+                            "arn:aws:sqs::123456789012:q", "arn:aws:sqs:r:1:q/../x"}) {
+        EXPECT_THROW((void)queue_url_of_arn(bad), Error) << bad;
+    }
+}
+
+TEST(SqsEnvelope, BatchResponseListsTheFailures) {
+    EXPECT_EQ(json::serialize(batch_response({})), R"({"batchItemFailures":[]})");
+    EXPECT_EQ(json::serialize(batch_response({"a", "b"})),
+              R"({"batchItemFailures":[{"itemIdentifier":"a"},{"itemIdentifier":"b"}]})");
+}
+
+// ---- accounts ----
+
+TEST(Accounts, NoSecretIdOrTheOwnOneIsTheOwnAccount) {
+    for (const auto& id : {std::optional<std::string>{}, std::optional<std::string>("own")}) {
+        const auto r = resolve_account(id, "obsync/accounts/", "own");
+        ASSERT_TRUE(std::holds_alternative<AccountRef>(r));
+        EXPECT_TRUE(std::get<AccountRef>(r).own());
+        EXPECT_EQ(std::get<AccountRef>(r).key(), "default");
+        EXPECT_EQ(std::get<AccountRef>(r).folder, "");
+    }
+}
+
+TEST(Accounts, ASecretUnderThePrefixIsAnAccountWithItsFolder) {
+    const auto r =
+        resolve_account(std::string("obsync/accounts/alice@home"), "obsync/accounts/", "");
+    ASSERT_TRUE(std::holds_alternative<AccountRef>(r));
+    EXPECT_EQ(std::get<AccountRef>(r).secret_id, "obsync/accounts/alice@home");
+    EXPECT_EQ(std::get<AccountRef>(r).folder, "alice@home");
+    EXPECT_EQ(std::get<AccountRef>(r).key(), "obsync/accounts/alice@home");
+}
+
+TEST(Accounts, AnythingElseIsRefused) {
+    const auto why = [](const char* id, const char* prefix) {
+        const auto r = resolve_account(std::string(id), prefix, "own");
+        EXPECT_TRUE(std::holds_alternative<std::string>(r)) << id;
+        return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : "";
+    };
+    EXPECT_TRUE(contains(why("obsync/accounts/a", ""), "ALLOWED_SECRET_PREFIX is not set"));
+    EXPECT_TRUE(contains(why("other/a", "obsync/accounts/"), "under ALLOWED_SECRET_PREFIX"));
+    EXPECT_TRUE(contains(why("obsync/accounts/", "obsync/accounts/"), "under"));
+    EXPECT_TRUE(contains(why("obsync/accounts/team/bob", "obsync/accounts/"), "one folder"));
+    EXPECT_TRUE(contains(why("obsync/accounts/..", "obsync/accounts/"), "one folder"));
+    EXPECT_TRUE(contains(why("obsync/accounts/a b", "obsync/accounts/"), "one folder"));
+    // An ARN is not a name under the prefix.
+    EXPECT_FALSE(why("arn:aws:secretsmanager:us-east-1:123456789012:secret:obsync/accounts/a",
+                     "obsync/accounts/")
+                     .empty());
+}
+
+// ---- what becomes of a message ----
+
+backup::BackupReport one_vault(backup::VaultOutcome vault) {
+    backup::BackupReport report;
+    report.vaults.push_back(std::move(vault));
+    return report;
+}
+
+TEST(MessageFate, FailuresByKind) {
+    SyncEvent m;
+    m.vault = "v";
+    backup::BackupReport before;
+    before.error = backup::Failure{ErrorKind::network, "down", false};
+    EXPECT_EQ(decide_message(m, before).fate, MessageFate::retry);
+    before.error = backup::Failure{ErrorKind::not_found, "no such vault", false};
+    EXPECT_EQ(decide_message(m, before).fate, MessageFate::park);
+
+    backup::VaultOutcome v;
+    v.error = backup::Failure{ErrorKind::busy, "held", false};
+    EXPECT_EQ(decide_message(m, one_vault(v)).fate, MessageFate::retry_later);
+    v.error = backup::Failure{ErrorKind::crypto, "wrong vault password", false};
+    const MessageDecision parked = decide_message(m, one_vault(v));
+    EXPECT_EQ(parked.fate, MessageFate::park);
+    ASSERT_TRUE(parked.failure);
+    EXPECT_EQ(parked.failure->kind, ErrorKind::crypto);
+    v.error = backup::Failure{ErrorKind::throttled, "slow down", false};
+    EXPECT_EQ(decide_message(m, one_vault(v)).fate, MessageFate::retry);
+    // No vault and no error is never taken for done.
+    EXPECT_EQ(decide_message(m, backup::BackupReport{}).fate, MessageFate::retry);
+}
+
+TEST(MessageFate, ADoneVaultIsDoneEvenWithFileFailures) {
+    SyncEvent m;
+    backup::VaultOutcome v;
+    v.created = 3;
+    v.failures.push_back({"a.md", 1, {ErrorKind::network, "reset", false}});
+    EXPECT_EQ(decide_message(m, one_vault(v)).fate, MessageFate::done);
+}
+
+TEST(MessageFate, AStoppedVaultContinuesAndThreeStallsInARowStop) {
+    SyncEvent m;
+    m.vault = "v";
+    m.secret_id = "obsync/accounts/a";
+    m.sync_type = SyncType::complete;
+    backup::VaultOutcome v;
+    v.stopped_early = true;
+    v.created = 10;
+    MessageDecision d = decide_message(m, one_vault(v));
+    EXPECT_EQ(d.fate, MessageFate::continue_);
+    EXPECT_EQ(d.next.continuation, 1);
+    EXPECT_EQ(d.next.stalls, 0);
+    EXPECT_EQ(d.next.vault, m.vault);
+    EXPECT_EQ(d.next.secret_id, m.secret_id);
+    EXPECT_EQ(d.next.sync_type, SyncType::complete);
+
+    v.created = 0;  // no progress
+    for (int stalls = 0; stalls < k_max_stalls - 1; ++stalls) {
+        m = d.next;
+        d = decide_message(m, one_vault(v));
+        EXPECT_EQ(d.fate, MessageFate::continue_);
+        EXPECT_EQ(d.next.stalls, stalls + 1);
+    }
+    m = d.next;
+    d = decide_message(m, one_vault(v));
+    EXPECT_EQ(d.fate, MessageFate::stalled);
+    EXPECT_EQ(d.next.stalls, k_max_stalls);
+
+    // Progress resets the count.
+    m.stalls = k_max_stalls - 1;
+    v.deleted = 1;
+    d = decide_message(m, one_vault(v));
+    EXPECT_EQ(d.fate, MessageFate::continue_);
+    EXPECT_EQ(d.next.stalls, 0);
+}
+
+TEST(MessageFate, BusyBackoffDoublesUpTo15Minutes) {
+    using std::chrono::seconds;
+    EXPECT_EQ(busy_backoff(seconds(60), 1), seconds(60));
+    EXPECT_EQ(busy_backoff(seconds(60), 2), seconds(120));
+    EXPECT_EQ(busy_backoff(seconds(60), 4), seconds(480));
+    EXPECT_EQ(busy_backoff(seconds(60), 5), seconds(900));
+    EXPECT_EQ(busy_backoff(seconds(60), 1000), seconds(900));
+    EXPECT_EQ(busy_backoff(seconds(0), 1), seconds(1));
+}
+
+}  // namespace
+}  // namespace obsync::lambda
