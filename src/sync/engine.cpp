@@ -880,6 +880,11 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
                     "vault is being synced by another run (its lease expires within " +
                         std::to_string(m_options.lease_ttl.count()) + " s); try again later");
     }
+    // From here to "vault releasing" this run alone may write the destination and its state (the
+    // Lambda tests check from these lines that no vault ever runs twice at once).
+    if (Logger* log = process_logger()) {
+        log->debug("vault claimed", {{"vault_id", m_target.vault_id}});
+    }
     RunRecord record;
     record.started_ms = epoch_ms();
     std::exception_ptr failure;
@@ -931,6 +936,9 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
         } catch (const Error&) {
             keep_first(std::current_exception());
         }
+    }
+    if (Logger* log = process_logger()) {
+        log->debug("vault releasing", {{"vault_id", m_target.vault_id}});
     }
     try {
         co_await m_state.release_lease(m_options.lease_owner);

@@ -45,6 +45,8 @@ VAULT_METRICS = {
     "BytesDownloaded": "Bytes",
     "FilesFailed": "Count",
 }
+# The queue's counts, dimension set [FunctionName] (docs/lambda.md, "Scale out").
+QUEUE_METRICS = {"MessagesQueued", "PermanentFailures", "Continuations", "ContinuationStalled"}
 POWERTOOLS_KEYS = ("timestamp", "level", "message", "service")
 CONTEXT_KEYS = (
     "cold_start",
@@ -321,9 +323,15 @@ class LambdaCase(unittest.TestCase):
                     self.assertEqual(emf.units(doc), VAULT_METRICS, line)
                     vault_records.append(doc)
                 elif sets == [["FunctionName"]]:
-                    self.assertEqual(emf.metric_names(doc), {"ColdStart"}, line)
-                    self.assertEqual(doc["ColdStart"], 1)
-                    cold_records.append(doc)
+                    names = emf.metric_names(doc)
+                    self.assertEqual(len(names), 1, line)
+                    self.assertLessEqual(names, {"ColdStart", *QUEUE_METRICS}, line)
+                    self.assertEqual(emf.units(doc), {n: "Count" for n in names}, line)
+                    if "ColdStart" in names:
+                        self.assertEqual(doc["ColdStart"], 1)
+                        cold_records.append(doc)
+                    else:
+                        self.assertGreaterEqual(doc[next(iter(names))], 1, line)
                 else:
                     self.fail(f"an EMF record with unexpected dimensions: {line}")
                 self.assertEqual(doc["FunctionName"], emu.function_name)
@@ -414,10 +422,17 @@ class EventShapesTest(LambdaCase):
         result = emu.invoke(apigw_v1(""))
         self.assertEqual(result.payload["statusCode"], 200, self.describe(result))
 
-        # SQS: a clear bad_input error, no crash.
+        # The SQS sample is a batch whose body is no work message: dropped for good (no dead-letter
+        # queue is configured here), not a crash and not a retry.
         sqs = emu.invoke(sample("sqs-event.json"))
-        body = self.assert_refused(sqs, None, "bad_input")
-        self.assertRegex(body["error"]["message"].lower(), r"sqs|records|event")
+        self.assertEqual(sqs.kind, "response", self.describe(sqs))
+        self.assertEqual(sqs.payload, {"batchItemFailures": []})
+        self.assertTrue(any('"message failed for good"' in line and "MessageID_1" in line for line in sqs.logs))
+
+        # Another batch source (SNS) is refused as a whole.
+        sns = {"Records": [{"EventSource": "aws:sns", "eventSource": "aws:sns", "messageId": "x", "body": "{}"}]}
+        body = self.assert_refused(emu.invoke(sns), None, "bad_input")
+        self.assertRegex(body["error"]["message"], r"SQS")
         self.assertEqual(len({r.pid for r in emu.results}), 1, "the process changed")
 
 
