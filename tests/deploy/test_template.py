@@ -545,13 +545,15 @@ class IamTest(unittest.TestCase):
         self.assertNotIn("ListSecrets is granted on Resource", result.stdout)
 
     def test_a_star_on_a_queue_action_fails(self):
-        anchor = "                Action: sqs:ChangeMessageVisibility\n                Resource: !GetAtt WorkQueue.Arn\n"
+        anchor = ("                Action: sqs:ChangeMessageVisibility\n"
+                  "                Resource: !GetAtt WorkQueue.Arn\n")
         result = self.drifted(anchor, anchor.replace("!GetAtt WorkQueue.Arn", '"*"'))
         self.assertIn("sqs:ChangeMessageVisibility is granted on Resource '*'", result.stdout)
 
     def test_list_secrets_on_a_narrower_resource_fails(self):
         result = self.drifted(self.LIST_SECRETS, self.LIST_SECRETS.replace(
-            'Resource: "*"', "Resource: !Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"))
+            'Resource: "*"', "Resource: !Sub arn:${AWS::Partition}:secretsmanager:"
+                             "${AWS::Region}:${AWS::AccountId}:secret:*"))
         self.assertIn("secretsmanager:ListSecrets must be granted on Resource '*'", result.stdout)
 
     def test_list_secrets_without_its_condition_fails(self):
@@ -935,8 +937,8 @@ class MotoDeployTest(unittest.TestCase):
         # dispatch is merged, only the first is right: then require len(results) > 1 here.
         results = [result] + self.deliver_work_queue(emu, outputs["WorkQueueUrl"],
                                                      scale_out["arn"])
-        print(f"the scheduled run: {'dispatched to the work queue, then ' if len(results) > 1 else 'inline, '}"
-              f"{len(results)} invocation(s)", file=sys.stderr)
+        path = "dispatched to the work queue, then" if len(results) > 1 else "inline,"
+        print(f"the scheduled run: {path} {len(results)} invocation(s)", file=sys.stderr)
         if len(results) == 1:
             self.assertTrue(result.payload["success"], json.dumps(result.payload)[:2000])
             self.assertEqual(result.payload["details"]["sync_type"], "incremental")
