@@ -36,11 +36,12 @@ CW_CUSTOM_METRIC_MONTH = 0.30  # first 10,000 metrics; a metric = name x dimensi
 CW_ALARM_MONTH = 0.10  # standard resolution
 CW_LOGS_INGEST_GB = 0.50
 APIGW_REST_PER_REQUEST = 3.50 / 1e6
+SQS_PER_REQUEST = 0.40 / 1e6  # standard queue; each 64 KB of a request's payload is one request
 DAYS_PER_MONTH = 30.4
 
 # Always-free allowances, applied only with --free-tier.
 FREE = {"lambda_gb_s": 400_000, "lambda_requests": 1_000_000, "cw_metrics": 10, "cw_alarms": 10,
-        "cw_logs_gb": 5}
+        "cw_logs_gb": 5, "sqs_requests": 1_000_000}
 
 # ---- measured (docs/performance.md, "Lambda function"; bench/run_lambda_bench.sh) ---------------
 INIT_S = 0.015  # exec to first GET /next, median 14.2 ms; billed (custom runtime INIT)
@@ -52,7 +53,19 @@ OBSIDIAN_CALLS_PER_VAULT = 4  # sign-in (once per cold run), vault list, access,
 STATE_ITEM_BYTES = 200  # one file's state item in DynamoDB (path, uid, mtime, size, hash, keys)
 LOG_BYTES_PER_VAULT = 3_000  # JSON log lines + EMF records of one vault run
 VAULT_METRIC_NAMES = 5  # SyncDuration, FilesProcessed, SyncSuccess, BytesDownloaded, FilesFailed
-ALARMS = 2  # SyncSuccess < 1, function errors
+# The scale-out's metrics (issue #13) that exist every month: MessagesQueued, emitted by every
+# dispatch. PermanentFailures, Continuations and ContinuationStalled exist only in a month in which
+# they happen (not counted).
+QUEUE_METRIC_NAMES = 1
+# template.yaml's AWS::CloudWatch::Alarm resources (cost_model_test counts them): SyncSuccess,
+# function errors, the failure queue, the dead-letter queue, ContinuationStalled, the work
+# queue's oldest message.
+ALARMS = 6
+# SQS requests per vault per run through the work queue (template.yaml, issue #13): its message
+# sent (SendMessageBatch takes 10 a request: counted as one each, to be safe), the event source
+# mapping's ReceiveMessage and DeleteMessage. A busy vault adds a ChangeMessageVisibility and a
+# receive; each continuation (a further invocation) another message.
+SQS_REQUESTS_PER_VAULT = 3
 FULL_CORE_MB = 1769  # Lambda gives one full vCPU at 1,769 MB
 # CPU per MB of file content on one full core: SHA-256 (1.5 GiB/s) + AES-GCM decryption (4 GB/s)
 # + TLS in from Obsidian and out to S3 (AES-GCM again, twice): about 1.4 ms (make bench, crypto).
@@ -77,6 +90,11 @@ class Scenario:
     obsidian_rtt_s: float = 0.080  # one round trip to Obsidian's servers
     download_mb_s: float = 50.0  # aggregate download rate from Obsidian
     sessions: int = 4  # OBSYNC_CONCURRENCY
+    # Lambda's event source mapping long-polls the work queue also while it is empty, and SQS
+    # bills those receives: pollers x one 20 s wait after another, all month. AWS does not
+    # publish the number of pollers of an idle mapping; 5 is an assumption.
+    esm_pollers: int = 5
+    esm_wait_s: float = 20.0
 
 
 @dataclass
@@ -140,7 +158,8 @@ def estimate(s: Scenario, free_tier: bool = False) -> Estimate:
     lines["secrets manager"] = (0 if s.first_sync else SECRET_MONTH) + \
         runs * SECRET_READS_PER_COLD_RUN * SECRET_PER_CALL
 
-    metrics = 1 + VAULT_METRIC_NAMES * (1 + (s.vaults if s.vault_metrics else 0))
+    metrics = 1 + VAULT_METRIC_NAMES * (1 + (s.vaults if s.vault_metrics else 0)) \
+        + QUEUE_METRIC_NAMES
     alarms = ALARMS
     logs_gb = runs * s.vaults * LOG_BYTES_PER_VAULT / 1e9
     if free_tier:
@@ -153,6 +172,15 @@ def estimate(s: Scenario, free_tier: bool = False) -> Estimate:
     lines["cloudwatch alarms"] = alarms * CW_ALARM_MONTH
     lines["cloudwatch logs"] = logs_gb * CW_LOGS_INGEST_GB
     lines["api gateway"] = s.api_calls_per_month * APIGW_REST_PER_REQUEST
+
+    # The work queue: each vault's requests, one message more per continuation, and (with the
+    # schedule, not for a one-off first sync) the mapping's polling of the empty queue.
+    sqs_requests = (runs * s.vaults + (invocations - runs)) * SQS_REQUESTS_PER_VAULT
+    if not s.first_sync:
+        sqs_requests += s.esm_pollers * DAYS_PER_MONTH * 86400 / s.esm_wait_s
+    if free_tier:
+        sqs_requests = max(0.0, sqs_requests - FREE["sqs_requests"])
+    lines["sqs requests"] = sqs_requests * SQS_PER_REQUEST
     return Estimate(s.name, runs, seconds, gb_s, lines)
 
 

@@ -4,6 +4,7 @@
 import contextlib
 import io
 import pathlib
+import re
 import sys
 import unittest
 
@@ -25,11 +26,35 @@ class CostModelTest(unittest.TestCase):
         self.assertAlmostEqual(cost_model.plan_lambda_cost(), 5e6 * 0.0000166667 + 0.20, places=6)
 
     def test_custom_metrics_are_names_times_dimension_sets(self):
+        # 1 + 5 function-wide + 5 per vault, + MessagesQueued (the work queue's, every dispatch).
         s = cost_model.Scenario("t", vaults=10, files_per_vault=1, avg_file_kb=1,
                                 runs_per_day=1, changed_share=0)
-        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch metrics"], 56 * 0.30)
+        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch metrics"], 57 * 0.30)
         s.vault_metrics = False
-        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch metrics"], 6 * 0.30)
+        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch metrics"], 7 * 0.30)
+
+    def test_alarms_are_the_templates(self):
+        template = (ROOT / "template.yaml").read_text()
+        count = len(re.findall(r"^    Type: AWS::CloudWatch::Alarm$", template, flags=re.M))
+        self.assertEqual(cost_model.ALARMS, count, "template.yaml's alarms changed: update ALARMS")
+        s = cost_model.Scenario("t", vaults=1, files_per_vault=1, avg_file_kb=1,
+                                runs_per_day=1, changed_share=0)
+        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch alarms"], count * 0.10)
+
+    def test_sqs_requests_are_the_vaults_and_the_mappings_polling(self):
+        # One vault 4 times a day: 3 requests per vault run, plus 5 pollers each receiving once
+        # per 20 s wait all month, at $0.40 per million.
+        s = cost_model.Scenario("t", vaults=1, files_per_vault=1000, avg_file_kb=5,
+                                runs_per_day=4, changed_share=0.01)
+        runs = 4 * 30.4
+        requests = runs * 3 + 5 * 30.4 * 86400 / 20
+        self.assertAlmostEqual(cost_model.estimate(s).lines["sqs requests"], requests * 0.40 / 1e6)
+        # Inside the free tier's million.
+        self.assertEqual(cost_model.estimate(s, free_tier=True).lines["sqs requests"], 0)
+        # A one-off first sync: its message, and one more per continuation; no month of polling.
+        s = cost_model.Scenario("t", vaults=1, files_per_vault=20_000, avg_file_kb=1024,
+                                runs_per_day=0, changed_share=1, first_sync=True)
+        self.assertAlmostEqual(cost_model.estimate(s).lines["sqs requests"], 2 * 3 * 0.40 / 1e6)
 
     def test_compute_scales_with_runs_and_arch(self):
         s = cost_model.Scenario("t", vaults=1, files_per_vault=1000, avg_file_kb=5,

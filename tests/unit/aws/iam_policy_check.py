@@ -21,8 +21,18 @@ policy's Deny or anything else in the template. For a template:
 - actions that Lambda's own machinery performs with the role, not the code (PLATFORM_ACTIONS:
   the function's logs, the on-failure destination, VPC network interfaces, SSE-KMS) are allowed
   extras, each with its reason; those marked conditional must be granted under an !If only;
+- the actions Lambda's SQS event source mapping performs with the role (ESM_ACTIONS:
+  ReceiveMessage, DeleteMessage, GetQueueAttributes) are allowed only on queues that are the
+  source of an event source mapping of the function (SAM `Events: {Type: SQS}` or an
+  AWS::Lambda::EventSourceMapping), and such a queue must have all three;
 - a wildcard action, a managed policy or SAM policy template (which cannot be read here), or an
-  action the code needs granted on Resource "*", fails.
+  action the code needs granted on Resource "*", fails; the one exception is
+  secretsmanager:ListSecrets, which AWS authorizes on "*" only (ANY_RESOURCE_ONLY): it must be
+  granted on "*", and only under a condition (CONDITIONAL_NEEDS: the code calls it only when
+  ALLOWED_SECRET_PREFIX is set).
+Actions granted before the code that calls them is merged (GRANTED_AHEAD_OF_CODE) may be granted
+without being used, in either kind of policy; once the sources call the operation, the entry is
+stale and the check fails until it is deleted.
 Exit 0 when both directions hold, 1 otherwise.
 """
 
@@ -69,14 +79,44 @@ OPERATIONS = {
     # SQS (AWS authorizes SendMessageBatch with sqs:SendMessage: no action of its own)
     "SendMessage": "sqs:SendMessage",
     "SendMessageBatch": "sqs:SendMessage",
+    "ChangeMessageVisibility": "sqs:ChangeMessageVisibility",
 }
 
 # Operations the product calls that no deployed policy grants, and why.
 NOT_GRANTED = {
     "CreateBucket": "S3Client::create_bucket is for tests and benchmarks only",
-    "SendMessage": "scale-out (issue #13): template.yaml grants them with the dispatch queue",
-    "SendMessageBatch": "scale-out (issue #13): template.yaml grants them with the dispatch queue",
-    "ListSecrets": "scale-out (issue #13): template.yaml grants them with the dispatch queue",
+}
+
+# Operations whose action the policies grant before the code that calls them is merged (the
+# deployment and the code of one change land from separate branches). While no source calls the
+# operation, its action may be granted unused; once one does, the entry is stale and the check
+# fails, naming it: delete it then.
+GRANTED_AHEAD_OF_CODE = {
+    "ChangeMessageVisibility": "scale-out (issue #13): the busy-vault backoff of an SQS message; "
+                               "template.yaml and docs/aws.md grant it with the work queue",
+}
+
+# Actions AWS authorizes on Resource "*" only (no resource-level permissions): the one exception
+# to "no needed action on '*'". Granted on anything else, they would never match a request.
+ANY_RESOURCE_ONLY = {
+    "secretsmanager:ListSecrets": "AWS does not scope ListSecrets to resources; the code lists "
+                                  "with a name-prefix filter (ALLOWED_SECRET_PREFIX)",
+}
+
+# Actions the code needs only with an optional setting: in a template they must be granted
+# under a condition only (the setting's parameter), never unconditionally.
+CONDITIONAL_NEEDS = {
+    "secretsmanager:ListSecrets": "called only when ALLOWED_SECRET_PREFIX is set "
+                                  "(template parameter AllowedSecretPrefix)",
+}
+
+# Actions Lambda's SQS event source mapping performs with the function's role (those of the
+# managed policy AWSLambdaSQSQueueExecutionRole): not the code's. Allowed only on a queue that is
+# the source of an event source mapping of the function, and required there.
+ESM_ACTIONS = {
+    "sqs:ReceiveMessage": "Lambda's event source mapping polls the queue for the function",
+    "sqs:DeleteMessage": "Lambda's event source mapping deletes the messages the function handled",
+    "sqs:GetQueueAttributes": "Lambda's event source mapping reads the queue's attributes",
 }
 
 # Operations only `obsync state-init` calls (app/commands.cpp -> Storage::init_state_table() ->
@@ -251,6 +291,78 @@ def role_grants(template, problems):
     return grants
 
 
+def _queue_arn_of(value):
+    """The logical id of the queue a !GetAtt Q.Arn names, else None."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        if isinstance(target, list) and len(target) == 2 and target[1] == "Arn":
+            return target[0]
+    return None
+
+
+def event_source_queues(template):
+    """Logical ids of the SQS queues that are the source of an event source mapping of the
+    template's function: SAM `Events: {X: {Type: SQS, Properties: {Queue: !GetAtt Q.Arn}}}` or an
+    AWS::Lambda::EventSourceMapping whose FunctionName is the function (!Ref or !GetAtt .Arn)."""
+    resources = template.get("Resources") or {}
+    functions = {name for name, r in resources.items() if r.get("Type") in FUNCTION_TYPES}
+    queues = set()
+    for name in functions:
+        events = (resources[name].get("Properties") or {}).get("Events") or {}
+        for event in events.values():
+            if isinstance(event, dict) and event.get("Type") == "SQS":
+                queues.add(_queue_arn_of((event.get("Properties") or {}).get("Queue")))
+    for resource in resources.values():
+        if resource.get("Type") == "AWS::Lambda::EventSourceMapping":
+            props = resource.get("Properties") or {}
+            if _referenced_resource(props.get("FunctionName")) in functions:
+                queues.add(_queue_arn_of(props.get("EventSourceArn")))
+    return {q for q in queues
+            if q is not None and (resources.get(q) or {}).get("Type") == "AWS::SQS::Queue"}
+
+
+def _show(value):
+    """A resource as the template spells it: !GetAtt Q.Arn, !Ref X, a string."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value and isinstance(value["Fn::GetAtt"], list):
+        return "!GetAtt " + ".".join(str(v) for v in value["Fn::GetAtt"])
+    if isinstance(value, dict) and "Ref" in value:
+        return f"!Ref {value['Ref']}"
+    if isinstance(value, str):
+        return f"'{value}'"
+    return repr(value)
+
+
+def _resource_list(resource):
+    if isinstance(resource, dict) and "Fn::If" in resource:
+        _, yes, no = resource["Fn::If"]
+        return _resource_list(yes) + _resource_list(no)
+    if isinstance(resource, list):
+        return [r for item in resource for r in _resource_list(item)]
+    return [] if resource == {"Ref": "AWS::NoValue"} else [resource]
+
+
+def check_event_source_grants(args, template, grants, needed, problems):
+    """ESM_ACTIONS only on queues the function's event source mappings read, and all of them on
+    each such queue."""
+    sources = event_source_queues(template)
+    for action in sorted(ESM_ACTIONS):
+        if action in needed:
+            continue  # the code calls it itself: the rules of a needed action apply
+        covered = set()
+        for resource, _ in grants.get(action, []):
+            for item in _resource_list(resource):
+                queue = _queue_arn_of(item)
+                if queue in sources:
+                    covered.add(queue)
+                else:
+                    problems.append(f"{args.policy}: {action} ({ESM_ACTIONS[action]}) is granted "
+                                    f"on {_show(item)}, which is not the ARN of a queue an event "
+                                    "source mapping of the function reads")
+        for queue in sorted(sources - covered):
+            problems.append(f"{args.policy}: the event source mapping from {queue} needs {action} "
+                            f"on it ({ESM_ACTIONS[action]})")
+
+
 def lambda_calls_cli_only(source_dir):
     """Places under SOURCE/lambda that reach the state-init code (they must not)."""
     places = []
@@ -262,7 +374,7 @@ def lambda_calls_cli_only(source_dir):
     return places
 
 
-def check_template(args, needed, problems):
+def check_template(args, needed, problems, ahead):
     template = load_template(args.policy)
     grants = role_grants(template, problems)
     for place in lambda_calls_cli_only(args.source):
@@ -275,12 +387,32 @@ def check_template(args, needed, problems):
         if action not in grants:
             problems.append(f"{args.policy}: the function's role does not grant {action}, "
                             f"needed by {', '.join(sorted(set(operations)))}")
-        elif any(resource in ("*", ["*"]) for resource, _ in grants[action]):
+            continue
+        resources = [item for resource, _ in grants[action] for item in _resource_list(resource)]
+        if action in ANY_RESOURCE_ONLY:
+            if any(resource != "*" for resource in resources):
+                problems.append(f"{args.policy}: {action} must be granted on Resource '*' "
+                                f"({ANY_RESOURCE_ONLY[action]}): on anything else it never "
+                                "matches")
+        elif "*" in resources:
             problems.append(f"{args.policy}: {action} is granted on Resource '*'")
+        if action in CONDITIONAL_NEEDS:
+            if not all(conditional for _, conditional in grants[action]):
+                problems.append(f"{args.policy}: {action} ({CONDITIONAL_NEEDS[action]}) must be "
+                                "granted only under its condition (an !If)")
         elif all(conditional for _, conditional in grants[action]):
             problems.append(f"{args.policy}: {action} is granted only under a condition")
+    check_event_source_grants(args, template, grants, needed, problems)
     extras = []
     for action in sorted(set(grants) - needed.keys()):
+        if action in ESM_ACTIONS:
+            extras.append((action, ESM_ACTIONS[action]))  # where: checked above
+            continue
+        if action in ahead:
+            if any("*" in _resource_list(resource) for resource, _ in grants[action]):
+                problems.append(f"{args.policy}: {action} is granted on Resource '*'")
+            extras.append((action, f"granted ahead of the code: {ahead[action]}"))
+            continue
         if action not in PLATFORM_ACTIONS:
             problems.append(f"{args.policy}: the function's role grants {action}, which no code "
                             "calls and Lambda does not need")
@@ -321,6 +453,17 @@ def main():
         sys.exit(f"no AWS operation found under {args.source}: the patterns are out of date")
     problems = []
     needed = {}
+    ahead = {}  # action -> why, for GRANTED_AHEAD_OF_CODE operations no source calls yet
+    for operation, why in sorted(GRANTED_AHEAD_OF_CODE.items()):
+        if operation in used:
+            problems.append(
+                f"{operation} is called now (at {', '.join(used[operation])}): delete its entry "
+                f"from GRANTED_AHEAD_OF_CODE in {pathlib.Path(__file__).name}"
+            )
+            continue
+        actions = OPERATIONS[operation]
+        for action in (actions,) if isinstance(actions, str) else actions:
+            ahead[action] = f"{operation} ({why})"
     for operation, places in sorted(used.items()):
         if operation not in OPERATIONS:
             problems.append(
@@ -336,7 +479,7 @@ def main():
 
     extras = []
     if is_template(args.policy):
-        extras = check_template(args, needed, problems)
+        extras = check_template(args, needed, problems, ahead)
     else:
         granted = granted_in(args.policy)
         for action, operations in sorted(needed.items()):
@@ -345,6 +488,9 @@ def main():
                     f"{args.policy} does not grant {action}, needed by {', '.join(operations)}"
                 )
         for action in sorted(granted - needed.keys()):
+            if action in ahead:
+                extras.append((action, f"granted ahead of the code: {ahead[action]}"))
+                continue
             problems.append(f"{args.policy} grants {action}, which no code calls")
 
     for problem in problems:
@@ -355,7 +501,7 @@ def main():
     for action, operations in sorted(needed.items()):
         print(f"  {action:40} {', '.join(sorted(set(operations)))}")
     if extras:
-        print("and, for Lambda itself rather than the code:")
+        print("and, not for the code under the source folder (Lambda's own use, or ahead of it):")
         for action, reason in extras:
             print(f"  {action:40} {reason}")
     return 0
