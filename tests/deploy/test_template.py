@@ -37,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lambda"))
 
+import esm_driver  # noqa: E402
 import loopback  # noqa: E402
 import sam  # noqa: E402
 from runtime_emulator import RuntimeEmulator  # noqa: E402
@@ -603,42 +604,14 @@ class IamTest(unittest.TestCase):
         for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
             self.assertRegex(extra, re.escape(action) + " +Lambda's event source mapping")
 
-    def test_change_message_visibility_is_granted_ahead_of_the_code(self):
-        """Until src/ calls ChangeMessageVisibility (issue #13's C++ side), the checker accepts
-        its grant as ahead of the code (GRANTED_AHEAD_OF_CODE); once a source calls it, the
-        entry is stale and must go. The checker finds the call in the forms its PATTERNS read,
-        e.g. `co_await call("ChangeMessageVisibility", queue_url, ...)` as in src/aws/sqs.cpp."""
-        text = self.CHECKER.read_text()
-        ahead = re.search(r"\nGRANTED_AHEAD_OF_CODE = \{\n.*?\n\}\n", text, flags=re.S)
-        self.assertIsNotNone(ahead, "GRANTED_AHEAD_OF_CODE in the checker")
-        entry = re.search(r'\n    "ChangeMessageVisibility": .*?",\n(?=(    "|\}))', ahead.group(0),
-                          flags=re.S)
-        if entry is None:  # after the merge: the code's own action now
-            result = self.check()
-            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
-            self.assertRegex(result.stdout.partition("\nand, ")[0],
-                             r"sqs:ChangeMessageVisibility +ChangeMessageVisibility")
-            return
-        self.assertRegex(self.check().stdout,
-                         r"sqs:ChangeMessageVisibility +granted ahead of the code")
-        source = self.folder() / "src"
-        shutil.copytree(sam.ROOT / "src", source)
-        (source / "aws" / "sqs_visibility_probe.cpp").write_text(
-            'co_await call("ChangeMessageVisibility", queue_url, std::move(request));\n')
-        stale = self.check(source=source)
-        self.assertEqual(stale.returncode, 1, stale.stdout + stale.stderr)
-        self.assertIn("ChangeMessageVisibility is called now (at ", stale.stdout)
-        self.assertIn("sqs_visibility_probe.cpp:1): delete its entry from GRANTED_AHEAD_OF_CODE",
-                      stale.stdout)
-        # What the merge then looks like, the entry deleted: the template passes, and the
-        # action is the code's.
-        checker = self.folder() / "iam_policy_check.py"
-        checker.write_text(text.replace(ahead.group(0),
-                                        ahead.group(0).replace(entry.group(0), "\n")))
-        merged = self.check(source=source, checker=checker)
-        self.assertEqual(merged.returncode, 0, merged.stdout + merged.stderr)
-        self.assertRegex(merged.stdout.partition("\nand, ")[0],
+    def test_change_message_visibility_is_the_codes_own(self):
+        """The work queue's ChangeMessageVisibility (the busy backoff) is called by src/ and
+        granted by the template: nothing is granted ahead of the code any more."""
+        result = self.check()
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertRegex(result.stdout.partition("\nand, ")[0],
                          r"sqs:ChangeMessageVisibility +ChangeMessageVisibility")
+        self.assertNotIn("granted ahead of the code", result.stdout)
 
     def test_the_bucket_policy_deny_is_not_a_grant(self):
         # s3:* appears in the bucket policy (a Deny): were it read as the role's, the check
@@ -725,37 +698,6 @@ class MotoDeployTest(unittest.TestCase):
             self.assertNotIn("ListAccountSecrets", by_sid)
             self.assertNotIn("AccountSecrets", by_sid)
         return {"arn": work["QueueArn"], "mapping": mapping["UUID"]}
-
-    def deliver_work_queue(self, emu: RuntimeEmulator, queue_url: str, queue_arn: str,
-                           limit: int = 20) -> list:
-        """Lambda's event source mapping in its simplest form (one environment, a batch of one
-        message, as QueueBatchSize's default): receive a message, invoke the function with the
-        SQS event Lambda sends, delete it unless the answer lists it in batchItemFailures; until
-        the queue is empty. Returns the invocations' results."""
-        sqs = self.moto.client("sqs")
-        results = []
-        for _ in range(limit):
-            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1,
-                                           AttributeNames=["All"], WaitTimeSeconds=0,
-                                           VisibilityTimeout=900).get("Messages", [])
-            if not messages:
-                return results
-            records = [{
-                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {k: m["Attributes"][k] for k in (
-                    "ApproximateReceiveCount", "SentTimestamp", "SenderId",
-                    "ApproximateFirstReceiveTimestamp") if k in m["Attributes"]},
-                "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn, "awsRegion": sam.REGION} for m in messages]
-            result = emu.invoke({"Records": records})
-            results.append(result)
-            self.assertEqual(result.kind, "response", "\n".join(result.logs[-20:]))
-            failures = (result.payload or {}).get("batchItemFailures") or []
-            self.assertEqual(failures, [], json.dumps(result.payload)[:2000])
-            for m in messages:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-        self.fail(f"the work queue still has messages after {limit} invocations")
 
     def deploy(self, parameters: dict[str, str]) -> tuple[dict, dict]:
         """Deploys the expansion; returns (stack outputs, {logical id: physical id})."""
@@ -931,17 +873,22 @@ class MotoDeployTest(unittest.TestCase):
         result = emu.invoke(event)
         tail = "\n".join(result.logs[-20:])
         self.assertEqual(result.kind, "response", tail)
-        # A function that dispatches (OBSYNC_QUEUE_URL set, issue #13) queued the vault to the
-        # work queue: hand the messages to it as Lambda's event source mapping would. One that
-        # does not (built before the dispatch) synced inline and queued nothing. Once the
-        # dispatch is merged, only the first is right: then require len(results) > 1 here.
-        results = [result] + self.deliver_work_queue(emu, outputs["WorkQueueUrl"],
-                                                     scale_out["arn"])
-        path = "dispatched to the work queue, then" if len(results) > 1 else "inline,"
-        print(f"the scheduled run: {path} {len(results)} invocation(s)", file=sys.stderr)
-        if len(results) == 1:
-            self.assertTrue(result.payload["success"], json.dumps(result.payload)[:2000])
-            self.assertEqual(result.payload["details"]["sync_type"], "incremental")
+        # The function dispatches (OBSYNC_QUEUE_URL is set): the schedule queued the vault to the
+        # work queue; hand the messages to it as Lambda's event source mapping would.
+        self.assertTrue(result.payload["success"], json.dumps(result.payload)[:2000])
+        self.assertTrue(result.payload["dispatched"], json.dumps(result.payload)[:2000])
+        self.assertEqual(result.payload["vaults_queued"], 1)
+        self.assertEqual(result.payload["details"]["sync_type"], "incremental")
+        mapping = esm_driver.EventSourceMapping(self.moto.client("sqs"), outputs["WorkQueueUrl"],
+                                                scale_out["arn"], [emu])
+        mapping.start()
+        try:
+            mapping.wait_until_drained(120)
+        finally:
+            mapping.stop(60)
+        self.assertEqual([i.result.payload for i in mapping.invocations],
+                         [{"batchItemFailures": []}])
+        results = [result] + [i.result for i in mapping.invocations]
         dead = self.moto.client("sqs").get_queue_attributes(
             QueueUrl=outputs["DeadLetterQueueUrl"],
             AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
