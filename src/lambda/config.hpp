@@ -64,8 +64,8 @@ struct LambdaConfig {
     // OBSYNC_ACCOUNT_CONCURRENCY, 0..1000: at most this many vaults of one account synced at once
     // by SQS workers (0: no limit).
     int account_concurrency = 0;
-    // OBSYNC_RETRY_DELAY in whole seconds, 1..900: the first pause before a busy message is
-    // tried again (doubled on each receive, at most 900 s).
+    // OBSYNC_RETRY_DELAY in whole seconds, 1..900: the first pause of a queue message that waits
+    // (busy vault, full account) or is retried (doubled each time, at most 900 s).
     std::chrono::seconds retry_delay{60};
 
     static LambdaConfig from_environment();

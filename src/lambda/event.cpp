@@ -38,14 +38,12 @@ constexpr std::array<std::string_view, 10> k_request_fields = {
     "vault_id", "sync_type", "secret_id",   "dest_bucket",    "dest_prefix",
     "email",    "password",  "totp_secret", "vault_password", "dispatch",
 };
-constexpr std::array<std::string_view, 8> k_message_fields = {
-    "vault_id",    "sync_type", "secret_id",    "dest_bucket",
-    "dest_prefix", "obsync",    "continuation", "stalls",
+constexpr std::array<std::string_view, 10> k_message_fields = {
+    "vault_id", "sync_type",    "secret_id", "dest_bucket", "dest_prefix",
+    "obsync",   "continuation", "stalls",    "settled",     "waits",
 };
 // The message format encode_message() writes.
 constexpr std::int64_t k_message_format = 1;
-// A chain longer than this is refused: no vault needs a thousand invocations of 15 minutes.
-constexpr std::int64_t k_max_continuation = 1000;
 
 template <std::size_t N>
 std::string field_list(const std::array<std::string_view, N>& names) {
@@ -129,16 +127,22 @@ SyncEvent decode_fields(const json::object& object, EventSource source) {
             continue;
         }
         if (key == "obsync") {
-            if (small_count(value, key, k_max_continuation) != k_message_format) {
+            if (small_count(value, key, k_max_message_count) != k_message_format) {
                 refuse(400, "message format " + display_name(json::serialize(value)) +
                                 " is not known to this version (it writes and reads " +
                                 std::to_string(k_message_format) + ")");
             }
             continue;
         }
-        if (key == "continuation" || key == "stalls") {
-            (key == "stalls" ? event.stalls : event.continuation) =
-                static_cast<int>(small_count(value, key, k_max_continuation));
+        if (key == "settled") {
+            event.settled = small_count(value, key, std::int64_t{1} << 50);
+            continue;
+        }
+        if (key == "continuation" || key == "stalls" || key == "waits") {
+            int& count = key == "stalls"  ? event.stalls
+                         : key == "waits" ? event.waits
+                                          : event.continuation;
+            count = static_cast<int>(small_count(value, key, k_max_message_count));
             continue;
         }
         if (!value.is_string()) {
@@ -236,7 +240,7 @@ bool is_string_equal(const json::value* value, std::string_view text) {
     return value != nullptr && value->is_string() && value->get_string() == text;
 }
 
-std::variant<SyncEvent, SqsBatch> decode(std::string_view payload) {
+std::variant<SyncEvent, SqsBatch, Refusal> decode(std::string_view payload) {
     // An invocation without a payload (aws lambda invoke with none) asks for the defaults.
     if (payload.empty()) {
         return decode_request({}, EventSource::direct);
@@ -246,9 +250,11 @@ std::variant<SyncEvent, SqsBatch> decode(std::string_view payload) {
         document,
         "the event (a sync request, or an API Gateway, function URL, EventBridge or SQS event)");
     if (event.contains("Records")) {
+        // Its refusal keeps its source: an SQS envelope refused as a whole is not an answer the
+        // event source mapping may take for success (lambda::Function fails it instead).
         auto batch = decode_sqs_event(event);
         if (auto* refusal = std::get_if<Refusal>(&batch)) {
-            refuse(refusal->status, std::move(refusal->failure.message));
+            return std::move(*refusal);
         }
         return std::get<SqsBatch>(std::move(batch));
     }
@@ -352,11 +358,7 @@ bool SyncEvent::has_credentials() const {
 
 std::variant<SyncEvent, SqsBatch, Refusal> decode_event(std::string_view payload) {
     try {
-        auto decoded = decode(payload);
-        if (auto* batch = std::get_if<SqsBatch>(&decoded)) {
-            return std::move(*batch);
-        }
-        return std::get<SyncEvent>(std::move(decoded));
+        return decode(payload);
     } catch (Refused& refused) {
         return bad_input(guess_source(payload), std::move(refused));
     } catch (const std::exception&) {
@@ -401,6 +403,12 @@ std::string encode_message(const SyncEvent& event) {
     }
     if (event.stalls > 0) {
         body["stalls"] = event.stalls;
+    }
+    if (event.settled > 0) {
+        body["settled"] = event.settled;
+    }
+    if (event.waits > 0) {
+        body["waits"] = event.waits;
     }
     return json::serialize(body);
 }

@@ -4,6 +4,7 @@
 // request, or the refusal to answer instead (docs/lambda.md, "Events"). No network, no AWS here.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,9 @@
 
 namespace obsync::lambda {
 
+// The most a message's counters (continuation, stalls, waits) may say: no vault needs a thousand
+// invocations of 15 minutes.
+inline constexpr int k_max_message_count = 1000;
 // A request body (or a direct invocation's whole payload) larger than this is refused (413).
 inline constexpr std::size_t k_max_request_body = std::size_t{1} << 20;
 // The longest dest_prefix accepted, in bytes (S3 keys are at most 1024 bytes in all).
@@ -48,9 +52,13 @@ struct SyncEvent {
     // is set; none = dispatch when a queue is configured.
     std::optional<bool> dispatch;
     // Messages only: the invocations of the vault's chain so far (0 = the dispatched message),
-    // and how many of the last ones in a row made no progress.
+    // how many of the last ones in a row made no progress, how many files the last one found
+    // already backed up (its "unchanged": more of them next time is progress too), and how many
+    // times the message was put back to wait (busy vault, full account, time up).
     int continuation = 0;
     int stalls = 0;
+    std::int64_t settled = 0;
+    int waits = 0;
     SyncType sync_type = SyncType::incremental;
     std::optional<std::string> email;
     std::optional<std::string> password;

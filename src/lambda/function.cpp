@@ -27,23 +27,30 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// Logs each vault as it starts and ends, and writes its metrics record.
+// Logs each vault as it starts and ends, and writes its metrics record (or keeps it in `held`,
+// for the caller to write once it knows the attempt was the vault's last of the round).
 class LambdaObserver final : public backup::LoggingObserver {
 public:
-    LambdaObserver(Logger& log, const LambdaConfig& config)
-        : backup::LoggingObserver(log), m_config(config) {}
+    LambdaObserver(Logger& log, const LambdaConfig& config, std::vector<std::string>* held)
+        : backup::LoggingObserver(log), m_config(config), m_held(held) {}
 
     void vault_finished(const obsidian::VaultInfo& vault, const backup::VaultOutcome& outcome,
                         const sync::EngineResult* result) override {
         backup::LoggingObserver::vault_finished(vault, outcome, result);
         const auto dimensions = m_config.vault_metrics ? VaultMetricDimensions::per_vault
                                                        : VaultMetricDimensions::function;
-        m_log.write_line(
-            vault_metrics(outcome, m_config.function_name, epoch_ms(), dimensions).serialize());
+        std::string record =
+            vault_metrics(outcome, m_config.function_name, epoch_ms(), dimensions).serialize();
+        if (m_held != nullptr) {
+            m_held->push_back(std::move(record));
+        } else {
+            m_log.write_line(record);
+        }
     }
 
 private:
     const LambdaConfig& m_config;
+    std::vector<std::string>* m_held;
 };
 
 // The test hook (OBSYNC_LAMBDA_TEST_HOOKS=1 only): {"obsync_test_fault": "exception" | "abort"}
@@ -203,6 +210,12 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
 
     auto decoded = decode_event(invocation.payload);
     if (const auto* refusal = std::get_if<Refusal>(&decoded)) {
+        if (refusal->source == EventSource::sqs) {
+            // Answered, the event source mapping would delete every message of the batch: a
+            // function error keeps them (and SQS's redrive ends a batch that always fails).
+            m_log.error("SQS event refused as a whole", {{"error", refusal->failure.message}});
+            return Reply{"", FunctionError{"Obsync.BadSqsEvent", refusal->failure.message}};
+        }
         return refuse(*refusal, invocation);
     }
     const Budget budget = budget_for(started, remaining);
@@ -236,6 +249,16 @@ Reply Function::handle_request(const SyncEvent& event, const Invocation& invocat
                       invocation);
     }
     const AccountRef& ref = std::get<AccountRef>(resolved);
+    if (event.dispatch.value_or(false) && (m_config.queue_url.empty() || event.vault)) {
+        return refuse(Refusal{event.source, 400,
+                              backup::Failure{ErrorKind::bad_input,
+                                              m_config.queue_url.empty()
+                                                  ? "field 'dispatch' is true but this function "
+                                                    "has no queue (OBSYNC_QUEUE_URL)"
+                                                  : "field 'dispatch' applies to a request for "
+                                                    "every vault, not with 'vault_id'"}},
+                      invocation);
+    }
     m_log.info("sync requested",
                {{"event_source", std::string(to_string(event.source))},
                 {"sync_type", std::string(to_string(event.sync_type))},
@@ -270,8 +293,9 @@ Reply Function::handle_request(const SyncEvent& event, const Invocation& invocat
         request_account.emplace(m_io, m_http, m_config.api_url, *request_credentials,
                                 request_tokens);
     }
-    backup::BackupReport report = run_backup(
-        event, dest, ref, request_account ? &*request_account : nullptr, invocation, budget);
+    backup::BackupReport report =
+        run_backup(event, dest, ref, request_account ? &*request_account : nullptr, invocation,
+                   budget, nullptr);
     if (const auto login = request_tokens.load()) {
         m_log.add_secret(login->token);
     }
@@ -305,7 +329,8 @@ Reply Function::handle_request(const SyncEvent& event, const Invocation& invocat
 
 backup::BackupReport Function::run_backup(const SyncEvent& event, const Destination& dest,
                                           const AccountRef& ref, backup::Account* request_account,
-                                          const Invocation& invocation, const Budget& budget) {
+                                          const Invocation& invocation, const Budget& budget,
+                                          std::vector<std::string>* held_metrics) {
     backup::Account& account = request_account != nullptr ? *request_account : account_of(ref);
     if (request_account == nullptr) {
         mask_account(ref);
@@ -338,7 +363,7 @@ backup::BackupReport Function::run_backup(const SyncEvent& event, const Destinat
         storage_options.sse_kms_key_id = m_config.sse_kms_key_id;
         storage_options.sync_time = iso8601_utc(epoch_ms());
         backup::Storage storage(m_io, storage_options, m_aws.get());
-        LambdaObserver observer(m_log, m_config);
+        LambdaObserver observer(m_log, m_config, held_metrics);
         backup::BackupService service(m_io, m_http, account, m_keys);
         report = service.run(request, storage, observer);
     } catch (const Error& e) {

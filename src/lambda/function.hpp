@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "lambda/event.hpp"
 #include "lambda/response.hpp"
 #include "lambda/runtime_client.hpp"
+#include "lambda/work_policy.hpp"
 #include "net/http_client.hpp"
 #include "util/env.hpp"
 #include "util/log.hpp"
@@ -26,6 +28,8 @@
 namespace obsync::aws {
 class AwsClient;
 class Sqs;
+struct SqsBatchEntry;
+struct SqsBatchResult;
 }  // namespace obsync::aws
 
 namespace obsync::state {
@@ -72,6 +76,8 @@ private:
         boost::json::array queued;  // {"vault_id","name"[,"account"]} or {"account","secret_id"}
         std::size_t vaults = 0;
         std::size_t accounts = 0;
+        bool listed = false;                  // the account's vault list was read
+        std::set<std::string> vault_folders;  // the names and ids of the vaults listed
         std::vector<backup::Failure> errors;  // "<account>: <message>"
     };
 
@@ -81,9 +87,11 @@ private:
                          const Budget& budget);
     // Backs up what `event` asks for (one vault or all) of one account into `dest` (the account's
     // folder added), inline. `request_account`: an account built from the request's credentials.
+    // `held_metrics`: where the vaults' metrics records go instead of the log (null: the log).
     backup::BackupReport run_backup(const SyncEvent& event, const Destination& dest,
                                     const AccountRef& ref, backup::Account* request_account,
-                                    const Invocation& invocation, const Budget& budget);
+                                    const Invocation& invocation, const Budget& budget,
+                                    std::vector<std::string>* held_metrics);
     backup::Account& account_of(const AccountRef& ref);
     // Registers the account's credentials and token with the logger (best effort: a secret that
     // cannot be read has nothing to mask).
@@ -96,8 +104,18 @@ private:
     // in the result, never thrown.
     Dispatched queue_vaults(const SyncEvent& event, const AccountRef& ref,
                             const std::string& queue_url);
-    // Queues one account message per secret under ALLOWED_SECRET_PREFIX (but the own one).
-    Dispatched queue_accounts(const SyncEvent& event, const std::string& queue_url);
+    // Queues one account message per secret under ALLOWED_SECRET_PREFIX (but the own one, and
+    // any whose folder is in `taken`: the own account's vault folders).
+    Dispatched queue_accounts(const SyncEvent& event, const std::string& queue_url,
+                              const std::set<std::string>& taken);
+    // Sends `entries` in calls of at most 10; what a call failed on (or a call that failed as a
+    // whole, and the calls after it) is in `failed`, never thrown.
+    aws::SqsBatchResult send_entries(const std::string& queue_url,
+                                     std::vector<aws::SqsBatchEntry> entries);
+    // Sends `decision.next` again with a delay (MessageFate::wait); true when that failed and the
+    // record goes back to its queue instead.
+    bool wait(const SqsRecord& record, const std::string& queue_url,
+              const MessageDecision& decision);
     Reply handle_batch(const SqsBatch& batch, const Invocation& invocation, const Budget& budget);
     // One record of a batch; true when it goes in batchItemFailures.
     bool handle_record(const SqsRecord& record, const Invocation& invocation, const Budget& budget);
@@ -108,6 +126,10 @@ private:
     // Parks a message that failed for good in the dead-letter queue; true when that failed (the
     // message then goes back to its queue instead of being lost).
     bool park(const SqsRecord& record, const backup::Failure& failure);
+    // The queue a record came from (its eventSourceARN), else OBSYNC_QUEUE_URL.
+    std::string queue_of(const SqsRecord& record) const;
+    // A retryable failure: visible again after backoff(receive count) instead of the queue's
+    // whole visibility timeout.
     void retry_later(const SqsRecord& record, const std::string& queue_url);
     void emit_count(std::string name, std::int64_t count);
 

@@ -2,6 +2,7 @@
 // dispatched as one message per vault, and the SQS batches of the event source mapping, each
 // message one vault (or one account to dispatch), answered with a partial batch response.
 
+#include <algorithm>
 #include <random>
 
 #include <boost/json.hpp>
@@ -62,6 +63,48 @@ SyncEvent message_for(const SyncEvent& request, const AccountRef& ref,
 
 }  // namespace
 
+aws::SqsBatchResult Function::send_entries(const std::string& queue_url,
+                                           std::vector<aws::SqsBatchEntry> entries) {
+    aws::SqsBatchResult all;
+    for (std::size_t first = 0; first < entries.size(); first += aws::Sqs::k_max_batch_entries) {
+        const std::size_t last = std::min(entries.size(), first + aws::Sqs::k_max_batch_entries);
+        std::vector<aws::SqsBatchEntry> chunk(entries.begin() + static_cast<std::ptrdiff_t>(first),
+                                              entries.begin() + static_cast<std::ptrdiff_t>(last));
+        try {
+            aws::SqsBatchResult sent;
+            run_coro(m_io, [&]() -> asio::awaitable<void> {
+                sent = co_await m_sqs->send_message_batch(queue_url, std::move(chunk));
+            }());
+            all.sent.insert(all.sent.end(), sent.sent.begin(), sent.sent.end());
+            all.failed.insert(all.failed.end(), sent.failed.begin(), sent.failed.end());
+        } catch (const Error& e) {
+            // This call and the ones after it sent nothing: each entry is a failure of its own.
+            const backup::Failure failure = backup::failure_of(e);
+            for (std::size_t i = first; i < entries.size(); ++i) {
+                all.failed.push_back({entries[i].id, std::string(to_string(failure.kind)),
+                                      failure.message, !is_retryable(failure.kind)});
+            }
+            m_log.warning("SQS refused a batch of messages",
+                          {{"error_kind", std::string(to_string(failure.kind))},
+                           {"error", failure.message},
+                           {"unsent", entries.size() - first}});
+            break;
+        }
+    }
+    return all;
+}
+
+namespace {
+
+// A message SQS did not take, as a failure of the dispatch: retryable unless SQS said the
+// message itself is at fault.
+backup::Failure unsent(const std::string& what, const aws::SqsBatchFailure& failed) {
+    return backup::Failure{failed.sender_fault ? ErrorKind::bad_input : ErrorKind::unavailable,
+                           what + ": its message was not queued (" + failed.code + ")", false};
+}
+
+}  // namespace
+
 Function::Dispatched Function::queue_vaults(const SyncEvent& event, const AccountRef& ref,
                                             const std::string& queue_url) {
     Dispatched out;
@@ -74,39 +117,32 @@ Function::Dispatched Function::queue_vaults(const SyncEvent& event, const Accoun
         out.errors.push_back(prefixed("account " + ref.key(), backup::failure_of(e)));
         return out;
     }
+    out.listed = true;
     std::vector<aws::SqsBatchEntry> entries;
     for (std::size_t i = 0; i < vaults.size(); ++i) {
+        out.vault_folders.insert(vaults[i].name);
+        out.vault_folders.insert(vaults[i].id);
         entries.push_back(
             {"v" + std::to_string(i), encode_message(message_for(event, ref, vaults[i].id))});
     }
-    try {
-        aws::SqsBatchResult sent;
-        run_coro(m_io, [&]() -> asio::awaitable<void> {
-            sent = co_await m_sqs->send_message_batch(queue_url, std::move(entries));
-        }());
-        for (const auto& [id, message_id] : sent.sent) {
-            const obsidian::VaultInfo& vault = vaults.at(std::stoul(id.substr(1)));
-            json::object item{{"vault_id", vault.id}, {"name", vault.name}};
-            if (!ref.own()) {
-                item["account"] = ref.folder;
-            }
-            out.queued.push_back(std::move(item));
-            ++out.vaults;
+    const aws::SqsBatchResult sent = send_entries(queue_url, std::move(entries));
+    for (const auto& [id, message_id] : sent.sent) {
+        const obsidian::VaultInfo& vault = vaults.at(std::stoul(id.substr(1)));
+        json::object item{{"vault_id", vault.id}, {"name", vault.name}};
+        if (!ref.own()) {
+            item["account"] = ref.folder;
         }
-        for (const aws::SqsBatchFailure& failed : sent.failed) {
-            const obsidian::VaultInfo& vault = vaults.at(std::stoul(failed.id.substr(1)));
-            out.errors.push_back(backup::Failure{
-                failed.sender_fault ? ErrorKind::bad_input : ErrorKind::unavailable,
-                vault.name + ": SQS did not take its message (" + failed.code + ")", false});
-        }
-    } catch (const Error& e) {
-        out.errors.push_back(prefixed("queue", backup::failure_of(e)));
+        out.queued.push_back(std::move(item));
+        ++out.vaults;
+    }
+    for (const aws::SqsBatchFailure& failed : sent.failed) {
+        out.errors.push_back(unsent(vaults.at(std::stoul(failed.id.substr(1))).name, failed));
     }
     return out;
 }
 
-Function::Dispatched Function::queue_accounts(const SyncEvent& event,
-                                              const std::string& queue_url) {
+Function::Dispatched Function::queue_accounts(const SyncEvent& event, const std::string& queue_url,
+                                              const std::set<std::string>& taken) {
     Dispatched out;
     std::vector<aws::SecretListEntry> secrets;
     try {
@@ -132,33 +168,33 @@ Function::Dispatched Function::queue_accounts(const SyncEvent& event,
                 backup::Failure{ErrorKind::config, "secret " + secret.name + ": " + *why, true});
             continue;
         }
-        refs.push_back(std::get<AccountRef>(resolved));
+        const AccountRef& account = std::get<AccountRef>(resolved);
+        if (taken.contains(account.folder)) {
+            // <prefix>/<folder>/ is the own account's vault of that name: the two backups would
+            // nest. The secret is configuration and easy to rename; the vault is the user's.
+            const std::string why = "secret " + secret.name + ": its folder '" + account.folder +
+                                    "' is the folder of a vault of the function's own account; "
+                                    "rename the secret";
+            m_log.error("an account's folder is taken", {{"secret_id", secret.name}});
+            out.errors.push_back(backup::Failure{ErrorKind::config, why, true});
+            continue;
+        }
+        refs.push_back(account);
         entries.push_back({"a" + std::to_string(refs.size() - 1),
                            encode_message(message_for(event, refs.back(), std::nullopt))});
     }
     if (entries.empty()) {
         return out;
     }
-    try {
-        aws::SqsBatchResult sent;
-        run_coro(m_io, [&]() -> asio::awaitable<void> {
-            sent = co_await m_sqs->send_message_batch(queue_url, std::move(entries));
-        }());
-        for (const auto& [id, message_id] : sent.sent) {
-            const AccountRef& ref = refs.at(std::stoul(id.substr(1)));
-            out.queued.push_back(
-                json::object{{"account", ref.folder}, {"secret_id", ref.secret_id}});
-            ++out.accounts;
-        }
-        for (const aws::SqsBatchFailure& failed : sent.failed) {
-            const AccountRef& ref = refs.at(std::stoul(failed.id.substr(1)));
-            out.errors.push_back(backup::Failure{
-                failed.sender_fault ? ErrorKind::bad_input : ErrorKind::unavailable,
-                "account " + ref.folder + ": SQS did not take its message (" + failed.code + ")",
-                false});
-        }
-    } catch (const Error& e) {
-        out.errors.push_back(prefixed("queue", backup::failure_of(e)));
+    const aws::SqsBatchResult sent = send_entries(queue_url, std::move(entries));
+    for (const auto& [id, message_id] : sent.sent) {
+        const AccountRef& ref = refs.at(std::stoul(id.substr(1)));
+        out.queued.push_back(json::object{{"account", ref.folder}, {"secret_id", ref.secret_id}});
+        ++out.accounts;
+    }
+    for (const aws::SqsBatchFailure& failed : sent.failed) {
+        out.errors.push_back(
+            unsent("account " + refs.at(std::stoul(failed.id.substr(1))).folder, failed));
     }
     return out;
 }
@@ -180,32 +216,28 @@ Reply Function::dispatch(const SyncEvent& event, const Destination& dest, const 
     // One account named: its vaults. Otherwise the own account's vaults (when it has one) and,
     // under ALLOWED_SECRET_PREFIX, one message per other account, whose worker lists its vaults
     // (so one invocation never signs in to every account in turn).
+    std::set<std::string> own_folders;
     if (!ref.own() || m_has_own_account) {
         Dispatched own = queue_vaults(event, ref, m_config.queue_url);
-        if (own.vaults == 0 && retryable_of(own.errors)) {
+        if (!own.listed && retryable_of(own.errors)) {
             // The vault list failed for now: a worker tries again, with the queue's retries.
             m_log.warning("the vault list failed: queueing the account instead",
                           {{"account", ref.key()}, {"error", own.errors.front().message}});
-            std::vector<aws::SqsBatchEntry> entry{
-                {"a", encode_message(message_for(event, ref, std::nullopt))}};
-            try {
-                aws::SqsBatchResult sent;
-                run_coro(m_io, [&]() -> asio::awaitable<void> {
-                    sent = co_await m_sqs->send_message_batch(m_config.queue_url, std::move(entry));
-                }());
-                if (sent.failed.empty()) {
-                    own.errors.clear();
-                    own.queued.push_back(json::object{{"account", ref.key()}});
-                    own.accounts = 1;
-                }
-            } catch (const Error& e) {
-                own.errors.push_back(prefixed("queue", backup::failure_of(e)));
+            const aws::SqsBatchResult sent = send_entries(
+                m_config.queue_url, {{"a", encode_message(message_for(event, ref, std::nullopt))}});
+            if (sent.failed.empty()) {
+                own.errors.clear();
+                own.queued.push_back(json::object{{"account", ref.key()}});
+                own.accounts = 1;
+            } else {
+                own.errors.push_back(unsent("account " + ref.key(), sent.failed.front()));
             }
         }
+        own_folders = std::move(own.vault_folders);
         add(std::move(own));
     }
     if (ref.own() && !m_config.allowed_secret_prefix.empty()) {
-        add(queue_accounts(event, m_config.queue_url));
+        add(queue_accounts(event, m_config.queue_url, own_folders));
     }
     if (all.vaults + all.accounts > 0) {
         emit_count("MessagesQueued", static_cast<std::int64_t>(all.vaults + all.accounts));
@@ -242,10 +274,21 @@ Reply Function::dispatch(const SyncEvent& event, const Destination& dest, const 
         m_log.error("dispatch failed",
                     {{"error_kind", std::string(to_string(f.kind))}, {"error", f.message}});
     }
+    const bool configuration = std::any_of(
+        all.errors.begin(), all.errors.end(),
+        [](const backup::Failure& f) { return f.configuration || f.kind == ErrorKind::config; });
+    const auto permanent =
+        std::count_if(all.errors.begin(), all.errors.end(),
+                      [](const backup::Failure& f) { return !is_retryable(f.kind); });
+    if (permanent > 0) {
+        emit_count("PermanentFailures", static_cast<std::int64_t>(permanent));
+    }
     if (is_http(event.source)) {
-        return Reply{
-            to_json_text(wrap_for_source(event.source, retryable ? 503 : 200, std::move(body))),
-            std::nullopt};
+        // As for a sync (http_status): 500 when the function's own setup failed (a queue or a
+        // secret that does not exist, AWS access denied), 503 when a retry may help.
+        const unsigned status = configuration ? 500 : retryable ? 503 : 200;
+        return Reply{to_json_text(wrap_for_source(event.source, status, std::move(body))),
+                     std::nullopt};
     }
     if (retryable) {
         // Lambda retries an asynchronous invocation (the schedule): what was queued already is
@@ -266,23 +309,21 @@ Reply Function::handle_batch(const SqsBatch& batch, const Invocation& invocation
     std::vector<std::string> failures;
     std::size_t index = 0;
     for (const SqsRecord& record : batch.records) {
-        // Past the point where nothing new starts, the rest goes back untouched (the first one
-        // always runs: a stopped run still checkpoints and continues).
-        if (index++ > 0 &&
+        bool listed = false;
+        const auto* message = std::get_if<SyncEvent>(&record.message);
+        // Past the point where nothing new starts, the rest waits for another invocation (the
+        // first record always runs: a stopped run still checkpoints and continues).
+        if (index++ > 0 && message != nullptr &&
             sync::Deadline(budget.end - budget.margin, budget.end - budget.margin / 2).stopping()) {
-            m_log.info("message left for later: the invocation's time is up",
-                       {{"message_id", record.message_id}});
-            std::string queue_url;
-            try {
-                queue_url = queue_url_of_arn(record.queue_arn);
-            } catch (const Error&) {
-                queue_url = m_config.queue_url;
-            }
-            retry_later(record, queue_url);
-            failures.push_back(record.message_id);
-            continue;
+            listed = wait(record, queue_of(record),
+                          wait_for(*message, backup::Failure{ErrorKind::unavailable,
+                                                             "the invocation's time was up "
+                                                             "before the message's turn",
+                                                             false}));
+        } else {
+            listed = handle_record(record, invocation, budget);
         }
-        if (handle_record(record, invocation, budget)) {
+        if (listed) {
             failures.push_back(record.message_id);
         }
     }
@@ -297,14 +338,18 @@ Reply Function::handle_batch(const SqsBatch& batch, const Invocation& invocation
     return Reply{to_json_text(batch_response(failures)), std::nullopt};
 }
 
+std::string Function::queue_of(const SqsRecord& record) const {
+    try {
+        return queue_url_of_arn(record.queue_arn);
+    } catch (const Error&) {
+        // Not from an event source mapping: what it starts goes to the configured queue, if any.
+        return m_config.queue_url;
+    }
+}
+
 bool Function::handle_record(const SqsRecord& record, const Invocation& invocation,
                              const Budget& budget) {
-    std::string queue_url = m_config.queue_url;
-    try {
-        queue_url = queue_url_of_arn(record.queue_arn);
-    } catch (const Error&) {
-        // Not from an event source mapping: continuations go to the configured queue, if any.
-    }
+    const std::string queue_url = queue_of(record);
     if (const auto* refusal = std::get_if<Refusal>(&record.message)) {
         return park(record, refusal->failure);
     }
@@ -325,7 +370,8 @@ bool Function::handle_record(const SqsRecord& record, const Invocation& invocati
                                     {"account", ref.key()},
                                     {"vault_id", message.vault.value_or("")},
                                     {"sync_type", std::string(to_string(message.sync_type))},
-                                    {"continuation", message.continuation}});
+                                    {"continuation", message.continuation},
+                                    {"waits", message.waits}});
     if (!message.vault) {
         // An account to dispatch: its vaults go to the queue the message came from.
         if (queue_url.empty()) {
@@ -345,8 +391,10 @@ bool Function::handle_record(const SqsRecord& record, const Invocation& invocati
             return false;
         }
         if (const auto retryable = retryable_of(done.errors)) {
+            // Whatever was queued already is queued again then: the leases make that harmless.
             m_log.warning("account dispatch failed for now",
                           {{"message_id", record.message_id}, {"error", retryable->message}});
+            retry_later(record, queue_url);
             return true;
         }
         return park(record, done.errors.front());
@@ -360,8 +408,7 @@ bool Function::run_vault_message(const SqsRecord& record, const SyncEvent& messa
                                  const std::string& queue_url, const Invocation& invocation,
                                  const Budget& budget) {
     // At most OBSYNC_ACCOUNT_CONCURRENCY vaults of the account at once: without a free slot the
-    // message is sent again with a delay (its receive count stays, so a long queue of one
-    // account never ends in the dead-letter queue for waiting).
+    // message waits (sent again with a delay).
     std::optional<int> slot;
     const std::string owner = "lambda:" + invocation.request_id + "@" + unique_run_owner();
     if (m_config.account_concurrency > 0) {
@@ -373,32 +420,23 @@ bool Function::run_vault_message(const SqsRecord& record, const SyncEvent& messa
         } catch (const Error& e) {
             m_log.warning("the account's slots could not be read",
                           {{"message_id", record.message_id}, {"error", e.what()}});
+            retry_later(record, queue_url);
             return true;
         }
         if (!slot) {
-            thread_local std::minstd_rand random{std::random_device{}()};
-            const auto base = m_config.retry_delay.count();
-            const int delay = static_cast<int>(std::min<std::int64_t>(
-                900, base + static_cast<std::int64_t>(random() % (base + 1))));
-            m_log.info("the account's slots are all taken: the message waits",
-                       {{"message_id", record.message_id},
-                        {"account", ref.key()},
-                        {"account_concurrency", m_config.account_concurrency},
-                        {"delay_s", delay}});
-            try {
-                run_coro(m_io, [&]() -> asio::awaitable<void> {
-                    (void)co_await m_sqs->send_message(queue_url, record.body, delay);
-                }());
-                return false;
-            } catch (const Error& e) {
-                m_log.warning("the message could not be sent again: it returns to the queue",
-                              {{"message_id", record.message_id}, {"error", e.what()}});
-                return true;
-            }
+            return wait(
+                record, queue_url,
+                wait_for(message, backup::Failure{ErrorKind::busy,
+                                                  "the account's " +
+                                                      std::to_string(m_config.account_concurrency) +
+                                                      " slot(s) are all taken",
+                                                  false}));
         }
     }
 
-    const backup::BackupReport report = run_backup(message, dest, ref, nullptr, invocation, budget);
+    std::vector<std::string> metrics;
+    const backup::BackupReport report =
+        run_backup(message, dest, ref, nullptr, invocation, budget, &metrics);
     if (slot) {
         try {
             run_coro(m_io, m_slots->release(ref.key(), *slot, owner));
@@ -409,6 +447,14 @@ bool Function::run_vault_message(const SqsRecord& record, const SyncEvent& messa
     }
 
     const MessageDecision decision = decide_message(message, report);
+    // The vault's metrics count an attempt that ends its part of the round: not one that waits
+    // or is retried (a duplicate meeting the lease, a network failure the retry gets past), so
+    // that SyncSuccess alarms on what failed, not on what the queue is still working on.
+    if (decision.fate != MessageFate::wait && decision.fate != MessageFate::retry) {
+        for (const std::string& line : metrics) {
+            m_log.write_line(line);
+        }
+    }
     m_log.log(
         decision.fate == MessageFate::done || decision.fate == MessageFate::continue_
             ? LogLevel::info
@@ -422,19 +468,20 @@ bool Function::run_vault_message(const SqsRecord& record, const SyncEvent& messa
         case MessageFate::done:
             return false;
         case MessageFate::retry:
-            return true;
-        case MessageFate::retry_later:
             retry_later(record, queue_url);
             return true;
+        case MessageFate::wait:
+            return wait(record, queue_url, decision);
         case MessageFate::park:
             return park(record, *decision.failure);
         case MessageFate::stalled:
-            m_log.error("the vault's continuation made no progress: stopped",
+            m_log.error("the vault's continuation stopped",
                         {{"message_id", record.message_id},
                          {"vault_id", message.vault.value_or("")},
                          {"account", ref.key()},
                          {"continuation", message.continuation},
-                         {"stalls", decision.next.stalls}});
+                         {"stalls", decision.next.stalls},
+                         {"error", decision.failure ? decision.failure->message : ""}});
             emit_count("ContinuationStalled", 1);
             return false;
         case MessageFate::continue_:
@@ -455,6 +502,35 @@ bool Function::run_vault_message(const SqsRecord& record, const SyncEvent& messa
         // The message itself returns: a rerun resumes from the checkpoint just the same.
         m_log.warning("the continuation could not be queued: the message returns instead",
                       {{"message_id", record.message_id}, {"error", e.what()}});
+        retry_later(record, queue_url);
+        return true;
+    }
+}
+
+bool Function::wait(const SqsRecord& record, const std::string& queue_url,
+                    const MessageDecision& decision) {
+    if (decision.fate == MessageFate::park) {
+        return park(record, *decision.failure);
+    }
+    // backoff(waits) plus up to as much again at random, so that messages that met the same
+    // busy vault or full account do not all come back at the same second.
+    thread_local std::minstd_rand random{std::random_device{}()};
+    const auto base = backoff(m_config.retry_delay, decision.next.waits).count();
+    const int delay = static_cast<int>(std::min<std::int64_t>(
+        900, base + static_cast<std::int64_t>(random() % static_cast<unsigned>(base + 1))));
+    m_log.info("message waits", {{"message_id", record.message_id},
+                                 {"waits", decision.next.waits},
+                                 {"delay_s", delay},
+                                 {"why", decision.failure ? decision.failure->message : ""}});
+    try {
+        run_coro(m_io, [&]() -> asio::awaitable<void> {
+            (void)co_await m_sqs->send_message(queue_url, encode_message(decision.next), delay);
+        }());
+        return false;
+    } catch (const Error& e) {
+        m_log.warning("the message could not be sent again: it returns to the queue",
+                      {{"message_id", record.message_id}, {"error", e.what()}});
+        retry_later(record, queue_url);
         return true;
     }
 }
@@ -477,6 +553,7 @@ bool Function::park(const SqsRecord& record, const backup::Failure& failure) {
     } catch (const Error& e) {
         m_log.warning("the dead-letter queue refused the message: it returns to its queue",
                       {{"message_id", record.message_id}, {"error", e.what()}});
+        retry_later(record, queue_of(record));
         return true;
     }
 }
@@ -485,7 +562,7 @@ void Function::retry_later(const SqsRecord& record, const std::string& queue_url
     if (queue_url.empty() || record.receipt_handle.empty()) {
         return;  // back after the queue's own visibility timeout
     }
-    const auto delay = busy_backoff(m_config.retry_delay, record.receive_count);
+    const auto delay = backoff(m_config.retry_delay, record.receive_count);
     try {
         run_coro(m_io, m_sqs->change_message_visibility(queue_url, record.receipt_handle,
                                                         static_cast<int>(delay.count())));

@@ -12,9 +12,23 @@ namespace json = boost::json;
 
 namespace {
 
-Refusal refused(std::string message) {
-    return Refusal{EventSource::sqs, 400,
-                   backup::Failure{ErrorKind::bad_input, std::move(message)}};
+// The source of an envelope's refusal: SQS when any record says it comes from SQS (then the
+// function fails the invocation, so that the event source mapping keeps the messages), else
+// direct (another service's batch, answered with a refusal).
+Refusal refused(std::string message, EventSource source = EventSource::sqs) {
+    return Refusal{source, 400, backup::Failure{ErrorKind::bad_input, std::move(message)}};
+}
+
+bool any_sqs_record(const json::array& records) {
+    for (const json::value& value : records) {
+        if (value.is_object()) {
+            const json::value* source = value.get_object().if_contains("eventSource");
+            if (source != nullptr && source->is_string() && source->get_string() == "aws:sqs") {
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 const json::string* string_member(const json::object& object, std::string_view key) {
@@ -47,16 +61,19 @@ int receive_count(const json::object& record) {
 std::variant<SqsBatch, Refusal> decode_sqs_event(const json::object& event) {
     const json::value* records = event.if_contains("Records");
     if (records == nullptr || !records->is_array() || records->get_array().empty()) {
-        return refused("an event with 'Records' must have a non-empty array of them");
+        return refused("an event with 'Records' must have a non-empty array of them",
+                       EventSource::direct);
     }
+    const EventSource shape =
+        any_sqs_record(records->get_array()) ? EventSource::sqs : EventSource::direct;
     if (records->get_array().size() > k_max_sqs_records) {
-        return refused("an SQS event has at most " + std::to_string(k_max_sqs_records) +
-                       " records");
+        return refused("an SQS event has at most " + std::to_string(k_max_sqs_records) + " records",
+                       shape);
     }
     SqsBatch batch;
     for (const json::value& value : records->get_array()) {
         if (!value.is_object()) {
-            return refused("every record of an SQS event must be an object");
+            return refused("every record of an SQS event must be an object", shape);
         }
         const json::object& record = value.get_object();
         const json::string* source = string_member(record, "eventSource");
@@ -64,11 +81,12 @@ std::variant<SqsBatch, Refusal> decode_sqs_event(const json::object& event) {
             return refused(
                 "only SQS events are accepted with 'Records' (eventSource aws:sqs): invoke the "
                 "function directly, through its URL, API Gateway, an EventBridge schedule or its "
-                "SQS queue");
+                "SQS queue",
+                shape);
         }
         const json::string* id = string_member(record, "messageId");
         if (id == nullptr || id->empty()) {
-            return refused("an SQS record has no messageId");
+            return refused("an SQS record has no messageId", shape);
         }
         SqsRecord out;
         out.message_id = std::string(*id);

@@ -19,7 +19,9 @@ inline constexpr std::size_t k_max_sqs_records = 10'000;
 
 // The batch of an event whose "Records" are SQS messages ("eventSource": "aws:sqs"), each body
 // decoded by decode_message(). A record without a messageId, another event source (SNS, S3),
-// or no records at all refuse the whole event (400): Lambda never sends those.
+// or no records at all refuse the whole event (400): Lambda never sends those. The refusal's
+// source is EventSource::sqs when any record is an SQS one: such an event must fail the
+// invocation, never be answered (the event source mapping would delete every message).
 std::variant<SqsBatch, Refusal> decode_sqs_event(const boost::json::object& event);
 
 // The queue URL of an SQS queue ARN (arn:PARTITION:sqs:REGION:ACCOUNT:NAME):

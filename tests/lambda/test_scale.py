@@ -217,6 +217,10 @@ class ScaleOutTest(QueueCase):
         self.assertEqual(set(by_account), {"own", "bob", "carol"})
         for account, intervals in by_account.items():
             self.assertLessEqual(most_at_once(intervals), 2, f"account {account}")
+        # ... and the limit was met: some message waited for a slot of its account.
+        waits = [json.loads(l.text) for emu in workers for l in emu.all_logs
+                 if '"message waits"' in l.text]
+        self.assertTrue(any("slot(s) are all taken" in w["why"] for w in waits), waits)
         self.assertEqual(self.dlq_bodies(), [])
         # Each vault's state is its own, under its account's destination.
         items = loopback.table_items(self.ddb, self.table)
@@ -257,6 +261,14 @@ class ScaleOutTest(QueueCase):
         self.assert_bucket_mirrors(self.corpora[("own", "Own A")], f"{self.prefix}/Own A")
         self.assertEqual(esm_driver.queue_counts(self.sqs, self.queue.url)["visible"], 0)
 
+        # "dispatch": true with a vault named is a contradiction, refused.
+        self.assert_refused(worker.invoke({"dispatch": True, "vault_id": "Own A"}), None, "bad_input")
+        # An SQS envelope that cannot be read fails the invocation, so that the event source
+        # mapping keeps its messages (an answer would have them deleted).
+        broken = worker.invoke({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]})
+        self.assertEqual(broken.kind, "error", self.describe(broken))
+        self.assertEqual(broken.error_type, "Obsync.BadSqsEvent")
+
         # A secret outside the prefix, or nested below it, is refused before anything runs.
         for secret_id in (self.secret_id + "-other", self.account_prefix + "team/bob"):
             result = worker.invoke({"secret_id": secret_id, "dispatch": False})
@@ -264,6 +276,22 @@ class ScaleOutTest(QueueCase):
         result = worker.invoke(apigw_v1(
             {"secret_id": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x"}))
         self.assert_refused(result, 403, "bad_input")
+
+
+    def test_an_account_whose_folder_is_an_own_vaults_is_not_dispatched(self):
+        self.start_accounts(accounts=("own", "bob"))
+        self.seed_vault("own", "bob")  # <prefix>/bob/ is this vault's folder
+        self.seed_vault("bob", "Bob A")
+        self.write_secrets()
+        (worker,) = self.workers(1)
+        result = worker.invoke({})
+        self.assertEqual(result.kind, "response", self.describe(result))
+        body = result.payload
+        self.assertFalse(body["success"])
+        self.assertEqual((body["vaults_queued"], body["accounts_queued"]), (1, 0))
+        self.assertEqual(len(body["errors"]), 1, body)
+        self.assertIn("rename the secret", body["errors"][0])
+        self.assertTrue(any('"PermanentFailures"' in l for l in result.logs))
 
 
 class ContinuationTest(QueueCase):
@@ -357,43 +385,60 @@ class QueueFaultsTest(QueueCase):
         # per vault, so the count is what tells).
         files = sum(len(loopback.source_files(c)) for c in self.corpora.values())
         self.assertEqual(len(self.fake.pulls()), files)
-        # The copies met the lease (busy: back later) or found nothing left to do.
-        busy = [l for emu in workers for l in emu.all_logs if '"fate":"retry_later"' in l.text]
-        done = [i for i in mapping.invocations if i.kind == "response" and not i.failed_ids]
-        self.assertEqual(len(done), len(copies), "every copy ends deleted")
-        self.assertEqual(len(mapping.invocations), len(copies) + len(busy))
+        # A copy that met the lease (busy) waited: sent again with a delay and deleted, so its
+        # receive count never grows toward the DLQ; the others found nothing left to do.
+        waited = [l for emu in workers for l in emu.all_logs if '"fate":"wait"' in l.text]
+        self.assertTrue(all(i.kind == "response" and not i.failed_ids for i in mapping.invocations),
+                        "every invocation answered and every message was deleted")
+        self.assertEqual(len(mapping.invocations), len(copies) + len(waited))
+        self.assertEqual(max(r for i in mapping.invocations for r in i.receive_counts), 1)
 
     def test_a_worker_killed_mid_vault_is_finished_by_another(self):
-        self.start_accounts("--latency-ms", "150", accounts=("own",))
+        self.start_accounts("--pull-latency-ms", "150", accounts=("own",))
         self.seed_vault("own", "Killed", notes=30)
         self.write_secrets()
         workers = self.workers(2, OBSYNC_CONCURRENCY="1")
         self.assertEqual(workers[0].invoke({}).payload["vaults_queued"], 1)
         mapping = self.esm(workers)
         mapping.start()
-        time.sleep(0.5)
+        # Kill the worker once it holds the vault and has committed a few files.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(self.fake.pulls()) < 8:
+            time.sleep(0.05)
+        self.assertGreaterEqual(len(self.fake.pulls()), 8, "the sync did not get going")
         killed = mapping.kill_in_flight(timeout=30)
-        # Let it download a little before the kill? It is already mid-invocation; the message
-        # returns after the visibility timeout and the lease's expiry.
+        self.assertTrue(any('"vault claimed"' in l.text for l in workers[killed].all_logs))
         mapping.wait_until_drained(180)
         mapping.stop(60)
         self.assert_esm_healthy(mapping)
         self.assert_all_backed_up()
-        kinds = [i.kind for i in sorted(mapping.invocations, key=lambda i: i.started_at)]
-        self.assertIn("crash", kinds)
-        self.assertEqual(kinds[-1], "response")
-        self.assertTrue(any(i.worker != killed or i.kind == "response" for i in mapping.invocations))
+        self.assert_no_vault_ran_twice_at_once(workers, mapping)
+        ordered = sorted(mapping.invocations, key=lambda i: i.started_at)
+        self.assertEqual(ordered[0].kind, "crash")
+        self.assertEqual(ordered[0].worker, killed)
+        # The message came back (its second receive) and that run finished the vault.
+        self.assertEqual(ordered[-1].kind, "response")
+        self.assertEqual(ordered[-1].receive_counts, [2])
+        self.assertEqual(ordered[-1].failed_ids, [])
         self.assertEqual(self.dlq_bodies(), [])
 
-    def test_a_wrong_vault_password_reaches_the_dlq_once_and_blocks_nothing(self):
-        self.start_accounts(accounts=("own", "bob"))
+    def test_wrong_passwords_reach_the_dlq_once_and_block_nothing(self):
+        self.start_accounts()
         self.seed_vault("own", "Good 1")
         self.seed_vault("own", "Bad")
         self.seed_vault("bob", "Good 2")
+        self.seed_vault("carol", "Unreachable")
         self.write_secrets(wrong={"Bad"})
+        # carol's secret has a wrong account password: her account message cannot sign in.
+        self.moto.client("secretsmanager").put_secret_value(
+            SecretId=self.account_prefix + "carol",
+            SecretString=json.dumps({"email": OTHERS["carol"][0], "password": "wrong-SECRET-pw",
+                                     "totp_secret": TOTP_SECRET}))
+        self.extra_secrets.append("wrong-SECRET-pw")
         workers = self.workers(2)
         result = workers[0].invoke({})
         self.assertEqual(result.payload["vaults_queued"], 2, self.describe(result))
+        self.assertEqual(result.payload["accounts_queued"], 2, self.describe(result))
         mapping = self.esm(workers)
         mapping.start()
         mapping.wait_until_drained(180)
@@ -404,14 +449,23 @@ class QueueFaultsTest(QueueCase):
         self.assertEqual(loopback.bucket_files(self.s3, self.bucket, f"{self.prefix}/Bad"), {})
         bad_id = self.fake.vault_ids()["Bad"]
         parked = self.dlq_bodies()
-        self.assertEqual([b.get("vault_id") for b in parked], [bad_id])
-        # Tried once: a wrong password is not retried.
-        tries = [i for i in mapping.invocations if any(bad_id in b for b in i.bodies)]
-        self.assertEqual(len(tries), 1)
-        self.assertEqual(tries[0].failed_ids, [])
+        self.assertEqual(sorted(json.dumps(b, sort_keys=True) for b in parked), sorted([
+            json.dumps({"obsync": 1, "vault_id": bad_id, "sync_type": "incremental"}, sort_keys=True),
+            json.dumps({"obsync": 1, "secret_id": self.account_prefix + "carol",
+                        "sync_type": "incremental"}, sort_keys=True),
+        ]))
+        # Each tried once: a wrong password is not retried.
+        for needle in (bad_id, self.account_prefix + "carol"):
+            tries = [i for i in mapping.invocations if any(needle in b for b in i.bodies)]
+            self.assertEqual(len(tries), 1, needle)
+            self.assertEqual(tries[0].failed_ids, [])
         failures = [l for emu in workers for l in emu.all_logs
                     if '"PermanentFailures"' in l.text and '"_aws"' in l.text]
-        self.assertEqual(len(failures), 1)
+        self.assertEqual(len(failures), 2)
+        # The failed vault's metrics say so (SyncSuccess 0), once.
+        bad_metrics = [json.loads(l.text) for emu in workers for l in emu.all_logs
+                       if '"_aws"' in l.text and bad_id in l.text]
+        self.assertEqual([m["SyncSuccess"] for m in bad_metrics], [0])
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ TEST(WorkMessage, EncodeThenDecodeKeepsEveryField) {
     e.dest_prefix = "";
     e.continuation = 4;
     e.stalls = 2;
+    e.settled = 12345;
+    e.waits = 7;
     const std::string body = encode_message(e);
     const json::object doc = json::parse(body).as_object();
     EXPECT_EQ(doc.at("obsync").as_int64(), 1);
@@ -65,6 +67,8 @@ TEST(WorkMessage, EncodeThenDecodeKeepsEveryField) {
     EXPECT_EQ(back.dest_prefix, std::optional<std::string>(""));
     EXPECT_EQ(back.continuation, 4);
     EXPECT_EQ(back.stalls, 2);
+    EXPECT_EQ(back.settled, 12345);
+    EXPECT_EQ(back.waits, 7);
 }
 
 TEST(WorkMessage, AnAccountMessageHasNoVaultAndDefaultsToIncremental) {
@@ -131,6 +135,20 @@ TEST(SqsEnvelope, EachRecordIsDecodedOnItsOwn) {
     EXPECT_TRUE(std::holds_alternative<Refusal>(records[1].message));
     EXPECT_EQ(records[1].receive_count, 7);
     EXPECT_EQ(records[1].body, "garbage");
+}
+
+TEST(SqsEnvelope, ABrokenSqsEnvelopeIsRefusedAsSqsSoThatItFailsTheInvocation) {
+    for (const std::string& event :
+         {std::string(R"({"Records":[{"eventSource":"aws:sqs","body":"{}"}]})"),
+          std::string(
+              R"({"Records":[{"eventSource":"aws:sqs","messageId":"a","body":"{}"},1]})")}) {
+        auto result = decode_event(event);
+        ASSERT_TRUE(std::holds_alternative<Refusal>(result)) << event;
+        EXPECT_EQ(std::get<Refusal>(result).source, EventSource::sqs) << event;
+    }
+    auto sns = decode_event(R"({"Records":[{"eventSource":"aws:sns","messageId":"x"}]})");
+    ASSERT_TRUE(std::holds_alternative<Refusal>(sns));
+    EXPECT_EQ(std::get<Refusal>(sns).source, EventSource::direct);
 }
 
 TEST(SqsEnvelope, OtherBatchesAndBrokenEnvelopesAreRefusedAsAWhole) {
@@ -219,15 +237,24 @@ TEST(MessageFate, FailuresByKind) {
     EXPECT_EQ(decide_message(m, before).fate, MessageFate::park);
 
     backup::VaultOutcome v;
-    v.error = backup::Failure{ErrorKind::busy, "held", false};
-    EXPECT_EQ(decide_message(m, one_vault(v)).fate, MessageFate::retry_later);
     v.error = backup::Failure{ErrorKind::crypto, "wrong vault password", false};
     const MessageDecision parked = decide_message(m, one_vault(v));
     EXPECT_EQ(parked.fate, MessageFate::park);
     ASSERT_TRUE(parked.failure);
     EXPECT_EQ(parked.failure->kind, ErrorKind::crypto);
-    v.error = backup::Failure{ErrorKind::throttled, "slow down", false};
-    EXPECT_EQ(decide_message(m, one_vault(v)).fate, MessageFate::retry);
+    // As docs/lambda.md's table says: retried are network, throttled, unavailable; parked are
+    // auth, mfa, crypto, protocol, not_found, denied, storage, config, bad_input.
+    for (const ErrorKind kind :
+         {ErrorKind::network, ErrorKind::throttled, ErrorKind::unavailable}) {
+        v.error = backup::Failure{kind, "x", false};
+        EXPECT_EQ(decide_message(m, one_vault(v)).fate, MessageFate::retry) << to_string(kind);
+    }
+    for (const ErrorKind kind : {ErrorKind::auth, ErrorKind::mfa, ErrorKind::crypto,
+                                 ErrorKind::protocol, ErrorKind::not_found, ErrorKind::denied,
+                                 ErrorKind::storage, ErrorKind::config, ErrorKind::bad_input}) {
+        v.error = backup::Failure{kind, "x", false};
+        EXPECT_EQ(decide_message(m, one_vault(v)).fate, MessageFate::park) << to_string(kind);
+    }
     // No vault and no error is never taken for done.
     EXPECT_EQ(decide_message(m, backup::BackupReport{}).fate, MessageFate::retry);
 }
@@ -276,14 +303,75 @@ TEST(MessageFate, AStoppedVaultContinuesAndThreeStallsInARowStop) {
     EXPECT_EQ(d.next.stalls, 0);
 }
 
-TEST(MessageFate, BusyBackoffDoublesUpTo15Minutes) {
+TEST(MessageFate, BusyWaitsWithoutSpendingReceivesAndIsParkedAfterADayOfIt) {
+    SyncEvent m;
+    m.vault = "v";
+    m.continuation = 3;
+    backup::VaultOutcome v;
+    v.error = backup::Failure{ErrorKind::busy, "held by another run", false};
+    MessageDecision d = decide_message(m, one_vault(v));
+    EXPECT_EQ(d.fate, MessageFate::wait);
+    EXPECT_EQ(d.next.waits, 1);
+    EXPECT_EQ(d.next.continuation, 3);  // waiting is not a continuation
+    EXPECT_EQ(d.next.vault, m.vault);
+    m.waits = k_max_waits - 1;
+    EXPECT_EQ(decide_message(m, one_vault(v)).fate, MessageFate::wait);
+    m.waits = k_max_waits;
+    d = decide_message(m, one_vault(v));
+    EXPECT_EQ(d.fate, MessageFate::park);
+    ASSERT_TRUE(d.failure);
+    EXPECT_EQ(d.failure->kind, ErrorKind::busy);
+    EXPECT_TRUE(contains(d.failure->message, "waited 100 times")) << d.failure->message;
+    // The same for a full account or the invocation's time up.
+    m.waits = 0;
+    EXPECT_EQ(wait_for(m, {ErrorKind::busy, "slots", false}).fate, MessageFate::wait);
+}
+
+TEST(MessageFate, ACompleteSyncOverAnExistingBackupProgressesBySettledFiles) {
+    SyncEvent m;
+    m.vault = "v";
+    backup::VaultOutcome v;
+    v.stopped_early = true;
+    v.unchanged = 500;  // found in the destination, recorded without a download
+    MessageDecision d = decide_message(m, one_vault(v));
+    EXPECT_EQ(d.fate, MessageFate::continue_);
+    EXPECT_EQ(d.next.stalls, 0);
+    EXPECT_EQ(d.next.settled, 500);
+    // The next run finds those 500 in its state (unchanged again) and 300 more: progress.
+    v.unchanged = 800;
+    d = decide_message(d.next, one_vault(v));
+    EXPECT_EQ(d.next.stalls, 0);
+    // The same 800 again and nothing written: a stall.
+    d = decide_message(d.next, one_vault(v));
+    EXPECT_EQ(d.next.stalls, 1);
+}
+
+TEST(MessageFate, AChainEndsAtItsLimitInsteadOfWritingAMessageNobodyReads) {
+    SyncEvent m;
+    m.vault = "v";
+    m.continuation = k_max_message_count;
+    backup::VaultOutcome v;
+    v.stopped_early = true;
+    v.created = 5;
+    const MessageDecision d = decide_message(m, one_vault(v));
+    EXPECT_EQ(d.fate, MessageFate::stalled);
+    ASSERT_TRUE(d.failure);
+    EXPECT_TRUE(contains(d.failure->message, "1000 invocations")) << d.failure->message;
+    m.continuation = k_max_message_count - 1;
+    const MessageDecision last = decide_message(m, one_vault(v));
+    EXPECT_EQ(last.fate, MessageFate::continue_);
+    // Its message is one decode_message() still accepts.
+    EXPECT_TRUE(std::holds_alternative<SyncEvent>(decode_message(encode_message(last.next))));
+}
+
+TEST(MessageFate, BackoffDoublesUpTo15Minutes) {
     using std::chrono::seconds;
-    EXPECT_EQ(busy_backoff(seconds(60), 1), seconds(60));
-    EXPECT_EQ(busy_backoff(seconds(60), 2), seconds(120));
-    EXPECT_EQ(busy_backoff(seconds(60), 4), seconds(480));
-    EXPECT_EQ(busy_backoff(seconds(60), 5), seconds(900));
-    EXPECT_EQ(busy_backoff(seconds(60), 1000), seconds(900));
-    EXPECT_EQ(busy_backoff(seconds(0), 1), seconds(1));
+    EXPECT_EQ(backoff(seconds(60), 1), seconds(60));
+    EXPECT_EQ(backoff(seconds(60), 2), seconds(120));
+    EXPECT_EQ(backoff(seconds(60), 4), seconds(480));
+    EXPECT_EQ(backoff(seconds(60), 5), seconds(900));
+    EXPECT_EQ(backoff(seconds(60), 1000), seconds(900));
+    EXPECT_EQ(backoff(seconds(0), 1), seconds(1));
 }
 
 }  // namespace
