@@ -357,6 +357,29 @@ class ContinuationTest(QueueCase):
         self.assertEqual(self.dlq_bodies(), [])
 
 
+    def test_a_batch_leaves_what_it_cannot_start_to_wait(self):
+        self.start_accounts("--pull-latency-ms", "100", accounts=("own",))
+        for name in ("Slow 1", "Slow 2", "Slow 3"):
+            self.seed_vault("own", name, notes=40, size=120)
+        self.write_secrets()
+        workers = self.workers(1, OBSYNC_CONCURRENCY="1", OBSYNC_DEADLINE_MARGIN=self.MARGIN)
+        self.assertEqual(workers[0].invoke({}).payload["vaults_queued"], 3)
+        mapping = self.esm(workers, batch_size=3)
+        mapping.start()
+        mapping.wait_until_drained(300)
+        mapping.stop(60)
+        self.assert_esm_healthy(mapping)
+        self.assert_all_backed_up()
+        self.assertTrue(any(len(i.message_ids) > 1 for i in mapping.invocations),
+                        "no batch of more than one message was received")
+        waits = [json.loads(l.text) for l in workers[0].all_logs if '"message waits"' in l.text]
+        self.assertTrue(any("time was up" in w["why"] for w in waits), waits)
+        # Nothing was listed: waiting and continuing are new messages, so no receive count grew.
+        self.assertTrue(all(i.kind == "response" and not i.failed_ids for i in mapping.invocations))
+        self.assertEqual(max(r for i in mapping.invocations for r in i.receive_counts), 1)
+        self.assertEqual(self.dlq_bodies(), [])
+
+
 class QueueFaultsTest(QueueCase):
     FUNCTION_TIMEOUT = 8.0
 
@@ -421,6 +444,23 @@ class QueueFaultsTest(QueueCase):
         self.assertEqual(ordered[-1].receive_counts, [2])
         self.assertEqual(ordered[-1].failed_ids, [])
         self.assertEqual(self.dlq_bodies(), [])
+
+    def test_a_message_the_dlq_refuses_is_not_lost(self):
+        self.start_accounts(accounts=("own",))
+        self.write_secrets()
+        missing = self.queue.dlq_url.rsplit("/", 1)[0] + "/no-such-queue"
+        workers = self.workers(1, OBSYNC_DEAD_LETTER_QUEUE_URL=missing)
+        self.sqs.send_message(QueueUrl=self.queue.url, MessageBody="not a work message")
+        mapping = self.esm(workers)
+        mapping.start()
+        mapping.wait_until_drained(120)
+        mapping.stop(60)
+        # Parking failed each time, so each receive listed it, and SQS's redrive moved it to the
+        # real DLQ after maxReceiveCount receives.
+        self.assertEqual(len(mapping.invocations), self.queue.max_receive_count)
+        self.assertTrue(all(i.failed_ids == i.message_ids for i in mapping.invocations))
+        parked = esm_driver.receive_all(self.sqs, self.queue.dlq_url)
+        self.assertEqual([m["Body"] for m in parked], ["not a work message"])
 
     def test_wrong_passwords_reach_the_dlq_once_and_block_nothing(self):
         self.start_accounts()
