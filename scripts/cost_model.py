@@ -5,6 +5,8 @@
     scripts/cost_model.py --json               # the same, machine-readable
     scripts/cost_model.py --vaults 3 --files 5000 --runs-per-day 4 --changed 0.01 \\
         --avg-file-kb 40 --memory-mb 512 --arch arm64 [--no-vault-metrics] [--free-tier]
+    scripts/cost_model.py --scale              # 10,000 vaults through the work queue (docs/scale.md)
+    scripts/cost_model.py --scale --accounts 1000 --max-concurrency 8 [--vaults ... --files ...]
 
 Every price is a constant below (us-east-1, as published by AWS in December 2026; check the
 pricing pages before you rely on them). Every measured figure is a constant with the command that
@@ -18,7 +20,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 # ---- prices, us-east-1 (USD) -------------------------------------------------------------------
 LAMBDA_GB_SECOND = {"arm64": 0.0000133334, "x86_64": 0.0000166667}
@@ -110,14 +112,10 @@ class Estimate:
         return sum(self.lines.values())
 
 
-def estimate(s: Scenario, free_tier: bool = False) -> Estimate:
-    runs = 1.0 if s.first_sync else s.runs_per_day * DAYS_PER_MONTH
-    changed = s.files_per_vault if s.first_sync else math.ceil(s.files_per_vault * s.changed_share)
-    cpu_share = min(1.0, s.memory_mb / FULL_CORE_MB)
-
-    # Duration of one run (every scheduled run is assumed cold: environments idle for hours are
-    # reclaimed, so each run signs in, reads the secret and derives the vault keys again).
-    per_vault = (
+def vault_seconds(s: Scenario, changed: int, cpu_share: float) -> float:
+    """One vault's run with `changed` files to fetch, cold (sign-in, scrypt): the same formula for
+    a vault of an inline run (estimate) and for a vault's own invocation (scale_estimate)."""
+    return (
         sum(AWS_CALLS_PER_VAULT.values()) * s.aws_call_s
         + OBSIDIAN_CALLS_PER_VAULT * 2 * s.obsidian_rtt_s  # TLS handshake + request
         + (SCRYPT_FULL_CORE_S + FUNCTION_CPU_PER_VAULT_S) / cpu_share
@@ -126,6 +124,16 @@ def estimate(s: Scenario, free_tier: bool = False) -> Estimate:
         + changed * s.avg_file_kb / 1024 * CPU_PER_MB_S / cpu_share
         + changed * s.aws_call_s / s.sessions  # the object PUT, overlapped per session
     )
+
+
+def estimate(s: Scenario, free_tier: bool = False) -> Estimate:
+    runs = 1.0 if s.first_sync else s.runs_per_day * DAYS_PER_MONTH
+    changed = s.files_per_vault if s.first_sync else math.ceil(s.files_per_vault * s.changed_share)
+    cpu_share = min(1.0, s.memory_mb / FULL_CORE_MB)
+
+    # Duration of one run (every scheduled run is assumed cold: environments idle for hours are
+    # reclaimed, so each run signs in, reads the secret and derives the vault keys again).
+    per_vault = vault_seconds(s, changed, cpu_share)
     seconds = INIT_S + SECRET_READS_PER_COLD_RUN * s.aws_call_s + s.vaults * per_vault
     invocations = runs * max(1, math.ceil(seconds / 870))  # 900 s timeout minus the margin
     gb_s = runs * seconds * s.memory_mb / 1024
@@ -202,6 +210,241 @@ def plan_lambda_cost() -> float:
     return gb_s * LAMBDA_GB_SECOND["x86_64"] + PLAN["invocations"] * LAMBDA_PER_REQUEST
 
 
+# ---- scale out: one vault per invocation through the work queue (issue #13, docs/scale.md) ------
+# The schedule's invocation dispatches: one message per account under ALLOWED_SECRET_PREFIX
+# (ListSecrets, SendMessageBatch); each account message is an invocation that signs in, lists the
+# account's vaults and queues one message per vault; each vault message is an invocation of its
+# own (BatchSize 1) that syncs that vault. Lambda's event source mapping runs at most
+# MaximumConcurrency of them at once.
+MAX_INVOCATION_S = 870  # the 900 s timeout minus the deadline margin (30 s): then a continuation
+SLOT_CALLS_PER_VAULT = 2  # OBSYNC_ACCOUNT_CONCURRENCY > 0: a conditional write takes a slot, one frees it
+ACCOUNT_MESSAGE_OBSIDIAN_CALLS = 2  # sign-in, vault list
+LIST_SECRETS_PAGE = 100  # ListSecrets MaxResults
+SQS_SEND_BATCH = 10  # SendMessageBatch
+# Lambda's SQS event source mapping (docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html):
+# five concurrent batches at first, up to 300 more per minute, at most 1,000 per mapping.
+ESM_START_CONCURRENCY = 5
+ESM_SCALE_PER_MINUTE = 300
+ESM_MAX_CONCURRENCY = 1000
+# Service limits the round is checked against (AWS documentation, December 2026).
+S3_PUTS_PER_PREFIX_S = 3500  # PUT/COPY/POST/DELETE per second per partitioned prefix
+S3_GETS_PER_PREFIX_S = 5500  # GET/HEAD per second per partitioned prefix
+DDB_PARTITION_WCU_S = 1000  # per partition (a vault's state is one partition key)
+DDB_PARTITION_RCU_S = 3000
+DDB_NEW_TABLE_WCU_S = 4000  # a new on-demand table, before it has seen a higher peak
+DDB_NEW_TABLE_RCU_S = 12000
+# CloudWatch custom metrics by the month, in tiers: (metrics in the tier, price each).
+CW_CUSTOM_METRIC_TIERS = [(10_000, 0.30), (240_000, 0.10), (750_000, 0.05), (math.inf, 0.02)]
+
+
+@dataclass
+class ScaleScenario(Scenario):
+    accounts: int = 1  # Obsidian accounts (secrets); the vaults are spread evenly over them
+    max_concurrency: int = 4  # the mapping's MaximumConcurrency (template: QueueMaximumConcurrency)
+    account_concurrency: int = 2  # OBSYNC_ACCOUNT_CONCURRENCY (template: AccountConcurrency)
+    window_h: float = 6.0  # the schedule's interval: a round should end within it
+
+
+@dataclass
+class ScaleEstimate:
+    scenario: str
+    first_sync: bool
+    vault_s: float  # one vault's invocation (or its invocations together, with continuations)
+    invocations_per_vault: int
+    account_s: float  # one account message's invocation
+    dispatch_s: float
+    work_s: float  # every invocation of the round, added up
+    round_s: float  # at the scenario's max_concurrency
+    needed_concurrency: int | None  # the least MaximumConcurrency whose round ends within window_h
+    obsidian_requests_per_vault: float
+    sign_ins: int  # per round, when every vault run signs in (an upper bound)
+    lines: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.lines.values())
+
+
+def custom_metrics_cost(metrics: int) -> float:
+    cost, left = 0.0, metrics
+    for size, price in CW_CUSTOM_METRIC_TIERS:
+        take = min(left, size)
+        cost += take * price
+        left -= take
+        if left <= 0:
+            break
+    return cost
+
+
+def round_seconds(e: ScaleEstimate, concurrency: int) -> float:
+    """A round's wall time at a MaximumConcurrency: the dispatch, then the work spread over the
+    invocations at once, plus the mapping's ramp-up (5 at first, +300 a minute) and the last
+    invocation's tail (list scheduling: at most one invocation after the rest is done)."""
+    c = max(1, min(concurrency, ESM_MAX_CONCURRENCY))
+    start = min(c, ESM_START_CONCURRENCY)
+    ramp = max(0, c - start) / ESM_SCALE_PER_MINUTE * 60
+    ramp_loss = ramp * (1 - (start + c) / (2 * c))
+    tail = min(e.vault_s / e.invocations_per_vault, MAX_INVOCATION_S)
+    return e.dispatch_s + e.work_s / c + ramp_loss + tail
+
+
+def scale_estimate(z: ScaleScenario, first_sync: bool = False) -> ScaleEstimate:
+    """A scheduled round of z.vaults through the work queue (or the first one, a complete sync of
+    every vault), and what a month of rounds costs (a one-off for the first sync)."""
+    cpu_share = min(1.0, z.memory_mb / FULL_CORE_MB)
+    changed = z.files_per_vault if first_sync else math.ceil(z.files_per_vault * z.changed_share)
+    vaults_per_account = math.ceil(z.vaults / z.accounts)
+    slots = SLOT_CALLS_PER_VAULT if z.account_concurrency > 0 else 0
+    # A vault's invocation: its run (cold: sign-in, scrypt, as in estimate), its account's secret
+    # and, with a per-account limit, the slot. Every vault run is counted as signing in and reading
+    # the secret: with more accounts than environments a warm environment seldom holds the token.
+    vault_s = vault_seconds(z, changed, cpu_share) + (SECRET_READS_PER_COLD_RUN + slots) * z.aws_call_s
+    invocations_per_vault = max(1, math.ceil(vault_s / MAX_INVOCATION_S))
+    account_s = (SECRET_READS_PER_COLD_RUN * z.aws_call_s
+                 + ACCOUNT_MESSAGE_OBSIDIAN_CALLS * 2 * z.obsidian_rtt_s
+                 + math.ceil(vaults_per_account / SQS_SEND_BATCH) * z.aws_call_s)
+    dispatch_s = (INIT_S + SECRET_READS_PER_COLD_RUN * z.aws_call_s
+                  + math.ceil(z.accounts / LIST_SECRETS_PAGE) * z.aws_call_s
+                  + math.ceil(z.accounts / SQS_SEND_BATCH) * z.aws_call_s)
+    work_s = z.vaults * vault_s + z.accounts * account_s
+    e = ScaleEstimate(z.name, first_sync, vault_s, invocations_per_vault, account_s, dispatch_s,
+                      work_s, 0.0, None,
+                      # list, access, init (+ sign-in), one pull per file, an init per extra session
+                      OBSIDIAN_CALLS_PER_VAULT + changed + max(0, min(z.sessions, changed) - 1),
+                      z.vaults + z.accounts)
+    e.round_s = round_seconds(e, z.max_concurrency)
+    window = z.window_h * 3600
+    e.needed_concurrency = next((c for c in range(2, ESM_MAX_CONCURRENCY + 1)
+                                 if round_seconds(e, c) <= window), None)
+
+    rounds = 1.0 if first_sync else z.runs_per_day * DAYS_PER_MONTH
+    invocations = 1 + z.accounts + z.vaults * invocations_per_vault
+    lines: dict[str, float] = {}
+    gb_s = rounds * (dispatch_s + work_s + z.max_concurrency * INIT_S) * z.memory_mb / 1024
+    lines["lambda compute"] = gb_s * LAMBDA_GB_SECOND[z.arch]
+    lines["lambda requests"] = rounds * invocations * LAMBDA_PER_REQUEST
+    sqs = rounds * (z.accounts + z.vaults * invocations_per_vault) * SQS_REQUESTS_PER_VAULT
+    if not first_sync:
+        sqs += z.esm_pollers * DAYS_PER_MONTH * 86400 / z.esm_wait_s
+    lines["sqs requests"] = sqs * SQS_PER_REQUEST
+    s3_base = rounds * z.vaults * invocations_per_vault * AWS_CALLS_PER_VAULT["s3"]
+    s3_puts = rounds * z.vaults * changed
+    lines["s3 requests"] = (s3_base / 2 + s3_puts) * S3_PUT_LIST + s3_base / 2 * S3_GET_HEAD
+    # Storage is a monthly line: the first round's column leaves it to the schedule's.
+    data_gb = z.vaults * z.files_per_vault * z.avg_file_kb / 1024 / 1024
+    version_gb = rounds * z.vaults * changed * z.avg_file_kb / 1024 / 1024
+    lines["s3 storage"] = 0 if first_sync else (data_gb + version_gb) * S3_STANDARD_GB_MONTH
+    query_units = math.ceil(z.files_per_vault * STATE_ITEM_BYTES / 4096)
+    read_units = rounds * z.vaults * invocations_per_vault * (query_units + 2)
+    write_units = rounds * z.vaults * (2 * changed + invocations_per_vault * (10 + slots))
+    lines["dynamodb requests"] = read_units * DDB_READ_UNIT + write_units * DDB_WRITE_UNIT
+    state_bytes = z.vaults * z.files_per_vault * STATE_ITEM_BYTES
+    lines["dynamodb storage + PITR"] = 0 if first_sync else \
+        state_bytes / 1e9 * (DDB_GB_MONTH + DDB_PITR_GB_MONTH)
+    secret_reads = rounds * (1 + z.accounts + z.vaults * invocations_per_vault)
+    lines["secrets manager"] = (0 if first_sync else z.accounts * SECRET_MONTH) + \
+        secret_reads * SECRET_PER_CALL
+    metrics = 1 + VAULT_METRIC_NAMES * (1 + (z.vaults if z.vault_metrics else 0)) + QUEUE_METRIC_NAMES
+    lines["cloudwatch metrics"] = 0 if first_sync else custom_metrics_cost(metrics)
+    lines["cloudwatch alarms"] = 0 if first_sync else ALARMS * CW_ALARM_MONTH
+    logs_gb = rounds * (z.accounts + z.vaults * invocations_per_vault) * LOG_BYTES_PER_VAULT / 1e9
+    lines["cloudwatch logs"] = logs_gb * CW_LOGS_INGEST_GB
+    e.lines = lines
+    return e
+
+
+def rates(e: ScaleEstimate, z: ScaleScenario, concurrency: int) -> dict[str, float]:
+    """Requests per second while `concurrency` vault invocations run at once (the round's steady
+    state), against the limits above."""
+    changed = z.files_per_vault if e.first_sync else math.ceil(z.files_per_vault * z.changed_share)
+    per_s = concurrency / e.vault_s  # vault runs finishing per second
+    slots = SLOT_CALLS_PER_VAULT if z.account_concurrency > 0 else 0
+    query_units = math.ceil(z.files_per_vault * STATE_ITEM_BYTES / 4096)
+    return {
+        "obsidian requests/s": per_s * e.obsidian_requests_per_vault,
+        "obsidian sign-ins/s": per_s * e.invocations_per_vault,
+        "s3 puts/s": per_s * (changed + e.invocations_per_vault * AWS_CALLS_PER_VAULT["s3"] / 2),
+        "s3 gets/s": per_s * e.invocations_per_vault * AWS_CALLS_PER_VAULT["s3"] / 2,
+        "dynamodb wcu/s": per_s * (2 * changed + e.invocations_per_vault * (10 + slots)),
+        "dynamodb rcu/s": per_s * e.invocations_per_vault * (query_units + 2),
+        # One vault's partition: its own writes over its own run.
+        "dynamodb wcu/s of one vault": (2 * changed + e.invocations_per_vault * 10) / e.vault_s,
+    }
+
+
+# The 10,000 vaults of docs/scale.md: the assumptions are these parameters.
+SCALE_SCENARIO = ScaleScenario(
+    "10,000 vaults every 6 hours", vaults=10_000, files_per_vault=1_000, avg_file_kb=50,
+    runs_per_day=4, changed_share=0.003, accounts=2_000, max_concurrency=4, account_concurrency=2,
+    vault_metrics=False)
+SCALE_CONCURRENCIES = [2, 4, 8, 16, 32, 64]
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:,.2f} h" if seconds >= 3600 else f"{seconds / 60:,.1f} min"
+
+
+def scale_tables(z: ScaleScenario) -> str:
+    inc, first = scale_estimate(z), scale_estimate(z, first_sync=True)
+    out = ["| | scheduled round (incremental) | first round (complete sync of every vault) |",
+           "|---|---:|---:|"]
+    out.append(f"| files fetched per vault | {math.ceil(z.files_per_vault * z.changed_share):,} | "
+               f"{z.files_per_vault:,} |")
+    out.append(f"| one vault's invocation(s), s | {inc.vault_s:,.2f} | {first.vault_s:,.1f} |")
+    out.append(f"| invocations per vault | {inc.invocations_per_vault} | {first.invocations_per_vault} |")
+    out.append(f"| one account message's invocation, s | {inc.account_s:,.2f} | {first.account_s:,.2f} |")
+    out.append(f"| the dispatch, s | {inc.dispatch_s:,.2f} | {first.dispatch_s:,.2f} |")
+    out.append(f"| invocations per round | {1 + z.accounts + z.vaults * inc.invocations_per_vault:,} | "
+               f"{1 + z.accounts + z.vaults * first.invocations_per_vault:,} |")
+    out.append(f"| work per round (invocation-hours) | {inc.work_s / 3600:,.1f} | {first.work_s / 3600:,.1f} |")
+    for c in SCALE_CONCURRENCIES:
+        out.append(f"| round at MaximumConcurrency {c} | {hours(round_seconds(inc, c))} | "
+                   f"{hours(round_seconds(first, c))} |")
+    need = lambda e: "over 1,000" if e.needed_concurrency is None else f"{e.needed_concurrency}"  # noqa: E731
+    out.append(f"| least MaximumConcurrency for a round within {z.window_h:g} h | {need(inc)} | {need(first)} |")
+    out.append(f"| Obsidian requests per vault run | {inc.obsidian_requests_per_vault:,.0f} | "
+               f"{first.obsidian_requests_per_vault:,.0f} |")
+    out.append(f"| Obsidian sign-ins per round (at most) | {inc.sign_ins:,} | {first.sign_ins:,} |")
+
+    out += ["", f"| at MaximumConcurrency {z.max_concurrency} | scheduled round | first round | limit |",
+            "|---|---:|---:|---|"]
+    r_inc, r_first = rates(inc, z, z.max_concurrency), rates(first, z, z.max_concurrency)
+    limits = {"obsidian requests/s": "unknown (not published)", "obsidian sign-ins/s": "unknown",
+              "s3 puts/s": f"{S3_PUTS_PER_PREFIX_S:,} per prefix", "s3 gets/s": f"{S3_GETS_PER_PREFIX_S:,} per prefix",
+              "dynamodb wcu/s": f"{DDB_NEW_TABLE_WCU_S:,} (a new on-demand table)",
+              "dynamodb rcu/s": f"{DDB_NEW_TABLE_RCU_S:,} (a new on-demand table)",
+              "dynamodb wcu/s of one vault": f"{DDB_PARTITION_WCU_S:,} per partition"}
+    for name in r_inc:
+        out.append(f"| {name} | {r_inc[name]:,.1f} | {r_first[name]:,.1f} | {limits[name]} |")
+
+    out += ["", "| cost | a month of scheduled rounds | the first round, once |", "|---|---:|---:|"]
+    for name in inc.lines:
+        out.append(f"| {name} | ${inc.lines[name]:,.2f} | ${first.lines[name]:,.2f} |")
+    out.append(f"| **total** | **${inc.total:,.2f}** | **${first.total:,.2f}** |")
+
+    out += ["", "| a month of scheduled rounds, if … | total | of which Secrets Manager | "
+            "of which CloudWatch metrics |",
+            "|---|---:|---:|---:|"]
+    for label, variant in scale_variants(z):
+        e = scale_estimate(variant)
+        out.append(f"| {label} | ${e.total:,.2f} | ${e.lines['secrets manager']:,.2f} | "
+                   f"${e.lines['cloudwatch metrics']:,.2f} |")
+    return "\n".join(out)
+
+
+def scale_variants(z: ScaleScenario) -> list[tuple[str, ScaleScenario]]:
+    vpa = math.ceil(z.vaults / z.accounts)
+    return [
+        (f"as assumed ({z.accounts:,} accounts, {vpa} vaults each)", z),
+        (f"{math.ceil(z.vaults / 10):,} accounts (10 vaults each, Sync Plus)",
+         replace(z, accounts=math.ceil(z.vaults / 10))),
+        (f"{z.vaults:,} accounts (1 vault each, Sync Standard)", replace(z, accounts=z.vaults)),
+        ("VaultMetrics=true (5 metrics per vault)", replace(z, vault_metrics=True)),
+        ("hourly instead of every 6 hours", replace(z, runs_per_day=24, window_h=1)),
+        ("x86_64 instead of arm64", replace(z, arch="x86_64")),
+    ]
+
+
 def table(estimates: list[Estimate]) -> str:
     names = list(estimates[0].lines)
     head = "| | " + " | ".join(e.scenario for e in estimates) + " |"
@@ -224,25 +467,58 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--free-tier", action="store_true", help="subtract the always-free tiers")
     parser.add_argument("--vaults", type=int)
     parser.add_argument("--files", type=int, help="files per vault")
-    parser.add_argument("--avg-file-kb", type=float, default=10)
-    parser.add_argument("--runs-per-day", type=float, default=4)
-    parser.add_argument("--changed", type=float, default=0.01, help="share of files changed per run")
-    parser.add_argument("--memory-mb", type=int, default=512)
-    parser.add_argument("--arch", choices=sorted(LAMBDA_GB_SECOND), default="arm64")
+    parser.add_argument("--avg-file-kb", type=float, help="[10; --scale: 50]")
+    parser.add_argument("--runs-per-day", type=float, help="[4]")
+    parser.add_argument("--changed", type=float, help="share of files changed per run [0.01; --scale: 0.003]")
+    parser.add_argument("--memory-mb", type=int, help="[512]")
+    parser.add_argument("--arch", choices=sorted(LAMBDA_GB_SECOND), help="[arm64]")
     parser.add_argument("--no-vault-metrics", action="store_true")
     parser.add_argument("--first-sync", action="store_true")
+    scale = parser.add_argument_group("scale out (docs/scale.md): one vault per invocation through the queue")
+    scale.add_argument("--scale", action="store_true",
+                       help="the 10,000 vaults of docs/scale.md (--vaults, --files, ... change them)")
+    scale.add_argument("--accounts", type=int, help="Obsidian accounts [2,000]")
+    scale.add_argument("--max-concurrency", type=int, help="the mapping's MaximumConcurrency [4]")
+    scale.add_argument("--account-concurrency", type=int, help="OBSYNC_ACCOUNT_CONCURRENCY [2]")
+    scale.add_argument("--window-h", type=float, help="the schedule's interval, hours [6]")
+    scale.add_argument("--vault-metrics", action="store_true", help="OBSYNC_VAULT_METRICS=true")
     args = parser.parse_args(argv)
 
+    if args.scale:
+        z = SCALE_SCENARIO
+        given = {"vaults": args.vaults, "files_per_vault": args.files, "avg_file_kb": args.avg_file_kb,
+                 "runs_per_day": args.runs_per_day, "changed_share": args.changed,
+                 "memory_mb": args.memory_mb, "arch": args.arch, "accounts": args.accounts,
+                 "max_concurrency": args.max_concurrency, "account_concurrency": args.account_concurrency,
+                 "window_h": args.window_h}
+        z = replace(z, **{k: v for k, v in given.items() if v is not None})
+        if args.vault_metrics:
+            z = replace(z, vault_metrics=True)
+        if any(given[k] is not None for k in given):
+            z = replace(z, name="custom")
+        if args.json:
+            print(json.dumps({"scenario": asdict(z), "estimates": [
+                {**asdict(e), "total": e.total} for e in (scale_estimate(z), scale_estimate(z, True))]},
+                indent=2))
+        else:
+            print(scale_tables(z))
+        return 0
+
+    avg_file_kb = 10 if args.avg_file_kb is None else args.avg_file_kb
+    runs_per_day = 4 if args.runs_per_day is None else args.runs_per_day
+    changed = 0.01 if args.changed is None else args.changed
+    memory_mb = 512 if args.memory_mb is None else args.memory_mb
+    arch = args.arch or "arm64"
     if args.vaults is not None or args.files is not None:
         scenarios = [Scenario("custom", vaults=args.vaults or 1, files_per_vault=args.files or 1000,
-                              avg_file_kb=args.avg_file_kb, runs_per_day=args.runs_per_day,
-                              changed_share=args.changed, first_sync=args.first_sync,
-                              memory_mb=args.memory_mb, arch=args.arch,
+                              avg_file_kb=avg_file_kb, runs_per_day=runs_per_day,
+                              changed_share=changed, first_sync=args.first_sync,
+                              memory_mb=memory_mb, arch=arch,
                               vault_metrics=not args.no_vault_metrics)]
     else:
         scenarios = []
         for s in SCENARIOS:
-            s.memory_mb, s.arch, s.vault_metrics = args.memory_mb, args.arch, not args.no_vault_metrics
+            s.memory_mb, s.arch, s.vault_metrics = memory_mb, arch, not args.no_vault_metrics
             scenarios.append(s)
     estimates = [estimate(s, args.free_tier) for s in scenarios]
     if args.json:

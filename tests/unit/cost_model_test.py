@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""scripts/cost_model.py: its formulas on cases worked by hand, and docs/cost.md agrees with it."""
+"""scripts/cost_model.py: its formulas on cases worked by hand, and docs/cost.md and docs/scale.md
+agree with it."""
 
 import contextlib
 import io
@@ -85,6 +86,59 @@ class CostModelTest(unittest.TestCase):
             total = next(l for l in run(*args).splitlines() if "total per month" in l)
             cells = total.split("|", 2)[2]
             self.assertIn(label + cells, doc.replace("**" + label.replace(" |", "** |"), label))
+
+    # ---- scale out (docs/scale.md)
+
+    def test_custom_metrics_are_billed_in_tiers(self):
+        self.assertAlmostEqual(cost_model.custom_metrics_cost(7), 7 * 0.30)
+        self.assertAlmostEqual(cost_model.custom_metrics_cost(10_000), 3_000)
+        self.assertAlmostEqual(cost_model.custom_metrics_cost(50_007), 3_000 + 40_007 * 0.10)
+
+    def test_a_scaled_round_is_its_invocations_spread_over_the_concurrency(self):
+        z = cost_model.ScaleScenario("t", vaults=1_000, files_per_vault=100, avg_file_kb=5,
+                                     runs_per_day=4, changed_share=0.0, accounts=100,
+                                     max_concurrency=4, account_concurrency=0)
+        e = cost_model.scale_estimate(z)
+        share = 512 / 1769
+        # No file to fetch: 17 AWS calls + the secret, 4 Obsidian calls with their handshakes,
+        # scrypt and the run's CPU at a 512 MB share.
+        vault = 18 * 0.015 + 4 * 2 * 0.080 + (0.168 + 0.036) / share
+        self.assertAlmostEqual(e.vault_s, vault)
+        account = 0.015 + 2 * 2 * 0.080 + 1 * 0.015  # secret, sign-in + list, one SendMessageBatch
+        self.assertAlmostEqual(e.account_s, account)
+        self.assertAlmostEqual(e.work_s, 1_000 * vault + 100 * account)
+        dispatch = 0.015 + 0.015 + 1 * 0.015 + 10 * 0.015  # INIT, secret, ListSecrets, 10 batches
+        self.assertAlmostEqual(e.dispatch_s, dispatch)
+        # Under 5 the mapping starts at full concurrency: no ramp; the tail is one vault.
+        self.assertAlmostEqual(cost_model.round_seconds(e, 4), dispatch + e.work_s / 4 + vault)
+        # Twice the concurrency, about half the round.
+        self.assertLess(cost_model.round_seconds(e, 8), cost_model.round_seconds(e, 4) / 2 + vault)
+        # The least concurrency within the window: the round at it fits, one less does not.
+        z.window_h = 0.05
+        e = cost_model.scale_estimate(z)
+        c = e.needed_concurrency
+        self.assertLessEqual(cost_model.round_seconds(e, c), 0.05 * 3600)
+        self.assertGreater(cost_model.round_seconds(e, c - 1), 0.05 * 3600)
+        # A secret per account is $0.40 a month; every invocation reads one.
+        runs = 4 * 30.4
+        self.assertAlmostEqual(e.lines["secrets manager"],
+                               100 * 0.40 + runs * (1 + 100 + 1_000) * 0.05 / 10_000)
+        self.assertAlmostEqual(e.lines["lambda requests"], runs * (1 + 100 + 1_000) * 0.20 / 1e6)
+
+    def test_a_first_sync_over_the_timeout_continues(self):
+        z = cost_model.ScaleScenario("t", vaults=10, files_per_vault=20_000, avg_file_kb=1024,
+                                     runs_per_day=4, changed_share=0.0, accounts=1)
+        e = cost_model.scale_estimate(z, first_sync=True)
+        self.assertGreater(e.vault_s, 870)
+        self.assertEqual(e.invocations_per_vault, 2)
+        self.assertEqual(e.lines["s3 storage"], 0)  # storage is the schedule's monthly line
+
+    def test_docs_scale_md_shows_what_the_script_computes(self):
+        doc = (ROOT / "docs" / "scale.md").read_text()
+        lines = [l for l in run("--scale").splitlines() if l.startswith("| ") and "---" not in l]
+        self.assertGreater(len(lines), 40)
+        for line in lines:
+            self.assertIn(line, doc, "docs/scale.md is stale: rerun scripts/cost_model.py --scale")
 
 
 if __name__ == "__main__":
