@@ -432,6 +432,7 @@ bool Function::run_vault_message(const SqsRecord& record, const SyncEvent& messa
                                                       " slot(s) are all taken",
                                                   false}));
         }
+        m_log.debug("account slot taken", {{"account", ref.key()}, {"slot", *slot}});
     }
 
     std::vector<std::string> metrics;

@@ -141,12 +141,19 @@ class MotoServer:
 
 
 class CountingProxy:
-    """Forwards every request to `upstream` and counts them by X-Amz-Target (or METHOD path)."""
+    """Forwards every request to `upstream` and counts them by X-Amz-Target (or METHOD path).
 
-    def __init__(self, upstream: str):
+    serialize=True forwards one request at a time. moto's DynamoDB does not make a conditional
+    write atomic against a concurrent one (seen here: two UpdateItem calls with
+    attribute_not_exists on one item, 2 ms apart, both succeeded), while DynamoDB does; tests
+    that run several functions at once put their DynamoDB traffic through such a proxy, so that
+    leases and account slots behave as on AWS."""
+
+    def __init__(self, upstream: str, serialize: bool = False):
         self.upstream = upstream.removeprefix("http://")
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._one_at_a_time = threading.Lock() if serialize else None
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -163,9 +170,15 @@ class CountingProxy:
                     proxy.counts[target] = proxy.counts.get(target, 0) + 1
                 connection = http.client.HTTPConnection(proxy.upstream, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
-                connection.request(self.command, self.path, body=body, headers=headers)
-                reply = connection.getresponse()
-                data = reply.read()
+                if proxy._one_at_a_time is not None:
+                    with proxy._one_at_a_time:
+                        connection.request(self.command, self.path, body=body, headers=headers)
+                        reply = connection.getresponse()
+                        data = reply.read()
+                else:
+                    connection.request(self.command, self.path, body=body, headers=headers)
+                    reply = connection.getresponse()
+                    data = reply.read()
                 self.send_response(reply.status)
                 for name, value in reply.getheaders():
                     if name.lower() not in ("transfer-encoding", "connection", "content-length"):
