@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from echo_function import BASE, post  # noqa: E402  the Runtime API's base URL and POST
 
