@@ -234,6 +234,16 @@ def build_minimal_bootstrap(work: Path) -> Path | None:
 
 # ------------------------------------------------------------------------------- main
 
+def publish(lines: list[str], figures: dict, args: argparse.Namespace) -> None:
+    """Prints the report, and writes it and the figures where --report and --json say."""
+    text = "\n".join(lines)
+    print(text)
+    if args.report:
+        Path(args.report).write_text(text + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2, default=str) + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--notes", type=int, default=2000)
@@ -485,12 +495,7 @@ def main() -> int:
         "warm invocation requests in detail: " + json.dumps(w.get("detail", {}), sort_keys=True),
         "cold invocation requests in detail: " + json.dumps(counts["cold"]["detail"], sort_keys=True),
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.report:
-        Path(args.report).write_text(text + "\n")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    publish(lines, figures, args)
     return 0
 
 

@@ -58,7 +58,7 @@ sys.path.insert(0, str(HERE))
 
 import esm_driver  # noqa: E402
 import loopback  # noqa: E402
-from lambda_bench import cpu_seconds, generate_vault, pctl  # noqa: E402
+from lambda_bench import cpu_seconds, generate_vault, pctl, publish  # noqa: E402
 from runtime_emulator import RuntimeEmulator  # noqa: E402
 
 PREFIX = "backups"
@@ -455,12 +455,7 @@ def main() -> int:
                 extra.append(f"W={run['workers']} {rf['kind']}: " + ", ".join(notes))
     if extra:
         lines += ["", *extra]
-    text = "\n".join(lines)
-    print(text)
-    if args.report:
-        Path(args.report).write_text(text + "\n")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    publish(lines, figures, args)
     return 0
 
 

@@ -8,18 +8,33 @@
 
 namespace obsync::aws {
 
-boost::asio::awaitable<std::string> get_secret_string(AwsClient& client, std::string secret_id) {
+AwsRequest secrets_manager_request(std::string operation, const boost::json::object& body) {
     AwsRequest request;
     request.service = Service::secrets_manager;
-    request.operation = "GetSecretValue";
     request.method = "POST";
     request.headers = {{"content-type", "application/x-amz-json-1.1"},
-                       {"x-amz-target", "secretsmanager.GetSecretValue"}};
-    request.body = boost::json::serialize(boost::json::object{{"SecretId", secret_id}});
+                       {"x-amz-target", "secretsmanager." + operation}};
+    request.operation = std::move(operation);
+    request.body = boost::json::serialize(body);
+    return request;
+}
+
+namespace {
+
+// One operation (named here as a literal, where tests/unit/aws/iam_policy_check.py reads it).
+boost::asio::awaitable<net::HttpResponse> call(std::string operation, AwsClient& client,
+                                               const boost::json::object& body) {
+    co_return co_await client.send(secrets_manager_request(std::move(operation), body));
+}
+
+}  // namespace
+
+boost::asio::awaitable<std::string> get_secret_string(AwsClient& client, std::string secret_id) {
+    const boost::json::object body{{"SecretId", secret_id}};
     net::HttpResponse response;
     std::optional<AwsError> failure;
     try {
-        response = co_await client.send(std::move(request));
+        response = co_await call("GetSecretValue", client, body);
     } catch (const AwsError& error) {
         failure = error;
     }
@@ -59,14 +74,7 @@ boost::asio::awaitable<std::vector<SecretListEntry>> list_secret_names(AwsClient
     }
     std::vector<SecretListEntry> secrets;
     for (;;) {
-        AwsRequest request;
-        request.service = Service::secrets_manager;
-        request.operation = "ListSecrets";
-        request.method = "POST";
-        request.headers = {{"content-type", "application/x-amz-json-1.1"},
-                           {"x-amz-target", "secretsmanager.ListSecrets"}};
-        request.body = boost::json::serialize(body);
-        const net::HttpResponse response = co_await client.send(std::move(request));
+        const net::HttpResponse response = co_await call("ListSecrets", client, body);
         const std::string context = "Secrets Manager ListSecrets reply";
         const boost::json::object reply = json::parse_object(response.body, context);
         if (const auto* list = reply.if_contains("SecretList");

@@ -4,10 +4,15 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
 
 #include "aws/client.hpp"
 
 namespace obsync::aws {
+
+// A Secrets Manager request (AWS JSON 1.1: a POST naming `operation` in x-amz-target, `body` as
+// JSON), ready for AwsClient::send. The tests create their secrets with it.
+AwsRequest secrets_manager_request(std::string operation, const boost::json::object& body);
 
 // Secrets Manager GetSecretValue: the secret's SecretString (name or ARN, current version).
 // A missing secret or a binary-only one is Error{config} naming the secret id; the value itself

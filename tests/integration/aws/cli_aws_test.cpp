@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "aws/client.hpp"
+#include "aws/secrets_manager.hpp"
 #include "aws/xml.hpp"
 #include "crypto/sha256.hpp"
 #include "support/cli_runner.hpp"
@@ -124,15 +125,8 @@ public:
     }
 
     void create_secret(const std::string& name, const std::string& value) {
-        aws::AwsRequest r;
-        r.service = aws::Service::secrets_manager;
-        r.operation = "CreateSecret";
-        r.method = "POST";
-        r.headers = {{"content-type", "application/x-amz-json-1.1"},
-                     {"x-amz-target", "secretsmanager.CreateSecret"}};
-        r.body =
-            boost::json::serialize(boost::json::object{{"Name", name}, {"SecretString", value}});
-        call(r);
+        call(aws::secrets_manager_request(
+            "CreateSecret", boost::json::object{{"Name", name}, {"SecretString", value}}));
     }
 
 private:

@@ -141,14 +141,10 @@ protected:
     }
 
     void create_secret(const std::string& name) {
-        AwsRequest r;
-        r.service = Service::secrets_manager;
-        r.operation = "CreateSecret";
-        r.method = "POST";
-        r.headers = {{"content-type", "application/x-amz-json-1.1"},
-                     {"x-amz-target", "secretsmanager.CreateSecret"}};
-        r.body = bj::serialize(bj::object{{"Name", name}, {"SecretString", "value-of-" + name}});
-        run_coro_value(m_io, m_client->send(std::move(r)));
+        run_coro_value(
+            m_io,
+            m_client->send(secrets_manager_request(
+                "CreateSecret", bj::object{{"Name", name}, {"SecretString", "value-of-" + name}})));
     }
 
     boost::asio::io_context m_io;
