@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "aws/xml.hpp"
+#include "util/clock.hpp"
+#include "util/display.hpp"
 #include "util/error.hpp"
 
 namespace obsync::aws {
@@ -239,6 +241,128 @@ asio::awaitable<std::vector<ListedObject>> S3Client::list_objects_v2(const std::
         token = std::move(page.next_continuation_token);
     } while (!token.empty());
     co_return all;
+}
+
+asio::awaitable<ListVersionsPage> S3Client::list_object_versions_page(
+    const std::string& bucket, const std::string& prefix, const std::string& key_marker,
+    const std::string& version_id_marker, int max_keys) {
+    const std::string no_key;
+    AwsRequest req = request(bucket, no_key, "GET", "ListObjectVersions");
+    req.query = {{"versions", ""},
+                 {"encoding-type", "url"},
+                 {"max-keys", std::to_string(max_keys)},
+                 {"prefix", prefix}};
+    if (!key_marker.empty()) {
+        req.query.emplace_back("key-marker", key_marker);
+    }
+    if (!version_id_marker.empty()) {
+        req.query.emplace_back("version-id-marker", version_id_marker);
+    }
+    std::string where = where_of(bucket, prefix);
+    const net::HttpResponse response = co_await send(std::move(req), where);
+    const bool encoded = url_encoded_reply(response.body);
+    // S3 interleaves <Version> and <DeleteMarker>, each key's newest first; within one second
+    // (LastModified has no finer grain) that order is the only one, so the two kinds are merged
+    // back by where they stand in the document.
+    std::vector<std::pair<std::string_view, bool>> blocks;
+    for (const std::string_view block : xml_blocks(response.body, "Version")) {
+        blocks.emplace_back(block, false);
+    }
+    for (const std::string_view block : xml_blocks(response.body, "DeleteMarker")) {
+        blocks.emplace_back(block, true);
+    }
+    std::sort(blocks.begin(), blocks.end(),
+              [](const auto& a, const auto& b) { return a.first.data() < b.first.data(); });
+    ListVersionsPage page;
+    for (const auto& [block, marker] : blocks) {
+        if (block.empty()) {
+            continue;  // <Version/>: nothing to say
+        }
+        ObjectVersion version;
+        const std::string key = xml_text(block, "Key").value_or("");
+        version.key = encoded ? s3_url_decode(key) : key;
+        version.version_id = xml_text(block, "VersionId").value_or("null");
+        version.delete_marker = marker;
+        version.is_latest = xml_text(block, "IsLatest").value_or("false") == "true";
+        const std::string modified = xml_text(block, "LastModified").value_or("");
+        const auto ms = parse_iso8601_utc(modified);
+        if (!ms) {
+            throw Error(ErrorKind::protocol, where + ": a version with LastModified \"" +
+                                                 obsync::display_name(modified) + "\"");
+        }
+        version.last_modified_ms = *ms;
+        if (!marker) {
+            version.size = parse_size(xml_text(block, "Size").value_or("0"), "object size");
+            version.etag = xml_text(block, "ETag").value_or("");
+        }
+        page.versions.push_back(std::move(version));
+    }
+    if (xml_text(response.body, "IsTruncated").value_or("false") == "true") {
+        const std::string next = xml_text(response.body, "NextKeyMarker").value_or("");
+        page.next_key_marker = encoded ? s3_url_decode(next) : next;
+        page.next_version_id_marker = xml_text(response.body, "NextVersionIdMarker").value_or("");
+        if (page.next_key_marker.empty()) {
+            throw Error(ErrorKind::protocol,
+                        where + ": S3 sent a truncated version listing without a key marker");
+        }
+    }
+    co_return page;
+}
+
+asio::awaitable<std::vector<ObjectVersion>> S3Client::list_object_versions(
+    const std::string& bucket, const std::string& prefix) {
+    std::vector<ObjectVersion> all;
+    std::string key_marker;
+    std::string version_marker;
+    do {
+        ListVersionsPage page =
+            co_await list_object_versions_page(bucket, prefix, key_marker, version_marker, 1000);
+        for (auto& version : page.versions) {
+            all.push_back(std::move(version));
+        }
+        key_marker = std::move(page.next_key_marker);
+        version_marker = std::move(page.next_version_id_marker);
+    } while (!key_marker.empty());
+    co_return all;
+}
+
+asio::awaitable<std::optional<ObjectData>> S3Client::get_object(const std::string& bucket,
+                                                                const std::string& key,
+                                                                const std::string& version_id) {
+    AwsRequest req = request(bucket, key, "GET", "GetObject");
+    if (!version_id.empty()) {
+        req.query = {{"versionId", version_id}};
+    }
+    std::string where = where_of(bucket, key);
+    std::optional<net::HttpResponse> response;
+    try {
+        net::HttpResponse got = co_await send(std::move(req), std::move(where));
+        response.emplace(std::move(got));
+    } catch (const AwsError& error) {
+        // 404 for a missing key or a delete marker as the current version; 405 for a version id
+        // that names a delete marker.
+        if ((error.status() != 404 && error.status() != 405) ||
+            error.failure() == AwsFailure::no_such_bucket) {
+            throw;
+        }
+    }
+    if (!response) {
+        co_return std::nullopt;
+    }
+    ObjectData data;
+    data.info.size = response->body.size();
+    data.info.etag = std::string(response->header("etag").value_or(""));
+    data.info.content_type = std::string(response->header("content-type").value_or(""));
+    data.info.server_side_encryption =
+        std::string(response->header("x-amz-server-side-encryption").value_or(""));
+    for (const auto& [name, value] : response->headers) {
+        std::string lowered = lower(name);
+        if (lowered.rfind(k_meta_prefix, 0) == 0) {
+            data.info.metadata.emplace(lowered.substr(k_meta_prefix.size()), value);
+        }
+    }
+    data.body = std::move(response->body);
+    co_return data;
 }
 
 asio::awaitable<std::string> S3Client::create_multipart_upload(const std::string& bucket,

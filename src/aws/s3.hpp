@@ -53,6 +53,31 @@ struct ListObjectsPage {
     std::string next_continuation_token;  // empty on the last page
 };
 
+// One version of a key in a versioned bucket (ListObjectVersions): an object, or a delete marker.
+struct ObjectVersion {
+    std::string key;
+    std::string version_id;  // "null" for what was written while versioning was off
+    bool delete_marker = false;
+    bool is_latest = false;
+    std::int64_t last_modified_ms = 0;  // S3 reports whole seconds
+    std::uint64_t size = 0;             // 0 for a delete marker
+    std::string etag;                   // quotes included; empty for a delete marker
+};
+
+struct ListVersionsPage {
+    // As the server listed them: S3 sends keys ascending, each key's versions and delete markers
+    // newest first (moto lists the delete markers after all the versions: versions_at() orders).
+    std::vector<ObjectVersion> versions;
+    std::string next_key_marker;  // both empty on the last page
+    std::string next_version_id_marker;
+};
+
+// An object's bytes and what HeadObject would tell about it.
+struct ObjectData {
+    ObjectInfo info;
+    std::string body;
+};
+
 struct MultipartUploadRef {
     std::string key;
     std::string upload_id;
@@ -112,6 +137,20 @@ public:
     // Every key under `prefix`, all pages.
     boost::asio::awaitable<std::vector<ListedObject>> list_objects_v2(const std::string& bucket,
                                                                       const std::string& prefix);
+
+    // One page of ListObjectVersions under `prefix` (at most `max_keys`, S3 caps it at 1000):
+    // pass the previous page's next markers, empty for the first page.
+    boost::asio::awaitable<ListVersionsPage> list_object_versions_page(
+        const std::string& bucket, const std::string& prefix, const std::string& key_marker,
+        const std::string& version_id_marker, int max_keys);
+    // Every version and delete marker under `prefix`, all pages, in S3's order.
+    boost::asio::awaitable<std::vector<ObjectVersion>> list_object_versions(
+        const std::string& bucket, const std::string& prefix);
+
+    // GetObject of the current version, or of `version_id`; nullopt when there is none (a missing
+    // key, or a current version that is a delete marker).
+    boost::asio::awaitable<std::optional<ObjectData>> get_object(
+        const std::string& bucket, const std::string& key, const std::string& version_id = {});
 
     // Returns the upload id.
     boost::asio::awaitable<std::string> create_multipart_upload(const std::string& bucket,

@@ -31,6 +31,64 @@ std::string format_utc(std::int64_t seconds, const char* format) {
 
 }  // namespace
 
+std::optional<std::int64_t> parse_iso8601_utc(std::string_view text) {
+    // YYYY-MM-DDTHH:MM:SS = 19 characters, then an optional fraction, then Z.
+    if (text.size() < 20) {
+        return std::nullopt;
+    }
+    const auto number = [&](std::size_t at, std::size_t digits) -> std::optional<int> {
+        int n = 0;
+        for (std::size_t i = at; i < at + digits; ++i) {
+            if (text[i] < '0' || text[i] > '9') {
+                return std::nullopt;
+            }
+            n = n * 10 + (text[i] - '0');
+        }
+        return n;
+    };
+    const auto year = number(0, 4);
+    const auto month = number(5, 2);
+    const auto day = number(8, 2);
+    const auto hour = number(11, 2);
+    const auto minute = number(14, 2);
+    const auto second = number(17, 2);
+    if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' ||
+        text[7] != '-' || (text[10] != 'T' && text[10] != 't') || text[13] != ':' ||
+        text[16] != ':') {
+        return std::nullopt;
+    }
+    std::size_t at = 19;
+    int millis = 0;
+    if (text[at] == '.') {
+        ++at;
+        int digits = 0;
+        while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+            if (digits < 3) {
+                millis = millis * 10 + (text[at] - '0');
+            }
+            ++digits;
+            ++at;
+        }
+        if (digits == 0) {
+            return std::nullopt;
+        }
+        for (int i = digits; i < 3; ++i) {
+            millis *= 10;
+        }
+    }
+    if (at + 1 != text.size() || (text[at] != 'Z' && text[at] != 'z')) {
+        return std::nullopt;
+    }
+    const std::chrono::year_month_day date{std::chrono::year(*year),
+                                           std::chrono::month(static_cast<unsigned>(*month)),
+                                           std::chrono::day(static_cast<unsigned>(*day))};
+    if (!date.ok() || *hour > 23 || *minute > 59 || *second > 60) {
+        return std::nullopt;
+    }
+    const std::int64_t days = std::chrono::sys_days(date).time_since_epoch().count();
+    return ((days * 24 + *hour) * 60 + *minute) * 60'000 + std::int64_t{*second} * 1000 + millis;
+}
+
 std::string iso8601_utc(std::int64_t ms) {
     return format_utc(floor_seconds(ms), "%Y-%m-%dT%H:%M:%SZ");
 }

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace obsync {
 
@@ -14,5 +16,10 @@ std::string iso8601_utc(std::int64_t ms);
 
 // "2026-12-06T05:45:53.123Z": the same with milliseconds, as log records carry them.
 std::string iso8601_utc_ms(std::int64_t ms);
+
+// The epoch milliseconds of "YYYY-MM-DDTHH:MM:SS[.f...]Z" (UTC; the fraction may have any number of
+// digits, cut to milliseconds; a lowercase 't' or 'z' is accepted): what S3 and the logs write.
+// Nothing for anything else, including impossible dates (February 30th) and offsets other than Z.
+std::optional<std::int64_t> parse_iso8601_utc(std::string_view text);
 
 }  // namespace obsync

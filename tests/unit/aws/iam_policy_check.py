@@ -45,6 +45,7 @@ import sys
 OPERATIONS = {
     # S3
     "ListObjectsV2": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
     "HeadBucket": "s3:ListBucket",
     "ListMultipartUploads": "s3:ListBucketMultipartUploads",
     "CreateMultipartUpload": "s3:PutObject",
@@ -85,6 +86,8 @@ OPERATIONS = {
 # Operations the product calls that no deployed policy grants, and why.
 NOT_GRANTED = {
     "CreateBucket": "S3Client::create_bucket is for tests and benchmarks only",
+    "ListObjectVersions": "restore --at reads a bucket's history from the CLI, with the user's "
+                          "credentials; the function never restores",
 }
 
 # Operations whose action the policies grant before the code that calls them is merged (the

@@ -40,3 +40,38 @@ TEST(Clock, EpochMsNeverGoesBackwardsWithinARun) {
 
 }  // namespace
 }  // namespace obsync
+
+namespace obsync {
+namespace {
+
+TEST(Clock, ParsesWhatS3AndTheLogsWrite) {
+    EXPECT_EQ(parse_iso8601_utc("1970-01-01T00:00:00Z"), std::optional<std::int64_t>(0));
+    EXPECT_EQ(parse_iso8601_utc("1970-01-01T00:00:00.001Z"), std::optional<std::int64_t>(1));
+    EXPECT_EQ(parse_iso8601_utc("2026-12-06T05:45:53.123Z"),
+              std::optional<std::int64_t>(1796535953123));
+    // S3's LastModified: milliseconds written as .000; a longer fraction is cut, not rounded.
+    EXPECT_EQ(parse_iso8601_utc("2009-10-12T17:50:30.000Z"),
+              std::optional<std::int64_t>(1255369830000));
+    EXPECT_EQ(parse_iso8601_utc("2009-10-12T17:50:30.9999Z"),
+              std::optional<std::int64_t>(1255369830999));
+    EXPECT_EQ(parse_iso8601_utc("2024-02-29t00:00:00.5z"),
+              std::optional<std::int64_t>(1709164800500));
+    // Round trip with the formatters.
+    for (const std::int64_t ms : {std::int64_t{0}, std::int64_t{951782400000},
+                                  std::int64_t{1796535953123}, std::int64_t{4102444799999}}) {
+        EXPECT_EQ(parse_iso8601_utc(iso8601_utc_ms(ms)), std::optional<std::int64_t>(ms));
+    }
+}
+
+TEST(Clock, RefusesWhatIsNotAnIso8601UtcTime) {
+    for (const char* bad :
+         {"", "2026-12-06", "2026-12-06T05:45:53", "2026-12-06T05:45:53+01:00",
+          "2026-12-06 05:45:53Z", "2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z",
+          "2026-12-06T24:00:00Z", "2026-12-06T05:45:53.Z", "2026-12-06T05:45:53ZZ",
+          "20x6-12-06T05:45:53Z", "2026-12-06T05:45:53.12aZ"}) {
+        EXPECT_FALSE(parse_iso8601_utc(bad)) << bad;
+    }
+}
+
+}  // namespace
+}  // namespace obsync
