@@ -1,0 +1,72 @@
+#pragma once
+
+// Reading a backup back (issue #14): what a destination holds, and its bytes. `obsync restore`
+// and `obsync verify` both stand on it.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "util/bytes.hpp"
+
+namespace obsync::archive {
+
+// What a backup recorded about one file when it wrote it: S3 keeps it as object metadata
+// (x-amz-meta-content-hash, x-amz-meta-mtime, x-amz-meta-vault-id); a local folder keeps the
+// hash in the saved state only, and the mtime on the file itself.
+struct Recorded {
+    std::optional<std::string> content_hash;  // lowercase hex SHA-256 of the file's bytes
+    std::optional<std::int64_t> mtime_ms;
+    std::optional<std::string> vault_id;
+};
+
+// One file or folder of a backup.
+struct ArchivedEntry {
+    std::string path;  // vault path: '/'-separated, relative, checked by sync::unsafe_path_reason
+    bool folder = false;
+    std::uint64_t size = 0;  // bytes stored (0 for folders)
+    // Filled by list() where it costs nothing (a local folder: the state's hash, the file's
+    // mtime), else by describe() (S3: one HEAD of exactly this version) or read().
+    Recorded recorded;
+    bool described = false;  // `recorded` is complete (list() or describe() filled it)
+    std::string version_id;  // S3: the version this entry is; "" = the current object
+    std::int64_t stored_ms = 0;  // when the destination stored it: S3 LastModified, file mtime
+};
+
+// Receives the bytes of a file in order; awaited before the next piece is read.
+using ByteHandler = std::function<boost::asio::awaitable<void>(ByteView)>;
+
+// A backup to read: a local folder or an S3 prefix, as `obsync sync` wrote it, optionally as it
+// was at a moment (a versioned bucket). Never writes. Errors are obsync::Error (storage, network,
+// config for a missing bucket or folder, not_found for an object gone since the listing).
+class BackupReader {
+public:
+    virtual ~BackupReader() = default;
+
+    // "/abs/path" or "s3://bucket/prefix" (Sink::describe() of the same destination).
+    virtual std::string describe() const = 0;
+
+    // The vault id of the backup's marker (.obsync/backup.json), or nullopt when it has none.
+    virtual boost::asio::awaitable<std::optional<std::string>> vault_id() = 0;
+
+    // Every file and folder of the backup, sorted by path, without obsync's own (.obsync/, temp
+    // files) and without names no vault path can have (skipped(): counted, never restored).
+    virtual boost::asio::awaitable<std::vector<ArchivedEntry>> list() = 0;
+    // Names under the backup that list() left out because no vault path can have them.
+    virtual std::vector<std::string> skipped() const = 0;
+
+    // Completes entry.recorded (S3: one HEAD of that version). Safe to run many at once.
+    virtual boost::asio::awaitable<void> describe(ArchivedEntry& entry) = 0;
+
+    // Streams the bytes of `entry` (its version) to `on_bytes` and returns what was recorded
+    // with exactly these bytes (S3: the GET's own metadata). Safe to run many at once.
+    virtual boost::asio::awaitable<Recorded> read(const ArchivedEntry& entry,
+                                                  const ByteHandler& on_bytes) = 0;
+};
+
+}  // namespace obsync::archive
