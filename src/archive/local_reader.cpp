@@ -74,6 +74,8 @@ public:
 
     std::vector<std::string> skipped() const override { return m_skipped; }
 
+    using BackupReader::read;
+
     asio::awaitable<void> describe(ArchivedEntry& entry) override {
         if (entry.folder) {
             entry.described = true;
@@ -88,13 +90,16 @@ public:
         co_return;
     }
 
-    asio::awaitable<Recorded> read(const ArchivedEntry& entry,
+    asio::awaitable<Recorded> read(const ArchivedEntry& entry, const RecordedHandler& on_recorded,
                                    const ByteHandler& on_bytes) override {
         const UniqueFd file = open_file(entry.path);
         struct stat st {};
         if (::fstat(file.get(), &st) != 0) {
             sink::fail_errno(where(entry.path), errno);
         }
+        ArchivedEntry now = entry;
+        fill(now, st);
+        co_await on_recorded(now.recorded);
         std::vector<std::uint8_t> buffer(
             std::min<std::size_t>(k_read_chunk, static_cast<std::size_t>(st.st_size) + 1));
         for (;;) {
@@ -110,8 +115,6 @@ public:
             }
             co_await on_bytes(ByteView(buffer.data(), static_cast<std::size_t>(got)));
         }
-        ArchivedEntry now = entry;
-        fill(now, st);
         co_return now.recorded;
     }
 

@@ -106,6 +106,8 @@ public:
 
     std::vector<std::string> skipped() const override { return m_skipped; }
 
+    using BackupReader::read;
+
     asio::awaitable<void> describe(ArchivedEntry& entry) override {
         if (entry.folder) {
             entry.described = true;
@@ -123,7 +125,7 @@ public:
         entry.described = true;
     }
 
-    asio::awaitable<Recorded> read(const ArchivedEntry& entry,
+    asio::awaitable<Recorded> read(const ArchivedEntry& entry, const RecordedHandler& on_recorded,
                                    const ByteHandler& on_bytes) override {
         const std::string key = prefix() + entry.path;
         const std::string where = describe() + "/" + display_name(entry.path);
@@ -133,8 +135,10 @@ public:
             if (!data) {
                 throw Error(ErrorKind::not_found, where + ": gone since the listing");
             }
+            const Recorded recorded = recorded_of(data->info);
+            co_await on_recorded(recorded);
             co_await on_bytes(as_bytes(data->body));
-            co_return recorded_of(data->info);
+            co_return recorded;
         }
         // Large: in ranges, each asking for the same object (its version, or its first ETag), so a
         // file replaced mid-read fails instead of mixing two files' bytes.
@@ -153,6 +157,7 @@ public:
                 etag = data->info.etag;
                 recorded = recorded_of(data->info);
                 total = data->info.size;
+                co_await on_recorded(recorded);
             }
             co_await on_bytes(as_bytes(data->body));
         }
