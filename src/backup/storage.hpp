@@ -5,8 +5,10 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "archive/reader.hpp"
 #include "sync/sink.hpp"
 #include "sync/state_store.hpp"
 
@@ -41,6 +43,12 @@ public:
     // The state of one backup. A dry run gets a store that reads (without creating anything) and
     // refuses every write.
     std::unique_ptr<sync::StateStore> open_state(const sync::StateScope& scope, bool dry_run);
+
+    // The backup at DEST (or DEST/<folder>) read back, now or as it was at `at_ms` (S3 with
+    // versioning only). A local folder's reader knows the hashes its saved state recorded (found
+    // by the vault id of the folder's marker); without a marker or a state it knows none.
+    boost::asio::awaitable<std::unique_ptr<archive::BackupReader>> open_reader(
+        std::string folder, std::optional<std::int64_t> at_ms);
 
     // Whether the state lives in the local SQLite database (`status` and `reset` read it).
     bool local_state() const noexcept { return !m_dynamodb_table.has_value(); }
