@@ -102,6 +102,7 @@ public:
         }
         std::sort(entries.begin(), entries.end(),
                   [](const ArchivedEntry& a, const ArchivedEntry& b) { return a.path < b.path; });
+        drop_nested_backup_meta(entries);
         co_return entries;
     }
 

@@ -70,6 +70,20 @@ TEST_F(RestoreTest, ReaderListsFilesAndFoldersButNotObsyncsOwnNorLinks) {
     EXPECT_EQ(test::run_coro_value(io, reader->vault_id()), std::optional<std::string>("v1"));
 }
 
+TEST_F(RestoreTest, ReaderLeavesOutTheObsyncFoldersOfNestedBackupsOnly) {
+    write_file(backup / "Work/a.md", "alpha");
+    write_file(backup / "Work/.obsync/backup.json", R"({"format":1,"vault_id":"w"})");
+    write_file(backup / "Work/.obsync/lock", "");
+    write_file(backup / "Notes/.obsync/mine.md", "a vault's own folder of that name");
+    const auto reader = open_local_reader(backup, {});
+    std::vector<std::string> paths;
+    for (const ArchivedEntry& e : list(*reader)) {
+        paths.push_back(e.path);
+    }
+    EXPECT_EQ(paths, (std::vector<std::string>{"Notes", "Notes/.obsync", "Notes/.obsync/mine.md",
+                                               "Work", "Work/a.md"}));
+}
+
 TEST_F(RestoreTest, ReaderRefusesAMissingFolderAsConfiguration) {
     const auto reader = open_local_reader(dir.path() / "nope", {});
     try {

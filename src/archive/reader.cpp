@@ -1,0 +1,30 @@
+#include "archive/reader.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "sync/sink.hpp"
+
+namespace obsync::archive {
+
+void drop_nested_backup_meta(std::vector<ArchivedEntry>& entries) {
+    const std::string meta = "/" + std::string(sync::k_backup_meta_dir);
+    const std::string marker = meta + "/backup.json";
+    std::set<std::string> folders;  // "P/.obsync"
+    for (const ArchivedEntry& entry : entries) {
+        if (!entry.folder && entry.path.ends_with(marker)) {
+            folders.insert(entry.path.substr(0, entry.path.size() - marker.size()) + meta);
+        }
+    }
+    if (folders.empty()) {
+        return;
+    }
+    std::erase_if(entries, [&](const ArchivedEntry& entry) {
+        return std::any_of(folders.begin(), folders.end(), [&](const std::string& folder) {
+            return entry.path == folder ||
+                   (entry.path.starts_with(folder) && entry.path[folder.size()] == '/');
+        });
+    });
+}
+
+}  // namespace obsync::archive
