@@ -33,8 +33,8 @@ struct ArchivedEntry {
     // Filled by list() where it costs nothing (a local folder: the state's hash, the file's
     // mtime), else by describe() (S3: one HEAD of exactly this version) or read().
     Recorded recorded;
-    bool described = false;  // `recorded` is complete (list() or describe() filled it)
-    std::string version_id;  // S3: the version this entry is; "" = the current object
+    bool described = false;      // `recorded` is complete (list() or describe() filled it)
+    std::string version_id;      // S3: the version this entry is; "" = the current object
     std::int64_t stored_ms = 0;  // when the destination stored it: S3 LastModified, file mtime
 };
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "archive/readers.hpp"
 #include "aws/client.hpp"
 #include "aws/s3.hpp"
 #include "sink/local_dir.hpp"
@@ -137,6 +138,25 @@ std::unique_ptr<sync::Sink> Storage::open_sink(const std::string& folder) {
     options.sse_kms_key_id = m_options.sse_kms_key_id;
     options.sync_time = m_options.sync_time;
     return sink::open_s3_sink(aws(), options);
+}
+
+std::string Storage::destination(const std::string& folder) {
+    // A sink is cheap to make and touches nothing until it is claimed; its describe() is the one
+    // spelling of a destination, so the state scope of verify is the scope sync wrote.
+    return open_sink(folder)->describe();
+}
+
+bool Storage::s3_destination() const {
+    return is_s3(m_options.dest);
+}
+
+std::unique_ptr<archive::BackupReader> Storage::open_reader(
+    const std::string& folder, std::map<std::string, std::string> hashes) {
+    if (!is_s3(m_options.dest)) {
+        return archive::open_local_reader(destination(folder), std::move(hashes));
+    }
+    aws::S3Location location = aws::parse_s3_location(destination(folder));
+    return archive::open_s3_reader(aws(), std::move(location), std::nullopt);
 }
 
 std::unique_ptr<sync::StateStore> Storage::open_state(const sync::StateScope& scope, bool dry_run) {

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
 
+#include "archive/reader.hpp"
 #include "sync/sink.hpp"
 #include "sync/state_store.hpp"
 
@@ -38,6 +40,14 @@ public:
 
     // The destination of one vault: DEST itself, or DEST/<folder> with --all.
     std::unique_ptr<sync::Sink> open_sink(const std::string& folder);
+    // The destination of one vault as the state names it (Sink::describe()): opens nothing.
+    std::string destination(const std::string& folder);
+    // Whether DEST is an S3 prefix (else a local folder).
+    bool s3_destination() const;
+    // The backup of one vault read back, as it is now (never writes). `hashes`: the content
+    // hashes the state recorded (a local folder keeps none of its own; S3 ignores them).
+    std::unique_ptr<archive::BackupReader> open_reader(const std::string& folder,
+                                                       std::map<std::string, std::string> hashes);
     // The state of one backup. A dry run gets a store that reads (without creating anything) and
     // refuses every write.
     std::unique_ptr<sync::StateStore> open_state(const sync::StateScope& scope, bool dry_run);
