@@ -40,6 +40,8 @@ struct ArchivedEntry {
 
 // Receives the bytes of a file in order; awaited before the next piece is read.
 using ByteHandler = std::function<boost::asio::awaitable<void>(ByteView)>;
+// Receives what was recorded with the bytes about to come (before the first of them).
+using RecordedHandler = std::function<boost::asio::awaitable<void>(const Recorded&)>;
 
 // A backup to read: a local folder or an S3 prefix, as `obsync sync` wrote it, optionally as it
 // was at a moment (a versioned bucket). Never writes. Errors are obsync::Error (storage, network,
@@ -65,8 +67,16 @@ public:
 
     // Streams the bytes of `entry` (its version) to `on_bytes` and returns what was recorded
     // with exactly these bytes (S3: the GET's own metadata). Safe to run many at once.
+    // `on_recorded` hears it before the first byte (a restore creates its file with that mtime).
     virtual boost::asio::awaitable<Recorded> read(const ArchivedEntry& entry,
+                                                  const RecordedHandler& on_recorded,
                                                   const ByteHandler& on_bytes) = 0;
+    boost::asio::awaitable<Recorded> read(const ArchivedEntry& entry, const ByteHandler& on_bytes) {
+        static const RecordedHandler ignore = [](const Recorded&) -> boost::asio::awaitable<void> {
+            co_return;
+        };
+        return read(entry, ignore, on_bytes);
+    }
 };
 
 }  // namespace obsync::archive

@@ -36,6 +36,22 @@ std::string where_of(const std::string& bucket, const std::string& key) {
     return where;
 }
 
+// What the headers of a HEAD or GET reply say about the object (its size aside).
+ObjectInfo info_of(const net::HttpResponse& response) {
+    ObjectInfo info;
+    info.etag = std::string(response.header("etag").value_or(""));
+    info.content_type = std::string(response.header("content-type").value_or(""));
+    info.server_side_encryption =
+        std::string(response.header("x-amz-server-side-encryption").value_or(""));
+    for (const auto& [name, value] : response.headers) {
+        std::string lowered = lower(name);
+        if (lowered.rfind(k_meta_prefix, 0) == 0) {
+            info.metadata.emplace(lowered.substr(k_meta_prefix.size()), value);
+        }
+    }
+    return info;
+}
+
 std::uint64_t parse_size(std::string_view text, std::string_view what) {
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -156,33 +172,29 @@ asio::awaitable<std::string> S3Client::put_object(const std::string& bucket, con
 }
 
 asio::awaitable<std::optional<ObjectInfo>> S3Client::head_object(const std::string& bucket,
-                                                                 const std::string& key) {
+                                                                 const std::string& key,
+                                                                 const std::string& version_id) {
     AwsRequest req = request(bucket, key, "HEAD", "HeadObject");
+    if (!version_id.empty()) {
+        req.query = {{"versionId", version_id}};
+    }
     std::string where = where_of(bucket, key);
     std::optional<net::HttpResponse> response;
     try {
         net::HttpResponse got = co_await send(std::move(req), std::move(where));
         response.emplace(std::move(got));
     } catch (const AwsError& error) {
-        if (error.status() != 404 || error.failure() == AwsFailure::no_such_bucket) {
+        // 404 for a missing key; 405 for a version id that names a delete marker.
+        if ((error.status() != 404 && error.status() != 405) ||
+            error.failure() == AwsFailure::no_such_bucket) {
             throw;
         }
     }
     if (!response) {
         co_return std::nullopt;
     }
-    ObjectInfo info;
+    ObjectInfo info = info_of(*response);
     info.size = parse_size(response->header("content-length").value_or("0"), "Content-Length");
-    info.etag = std::string(response->header("etag").value_or(""));
-    info.content_type = std::string(response->header("content-type").value_or(""));
-    info.server_side_encryption =
-        std::string(response->header("x-amz-server-side-encryption").value_or(""));
-    for (const auto& [name, value] : response->headers) {
-        std::string lowered = lower(name);
-        if (lowered.rfind(k_meta_prefix, 0) == 0) {
-            info.metadata.emplace(lowered.substr(k_meta_prefix.size()), value);
-        }
-    }
     co_return info;
 }
 
@@ -333,11 +345,53 @@ asio::awaitable<std::optional<ObjectData>> S3Client::get_object(const std::strin
     if (!version_id.empty()) {
         req.query = {{"versionId", version_id}};
     }
+    std::optional<net::HttpResponse> response = co_await get(std::move(req), bucket, key);
+    if (!response) {
+        co_return std::nullopt;
+    }
+    ObjectData data;
+    data.info = info_of(*response);
+    data.info.size = response->body.size();
+    data.body = std::move(response->body);
+    co_return data;
+}
+
+asio::awaitable<std::optional<ObjectData>> S3Client::get_object_range(
+    const std::string& bucket, const std::string& key, const std::string& version_id,
+    std::uint64_t first, std::uint64_t last, const std::string& if_match) {
+    AwsRequest req = request(bucket, key, "GET", "GetObject");
+    if (!version_id.empty()) {
+        req.query = {{"versionId", version_id}};
+    }
+    req.headers.emplace_back("range",
+                             "bytes=" + std::to_string(first) + "-" + std::to_string(last));
+    if (!if_match.empty()) {
+        req.headers.emplace_back("if-match", if_match);
+    }
+    std::optional<net::HttpResponse> response = co_await get(std::move(req), bucket, key);
+    if (!response) {
+        co_return std::nullopt;
+    }
+    ObjectData data;
+    data.info = info_of(*response);
+    // "bytes FIRST-LAST/TOTAL": the object's whole size.
+    const std::string_view range = response->header("content-range").value_or("");
+    const std::size_t slash = range.rfind('/');
+    if (response->status != 206 || slash == std::string_view::npos) {
+        throw Error(ErrorKind::protocol,
+                    where_of(bucket, key) + ": GetObject ignored the byte range it was asked for");
+    }
+    data.info.size = parse_size(range.substr(slash + 1), "Content-Range");
+    data.body = std::move(response->body);
+    co_return data;
+}
+
+asio::awaitable<std::optional<net::HttpResponse>> S3Client::get(AwsRequest req,
+                                                                const std::string& bucket,
+                                                                const std::string& key) {
     std::string where = where_of(bucket, key);
-    std::optional<net::HttpResponse> response;
     try {
-        net::HttpResponse got = co_await send(std::move(req), std::move(where));
-        response.emplace(std::move(got));
+        co_return co_await send(std::move(req), std::move(where));
     } catch (const AwsError& error) {
         // 404 for a missing key or a delete marker as the current version; 405 for a version id
         // that names a delete marker.
@@ -346,23 +400,16 @@ asio::awaitable<std::optional<ObjectData>> S3Client::get_object(const std::strin
             throw;
         }
     }
-    if (!response) {
-        co_return std::nullopt;
-    }
-    ObjectData data;
-    data.info.size = response->body.size();
-    data.info.etag = std::string(response->header("etag").value_or(""));
-    data.info.content_type = std::string(response->header("content-type").value_or(""));
-    data.info.server_side_encryption =
-        std::string(response->header("x-amz-server-side-encryption").value_or(""));
-    for (const auto& [name, value] : response->headers) {
-        std::string lowered = lower(name);
-        if (lowered.rfind(k_meta_prefix, 0) == 0) {
-            data.info.metadata.emplace(lowered.substr(k_meta_prefix.size()), value);
-        }
-    }
-    data.body = std::move(response->body);
-    co_return data;
+    co_return std::nullopt;
+}
+
+asio::awaitable<std::string> S3Client::bucket_versioning(const std::string& bucket) {
+    const std::string no_key;
+    AwsRequest req = request(bucket, no_key, "GET", "GetBucketVersioning");
+    req.query = {{"versioning", ""}};
+    std::string where = where_of(bucket, no_key);
+    const net::HttpResponse response = co_await send(std::move(req), std::move(where));
+    co_return xml_text(response.body, "Status").value_or("");
 }
 
 asio::awaitable<std::string> S3Client::create_multipart_upload(const std::string& bucket,

@@ -121,9 +121,15 @@ public:
     boost::asio::awaitable<std::string> put_object(const std::string& bucket,
                                                    const std::string& key, std::string body,
                                                    const net::Headers& headers);
-    // nullopt when the object does not exist.
+    // nullopt when the object does not exist (or `version_id` names a delete marker).
     boost::asio::awaitable<std::optional<ObjectInfo>> head_object(const std::string& bucket,
-                                                                  const std::string& key);
+                                                                  const std::string& key,
+                                                                  const std::string& version_id);
+    boost::asio::awaitable<std::optional<ObjectInfo>> head_object(const std::string& bucket,
+                                                                  const std::string& key) {
+        static const std::string current;  // outlives the lazily started coroutine
+        return head_object(bucket, key, current);
+    }
     // Deleting a missing key succeeds (S3 answers 204 either way). `headers` may hold If-Match.
     boost::asio::awaitable<void> delete_object(const std::string& bucket, const std::string& key,
                                                const net::Headers& headers = {});
@@ -151,6 +157,15 @@ public:
     // key, or a current version that is a delete marker).
     boost::asio::awaitable<std::optional<ObjectData>> get_object(
         const std::string& bucket, const std::string& key, const std::string& version_id = {});
+    // Bytes FIRST..LAST (inclusive) of the object or of `version_id`; info.size is the whole
+    // object's size. With `if_match` (an ETag) a changed object fails with
+    // AwsError{conditional_check_failed} instead of mixing two objects' bytes.
+    boost::asio::awaitable<std::optional<ObjectData>> get_object_range(
+        const std::string& bucket, const std::string& key, const std::string& version_id,
+        std::uint64_t first, std::uint64_t last, const std::string& if_match);
+
+    // The bucket's versioning status: "Enabled", "Suspended", or "" (never enabled).
+    boost::asio::awaitable<std::string> bucket_versioning(const std::string& bucket);
 
     // Returns the upload id.
     boost::asio::awaitable<std::string> create_multipart_upload(const std::string& bucket,
@@ -177,6 +192,10 @@ private:
     AwsRequest request(const std::string& bucket, const std::string& key, std::string method,
                        std::string operation) const;
     boost::asio::awaitable<net::HttpResponse> send(AwsRequest request, std::string where);
+    // A GET whose 404 or 405 (no such key, a delete marker) is nullopt.
+    boost::asio::awaitable<std::optional<net::HttpResponse>> get(AwsRequest request,
+                                                                 const std::string& bucket,
+                                                                 const std::string& key);
 
     AwsClient* m_client;
 };

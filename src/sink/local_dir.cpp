@@ -322,6 +322,10 @@ std::unique_ptr<sync::Sink> open_local_dir(const std::filesystem::path& root) {
     if (root.empty()) {
         throw Error(ErrorKind::config, "the destination folder is empty");
     }
+    return std::make_unique<LocalDirSink>(local_root_name(root));
+}
+
+std::string local_root_name(const std::filesystem::path& root) {
     std::error_code ec;
     std::filesystem::path absolute = std::filesystem::absolute(root, ec);
     if (ec) {
@@ -331,7 +335,7 @@ std::unique_ptr<sync::Sink> open_local_dir(const std::filesystem::path& root) {
     while (normal.size() > 1 && normal.back() == '/') {
         normal.pop_back();
     }
-    return std::make_unique<LocalDirSink>(std::move(normal));
+    return normal;
 }
 
 }  // namespace obsync::sink

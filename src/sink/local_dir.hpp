@@ -26,6 +26,10 @@ namespace obsync::sink {
 // first write).
 std::unique_ptr<sync::Sink> open_local_dir(const std::filesystem::path& root);
 
+// The absolute, normal form of a folder that describe() shows and the state is keyed by (no
+// trailing '/'). Throws Error{config} when the path cannot be made absolute.
+std::string local_root_name(const std::filesystem::path& root);
+
 // Whether a file name is one of our temp files (skipped by list_files, removed by prepare).
 bool is_local_dir_temp_name(std::string_view name) noexcept;
 

@@ -1,0 +1,212 @@
+// An S3 backup prefix read back, now or at a moment (archive/readers.hpp).
+#include <algorithm>
+#include <charconv>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "archive/readers.hpp"
+#include "aws/s3_versions.hpp"
+#include "sync/path_policy.hpp"
+#include "sync/sink.hpp"
+#include "util/clock.hpp"
+#include "util/display.hpp"
+#include "util/error.hpp"
+
+namespace obsync::archive {
+namespace {
+
+namespace asio = boost::asio;
+
+// Objects up to this size come in one GET; larger ones in ranged GETs of this size, so memory
+// stays bounded whatever the file (and under the HTTP client's response limit).
+constexpr std::uint64_t k_range_size = std::uint64_t{16} << 20;
+
+Recorded recorded_of(const aws::ObjectInfo& info) {
+    Recorded recorded;
+    if (const auto hash = info.metadata.find("content-hash"); hash != info.metadata.end()) {
+        recorded.content_hash = hash->second;
+    }
+    if (const auto mtime = info.metadata.find("mtime"); mtime != info.metadata.end()) {
+        std::int64_t ms = 0;
+        const char* end = mtime->second.data() + mtime->second.size();
+        const auto [stop, ec] = std::from_chars(mtime->second.data(), end, ms);
+        if (ec == std::errc{} && stop == end) {
+            recorded.mtime_ms = ms;
+        }
+    }
+    if (const auto vault = info.metadata.find("vault-id"); vault != info.metadata.end()) {
+        recorded.vault_id = vault->second;
+    }
+    return recorded;
+}
+
+class S3Reader final : public BackupReader {
+public:
+    S3Reader(aws::AwsClient& client, aws::S3Location location, std::optional<std::int64_t> at_ms)
+        : m_s3(client), m_location(std::move(location)), m_at_ms(at_ms) {}
+
+    std::string describe() const override {
+        std::string text = "s3://" + m_location.bucket;
+        if (!m_location.prefix.empty()) {
+            text += "/" + m_location.prefix;
+        }
+        return text;
+    }
+
+    asio::awaitable<std::optional<std::string>> vault_id() override {
+        const std::string key =
+            prefix() + std::string(sync::k_backup_meta_dir) + "/" + "backup.json";
+        const std::optional<aws::ObjectData> marker =
+            co_await m_s3.get_object(m_location.bucket, key, std::string());
+        if (!marker) {
+            co_return std::nullopt;
+        }
+        boost::system::error_code ec;
+        const boost::json::value parsed = boost::json::parse(marker->body, ec);
+        if (ec || !parsed.is_object()) {
+            co_return std::nullopt;
+        }
+        const auto* id = parsed.as_object().if_contains("vault_id");
+        if (id == nullptr || !id->is_string()) {
+            co_return std::nullopt;
+        }
+        co_return std::string(id->as_string());
+    }
+
+    asio::awaitable<std::vector<ArchivedEntry>> list() override {
+        m_skipped.clear();
+        co_await m_s3.head_bucket(m_location.bucket);
+        std::vector<ArchivedEntry> entries;
+        if (!m_at_ms) {
+            const std::vector<aws::ListedObject> objects =
+                co_await m_s3.list_objects_v2(m_location.bucket, prefix());
+            for (const aws::ListedObject& object : objects) {
+                add(object.key, object.size, {}, 0, entries);
+            }
+        } else {
+            const std::string status = co_await m_s3.bucket_versioning(m_location.bucket);
+            if (status.empty()) {
+                throw Error(ErrorKind::config,
+                            "s3://" + m_location.bucket +
+                                " has no versioning, so it keeps no earlier versions to restore "
+                                "--at a moment from: restore without --at (the current files), "
+                                "and enable versioning on the bucket for the next time");
+            }
+            const std::vector<aws::ObjectVersion> versions =
+                co_await m_s3.list_object_versions(m_location.bucket, prefix());
+            for (const auto& [key, version] : aws::versions_at(versions, m_at_ms)) {
+                add(key, version.size, version.version_id, version.last_modified_ms, entries);
+            }
+        }
+        std::sort(entries.begin(), entries.end(),
+                  [](const ArchivedEntry& a, const ArchivedEntry& b) { return a.path < b.path; });
+        co_return entries;
+    }
+
+    std::vector<std::string> skipped() const override { return m_skipped; }
+
+    using BackupReader::read;
+
+    asio::awaitable<void> describe(ArchivedEntry& entry) override {
+        if (entry.folder) {
+            entry.described = true;
+            co_return;
+        }
+        const std::string key = prefix() + entry.path;
+        const std::optional<aws::ObjectInfo> info =
+            co_await m_s3.head_object(m_location.bucket, key, entry.version_id);
+        if (!info) {
+            throw Error(ErrorKind::not_found,
+                        describe() + "/" + display_name(entry.path) + ": gone since the listing");
+        }
+        entry.size = info->size;
+        entry.recorded = recorded_of(*info);
+        entry.described = true;
+    }
+
+    asio::awaitable<Recorded> read(const ArchivedEntry& entry, const RecordedHandler& on_recorded,
+                                   const ByteHandler& on_bytes) override {
+        const std::string key = prefix() + entry.path;
+        const std::string where = describe() + "/" + display_name(entry.path);
+        if (entry.size <= k_range_size) {
+            std::optional<aws::ObjectData> data =
+                co_await m_s3.get_object(m_location.bucket, key, entry.version_id);
+            if (!data) {
+                throw Error(ErrorKind::not_found, where + ": gone since the listing");
+            }
+            const Recorded recorded = recorded_of(data->info);
+            co_await on_recorded(recorded);
+            co_await on_bytes(as_bytes(data->body));
+            co_return recorded;
+        }
+        // Large: in ranges, each asking for the same object (its version, or its first ETag), so a
+        // file replaced mid-read fails instead of mixing two files' bytes.
+        std::string etag;
+        Recorded recorded;
+        std::uint64_t total = entry.size;
+        for (std::uint64_t first = 0; first < total; first += k_range_size) {
+            const std::uint64_t last = std::min(total, first + k_range_size) - 1;
+            std::optional<aws::ObjectData> data = co_await m_s3.get_object_range(
+                m_location.bucket, key, entry.version_id, first, last,
+                entry.version_id.empty() ? etag : std::string());
+            if (!data) {
+                throw Error(ErrorKind::not_found, where + ": gone since the listing");
+            }
+            if (first == 0) {
+                etag = data->info.etag;
+                recorded = recorded_of(data->info);
+                total = data->info.size;
+                co_await on_recorded(recorded);
+            }
+            co_await on_bytes(as_bytes(data->body));
+        }
+        co_return recorded;
+    }
+
+private:
+    std::string prefix() const {
+        return m_location.prefix.empty() ? std::string() : m_location.prefix + "/";
+    }
+
+    void add(const std::string& key, std::uint64_t size, std::string version_id,
+             std::int64_t stored_ms, std::vector<ArchivedEntry>& out) {
+        const std::string base = prefix();
+        if (key.size() <= base.size() || !key.starts_with(base)) {
+            return;  // the prefix's own folder marker
+        }
+        std::string path = key.substr(base.size());
+        if (path.starts_with(std::string(sync::k_backup_meta_dir) + "/")) {
+            return;  // the lock, the marker, upload records
+        }
+        ArchivedEntry entry;
+        entry.folder = path.back() == '/';
+        if (entry.folder) {
+            path.pop_back();
+            entry.described = true;
+        }
+        if (sync::unsafe_path_reason(path)) {
+            m_skipped.push_back(key);
+            return;
+        }
+        entry.path = std::move(path);
+        entry.size = entry.folder ? 0 : size;
+        entry.version_id = std::move(version_id);
+        entry.stored_ms = stored_ms;
+        out.push_back(std::move(entry));
+    }
+
+    aws::S3Client m_s3;
+    aws::S3Location m_location;
+    std::optional<std::int64_t> m_at_ms;
+    std::vector<std::string> m_skipped;
+};
+
+}  // namespace
+
+std::unique_ptr<BackupReader> open_s3_reader(aws::AwsClient& client, aws::S3Location location,
+                                             std::optional<std::int64_t> at_ms) {
+    return std::make_unique<S3Reader>(client, std::move(location), at_ms);
+}
+
+}  // namespace obsync::archive
