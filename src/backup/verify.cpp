@@ -7,8 +7,6 @@
 #include <map>
 #include <random>
 
-#include <boost/asio/co_spawn.hpp>
-
 #include "archive/hash_files.hpp"
 #include "backup/vault_choice.hpp"
 #include "crypto/sha256.hpp"
@@ -16,6 +14,7 @@
 #include "sync/path_filter.hpp"
 #include "util/error.hpp"
 #include "util/hex.hpp"
+#include "util/parallel.hpp"
 #include "util/run_coro.hpp"
 
 namespace obsync::backup {
@@ -25,31 +24,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 namespace {
-
-// Runs task(0) .. task(count - 1) on `io`, at most `in_flight` at a time; rethrows the first
-// failure once every task started has ended.
-void run_bounded(asio::io_context& io, std::size_t count, int in_flight,
-                 const std::function<asio::awaitable<void>(std::size_t)>& task) {
-    std::size_t next = 0;
-    std::exception_ptr failure;
-    auto worker = [&]() -> asio::awaitable<void> {
-        while (next < count && !failure) {
-            co_await task(next++);
-        }
-    };
-    for (int w = 0; w < std::max(in_flight, 1); ++w) {
-        asio::co_spawn(io, worker(), [&](const std::exception_ptr& e) {
-            if (e && !failure) {
-                failure = e;
-            }
-        });
-    }
-    io.restart();
-    io.run();
-    if (failure) {
-        std::rethrow_exception(failure);
-    }
-}
 
 // How many of `files` a deep share of `percent` reads: rounded up, so that 1 % a day of a small
 // backup still reads a file a day.
@@ -215,38 +189,38 @@ void VerifyService::measure_s3(archive::BackupReader& reader,
     std::shuffle(order.begin(), order.end(), std::mt19937_64(std::random_device{}()));
     const std::size_t deep = deep_sample_size(order.size(), request.deep_percent);
     std::vector<bool> gone(entries.size(), false);
-    run_bounded(m_io, order.size(), request.s3_in_flight,
-                [&](std::size_t k) -> asio::awaitable<void> {
-                    archive::MeasuredEntry& m = entries[order[k]];
-                    try {
-                        if (k < deep) {
-                            crypto::Sha256 hasher;
-                            std::int64_t bytes = 0;
-                            // Named: a temporary inside the co_await expression is what
-                            // g++ 12 mishandles (obsidian/sync_session.hpp).
-                            const archive::ByteHandler on_bytes =
-                                [&](ByteView piece) -> asio::awaitable<void> {
-                                hasher.update(piece);
-                                bytes += static_cast<std::int64_t>(piece.size());
-                                co_return;
-                            };
-                            m.entry.recorded = co_await reader.read(m.entry, on_bytes);
-                            m.entry.described = true;
-                            const crypto::Sha256Digest digest = hasher.finish();
-                            m.actual_hash = to_hex(ByteView(digest.data(), digest.size()));
-                            v.bytes_hashed += bytes;
-                            ++v.checked_deep;
-                        } else if (!m.entry.described) {
-                            ++v.heads;
-                            co_await reader.describe(m.entry);
-                        }
-                    } catch (const Error& e) {
-                        if (e.kind() != ErrorKind::not_found) {
-                            throw;
-                        }
-                        gone[order[k]] = true;  // deleted since the listing: missing
-                    }
-                });
+    const std::function<asio::awaitable<void>(std::size_t)> job =
+        [&](std::size_t k) -> asio::awaitable<void> {
+        archive::MeasuredEntry& m = entries[order[k]];
+        try {
+            if (k < deep) {
+                crypto::Sha256 hasher;
+                std::int64_t bytes = 0;
+                // Named: a temporary inside the co_await expression is what
+                // g++ 12 mishandles (obsidian/sync_session.hpp).
+                const archive::ByteHandler on_bytes = [&](ByteView piece) -> asio::awaitable<void> {
+                    hasher.update(piece);
+                    bytes += static_cast<std::int64_t>(piece.size());
+                    co_return;
+                };
+                m.entry.recorded = co_await reader.read(m.entry, on_bytes);
+                m.entry.described = true;
+                const crypto::Sha256Digest digest = hasher.finish();
+                m.actual_hash = to_hex(ByteView(digest.data(), digest.size()));
+                v.bytes_hashed += bytes;
+                ++v.checked_deep;
+            } else if (!m.entry.described) {
+                ++v.heads;
+                co_await reader.describe(m.entry);
+            }
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::not_found) {
+                throw;
+            }
+            gone[order[k]] = true;  // deleted since the listing: missing
+        }
+    };
+    run_coro(m_io, for_each_parallel(order.size(), request.s3_in_flight, job));
     std::size_t kept = 0;
     for (std::size_t i = 0; i < entries.size(); ++i) {
         if (!gone[i]) {
