@@ -86,8 +86,10 @@ VaultVerification VerifyService::verify_vault(const obsidian::VaultInfo& vault,
         obsidian::ChangeSet snapshot;
         run_coro(m_io, [&]() -> asio::awaitable<void> {
             const obsidian::SessionTarget target{vault.host, vault.id, token};
-            auto session = co_await obsidian::SyncSession::connect(
-                m_io.get_executor(), target, cipher, obsidian::SessionOptions{});
+            // Named: g++ 12 destroys a temporary inside a co_await expression twice.
+            const obsidian::SessionOptions options;
+            auto session = co_await obsidian::SyncSession::connect(m_io.get_executor(), target,
+                                                                   cipher, options);
             snapshot = co_await session->init(0, true);
             co_await session->close();
         }());
@@ -223,9 +225,13 @@ void VerifyService::measure_s3(archive::BackupReader& reader,
     run_coro(m_io, for_each_parallel(order.size(), request.s3_in_flight, job));
     std::size_t kept = 0;
     for (std::size_t i = 0; i < entries.size(); ++i) {
-        if (!gone[i]) {
-            entries[kept++] = std::move(entries[i]);
+        if (gone[i]) {
+            continue;
         }
+        if (kept != i) {
+            entries[kept] = std::move(entries[i]);  // never onto itself: that empties it
+        }
+        ++kept;
     }
     entries.resize(kept);
 }
