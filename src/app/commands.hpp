@@ -53,6 +53,18 @@ struct VerifyCommand {
     std::vector<std::string> excludes;
 };
 
+struct RestoreRequest {
+    std::string from;                // a backup folder or s3://BUCKET/PREFIX
+    std::string to;                  // the folder to restore into
+    std::optional<std::string> at;   // --at: ISO-8601 UTC or an age (-3d)
+    std::vector<std::string> paths;  // --path, repeatable
+    bool overwrite = false;
+    bool dry_run = false;
+    int concurrency = 8;
+    std::optional<std::string> state;          // where a local backup's state lives (its hashes)
+    std::optional<std::string> list_versions;  // --list-versions PATH
+};
+
 int run_login(const GlobalOptions& global, const std::optional<std::string>& mfa_code);
 int run_logout(const GlobalOptions& global);
 int run_vaults(const GlobalOptions& global);
@@ -63,6 +75,7 @@ int run_verify(const GlobalOptions& global, const VerifyCommand& request);
 int run_state_init(const GlobalOptions& global, const std::string& state);
 int run_status(const GlobalOptions& global, const std::optional<std::string>& vault);
 int run_reset(const GlobalOptions& global, const std::optional<std::string>& vault, bool all);
+int run_restore(const GlobalOptions& global, const RestoreRequest& request);
 int run_totp(const GlobalOptions& global);
 
 }  // namespace obsync::app

@@ -191,6 +191,34 @@ int run(int argc, char** argv) {
     auto* reset_arg = add_optional(reset, "vault", reset_vault, "Vault id or name");
     reset_arg->excludes(reset->add_flag("--all", reset_all, "Every vault"));
 
+    RestoreRequest restore;
+    auto* restore_cmd = app.add_subcommand(
+        "restore", "Write a backup (or the part under --path, or as it was --at a moment) to --to");
+    restore_cmd->add_option("--from", restore.from, "The backup: a folder or s3://BUCKET/PREFIX")
+        ->required();
+    auto* to_opt = restore_cmd->add_option("--to", restore.to, "The folder to restore into");
+    add_optional(restore_cmd, "--at", restore.at,
+                 "As it was at this moment: 2026-11-20T10:00:00Z, or an age such as -3d, -12h "
+                 "(S3 with versioning)")
+        ->type_name("TIME");
+    restore_cmd->add_option("--path", restore.paths, "Only this file or folder (repeatable)")
+        ->type_name("PATH");
+    restore_cmd->add_flag("--overwrite", restore.overwrite,
+                          "Replace existing files whose bytes differ from the backup's");
+    restore_cmd->add_flag("--dry-run", restore.dry_run,
+                          "List what would be written, write nothing");
+    restore_cmd->add_option("--concurrency", restore.concurrency, "Files at once (1-64)")
+        ->check(whole_number(1, 64));
+    add_optional(restore_cmd, "--state", restore.state,
+                 "Where a local backup's state lives (its recorded hashes): sqlite://PATH or "
+                 "dynamodb://TABLE");
+    auto* versions_opt =
+        add_optional(restore_cmd, "--list-versions", restore.list_versions,
+                     "Show the versions of one file of an S3 backup (time, size, hash)")
+            ->type_name("PATH");
+    versions_opt->excludes(to_opt);
+    restore_cmd->add_flag("--json", global.json, "Print one JSON summary on stdout");
+
     auto* totp = app.add_subcommand("totp", "Print the current 2FA code");
     add_optional(totp, "--secret", global.flags.totp_secret,
                  "Base32 secret (env OBSIDIAN_TOTP_SECRET)");
@@ -240,6 +268,13 @@ int run(int argc, char** argv) {
             return k_exit_usage;
         }
         return run_reset(global, reset_vault, reset_all);
+    }
+    if (restore_cmd->parsed()) {
+        if (!restore.list_versions && restore.to.empty()) {
+            std::cerr << "obsync restore: give --to DIR (or --list-versions PATH)" << std::endl;
+            return k_exit_usage;
+        }
+        return run_restore(global, restore);
     }
     return run_totp(global);
 }

@@ -12,6 +12,7 @@
 #include "util/clock.hpp"
 #include "util/display.hpp"
 #include "util/error.hpp"
+#include "util/parallel.hpp"
 
 namespace obsync::archive {
 namespace {
@@ -207,6 +208,33 @@ private:
 std::unique_ptr<BackupReader> open_s3_reader(aws::AwsClient& client, aws::S3Location location,
                                              std::optional<std::int64_t> at_ms) {
     return std::make_unique<S3Reader>(client, std::move(location), at_ms);
+}
+
+asio::awaitable<std::vector<FileVersion>> list_file_versions(aws::AwsClient& client,
+                                                             aws::S3Location location,
+                                                             std::string path) {
+    aws::S3Client s3(client);
+    const std::string key = (location.prefix.empty() ? "" : location.prefix + "/") + path;
+    std::vector<aws::ObjectVersion> listed = co_await s3.list_object_versions(location.bucket, key);
+    // The prefix also matches longer keys ("a.md" → "a.md.bak"): keep this key's own.
+    std::erase_if(listed, [&](const aws::ObjectVersion& v) { return v.key != key; });
+    std::stable_sort(listed.begin(), listed.end(), aws::newer_version);
+    std::vector<FileVersion> versions(listed.size());
+    co_await for_each_parallel(listed.size(), 16, [&](std::size_t i) -> asio::awaitable<void> {
+        const aws::ObjectVersion& v = listed[i];
+        FileVersion& out = versions[i];
+        out.version_id = v.version_id;
+        out.stored_ms = v.last_modified_ms;
+        out.deleted = v.delete_marker;
+        out.latest = v.is_latest;
+        out.size = v.size;
+        if (!v.delete_marker) {
+            if (const auto info = co_await s3.head_object(location.bucket, key, v.version_id)) {
+                out.recorded = recorded_of(*info);
+            }
+        }
+    });
+    co_return versions;
 }
 
 }  // namespace obsync::archive

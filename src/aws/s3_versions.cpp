@@ -4,6 +4,13 @@
 
 namespace obsync::aws {
 
+bool newer_version(const ObjectVersion& a, const ObjectVersion& b) noexcept {
+    if (a.last_modified_ms != b.last_modified_ms) {
+        return a.last_modified_ms > b.last_modified_ms;
+    }
+    return a.is_latest && !b.is_latest;
+}
+
 std::map<std::string, ObjectVersion> versions_at(const std::vector<ObjectVersion>& versions,
                                                  std::optional<std::int64_t> at_ms) {
     // Each key's history, newest first. S3 lists it so, but not every server that speaks its API
@@ -16,13 +23,9 @@ std::map<std::string, ObjectVersion> versions_at(const std::vector<ObjectVersion
     }
     std::map<std::string, ObjectVersion> out;
     for (auto& [key, list] : history) {
-        std::stable_sort(list.begin(), list.end(),
-                         [](const ObjectVersion* a, const ObjectVersion* b) {
-                             if (a->last_modified_ms != b->last_modified_ms) {
-                                 return a->last_modified_ms > b->last_modified_ms;
-                             }
-                             return a->is_latest && !b->is_latest;
-                         });
+        std::stable_sort(
+            list.begin(), list.end(),
+            [](const ObjectVersion* a, const ObjectVersion* b) { return newer_version(*a, *b); });
         const auto fits = [&](const ObjectVersion* v) {
             return !at_ms || v->last_modified_ms <= *at_ms;
         };

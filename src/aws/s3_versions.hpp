@@ -12,6 +12,10 @@
 
 namespace obsync::aws {
 
+// Whether `a` is a newer version of its key than `b`: a later LastModified, or within one second
+// (S3's grain) the one marked IsLatest. A stable sort by it keeps the listing's order for the rest.
+bool newer_version(const ObjectVersion& a, const ObjectVersion& b) noexcept;
+
 // The objects under a versioned prefix as they were at `at_ms` (epoch ms), from its
 // ListObjectVersions (any order of keys; within one LastModified, the entry marked IsLatest, then
 // the listing's order, counts as newer). For each key: the newest version not newer than `at_ms`;

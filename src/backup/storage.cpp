@@ -1,6 +1,7 @@
 #include "backup/storage.hpp"
 
 #include <filesystem>
+#include <map>
 #include <system_error>
 
 #include "archive/readers.hpp"
@@ -150,13 +151,39 @@ bool Storage::s3_destination() const {
     return is_s3(m_options.dest);
 }
 
-std::unique_ptr<archive::BackupReader> Storage::open_reader(
-    const std::string& folder, std::map<std::string, std::string> hashes) {
-    if (!is_s3(m_options.dest)) {
-        return archive::open_local_reader(destination(folder), std::move(hashes));
+asio::awaitable<std::unique_ptr<archive::BackupReader>> Storage::open_reader(
+    std::string folder, std::optional<std::int64_t> at_ms) {
+    if (is_s3(m_options.dest)) {
+        aws::S3Location location = aws::parse_s3_location(m_options.dest);
+        if (!folder.empty()) {
+            location.prefix = location.prefix.empty() ? folder : location.prefix + "/" + folder;
+        }
+        co_return archive::open_s3_reader(aws(), std::move(location), at_ms);
     }
-    aws::S3Location location = aws::parse_s3_location(destination(folder));
-    return archive::open_s3_reader(aws(), std::move(location), std::nullopt);
+    if (at_ms) {
+        throw Error(ErrorKind::config,
+                    "a local backup folder keeps no earlier versions: --at needs an S3 backup in "
+                    "a bucket with versioning");
+    }
+    std::filesystem::path root = m_options.dest;
+    if (!folder.empty()) {
+        root /= folder;
+    }
+    std::unique_ptr<archive::BackupReader> bare = archive::open_local_reader(root, {});
+    const std::optional<std::string> vault = co_await bare->vault_id();
+    if (!vault) {
+        co_return bare;
+    }
+    std::unique_ptr<sync::StateStore> state =
+        open_state(sync::StateScope{*vault, bare->describe()}, /*dry_run=*/true);
+    const sync::StateSnapshot snapshot = co_await state->load();
+    std::map<std::string, std::string> hashes;
+    for (const sync::FileState& file : snapshot.files) {
+        if (!file.folder) {
+            hashes.emplace(file.path, file.hash);
+        }
+    }
+    co_return archive::open_local_reader(root, std::move(hashes));
 }
 
 std::unique_ptr<sync::StateStore> Storage::open_state(const sync::StateScope& scope, bool dry_run) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "archive/reader.hpp"
@@ -44,13 +45,15 @@ public:
     std::string destination(const std::string& folder);
     // Whether DEST is an S3 prefix (else a local folder).
     bool s3_destination() const;
-    // The backup of one vault read back, as it is now (never writes). `hashes`: the content
-    // hashes the state recorded (a local folder keeps none of its own; S3 ignores them).
-    std::unique_ptr<archive::BackupReader> open_reader(const std::string& folder,
-                                                       std::map<std::string, std::string> hashes);
     // The state of one backup. A dry run gets a store that reads (without creating anything) and
     // refuses every write.
     std::unique_ptr<sync::StateStore> open_state(const sync::StateScope& scope, bool dry_run);
+
+    // The backup at DEST (or DEST/<folder>) read back, now or as it was at `at_ms` (S3 with
+    // versioning only). A local folder's reader knows the hashes its saved state recorded (found
+    // by the vault id of the folder's marker); without a marker or a state it knows none.
+    boost::asio::awaitable<std::unique_ptr<archive::BackupReader>> open_reader(
+        std::string folder, std::optional<std::int64_t> at_ms);
 
     // Whether the state lives in the local SQLite database (`status` and `reset` read it).
     bool local_state() const noexcept { return !m_dynamodb_table.has_value(); }

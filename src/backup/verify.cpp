@@ -99,21 +99,18 @@ VaultVerification VerifyService::verify_vault(const obsidian::VaultInfo& vault,
         auto state = storage.open_state(sync::StateScope{vault.id, v.destination}, true);
         sync::StateSnapshot saved;
         run_coro(m_io, [&]() -> asio::awaitable<void> { saved = co_await state->load(); }());
-        std::map<std::string, std::string> hashes;
-        for (const sync::FileState& file : saved.files) {
-            if (!file.folder) {
-                hashes.emplace(file.path, file.hash);
-            }
-        }
 
         Measured measured;
         const bool s3 = storage.s3_destination();
         // A local backup never made is an empty one: everything is missing.
         if (s3 || std::filesystem::is_directory(v.destination)) {
-            auto reader = storage.open_reader(folder, std::move(hashes));
+            // A local reader knows the hashes the state recorded (Storage finds the state by
+            // the folder's marker; a marker of another vault is refused below).
+            std::unique_ptr<archive::BackupReader> reader;
             std::optional<std::string> owner;
             std::vector<archive::ArchivedEntry> listed;
             run_coro(m_io, [&]() -> asio::awaitable<void> {
+                reader = co_await storage.open_reader(folder, std::nullopt);
                 owner = co_await reader->vault_id();
                 listed = co_await reader->list();
             }());

@@ -101,4 +101,59 @@ std::string iso8601_utc_ms(std::int64_t ms) {
     return format_utc(seconds, "%Y-%m-%dT%H:%M:%S") + fraction.data();
 }
 
+std::optional<std::int64_t> parse_moment(std::string_view text, std::int64_t now_ms) {
+    if (const auto absolute = parse_iso8601_utc(text)) {
+        return absolute;
+    }
+    if (text.size() < 3 || text.front() != '-') {
+        return std::nullopt;
+    }
+    constexpr std::int64_t k_limit_ms = std::int64_t{100} * 366 * 24 * 3600 * 1000;
+    std::int64_t age_ms = 0;
+    std::string_view rest = text.substr(1);
+    while (!rest.empty()) {
+        std::int64_t number = 0;
+        std::size_t digits = 0;
+        while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') {
+            number = number * 10 + (rest[digits] - '0');
+            if (number > k_limit_ms) {
+                return std::nullopt;
+            }
+            ++digits;
+        }
+        if (digits == 0 || digits == rest.size()) {
+            return std::nullopt;  // a unit without a number, or a number without a unit
+        }
+        std::int64_t unit_ms = 0;
+        switch (rest[digits]) {
+            case 's':
+                unit_ms = 1000;
+                break;
+            case 'm':
+                unit_ms = 60 * 1000;
+                break;
+            case 'h':
+                unit_ms = 3600 * 1000;
+                break;
+            case 'd':
+                unit_ms = 24 * 3600 * 1000;
+                break;
+            case 'w':
+                unit_ms = 7 * 24 * 3600 * 1000;
+                break;
+            default:
+                return std::nullopt;
+        }
+        if (number > k_limit_ms / unit_ms) {
+            return std::nullopt;
+        }
+        age_ms += number * unit_ms;
+        if (age_ms > k_limit_ms) {
+            return std::nullopt;
+        }
+        rest.remove_prefix(digits + 1);
+    }
+    return now_ms - age_ms;
+}
+
 }  // namespace obsync

@@ -22,4 +22,9 @@ std::string iso8601_utc_ms(std::int64_t ms);
 // Nothing for anything else, including impossible dates (February 30th) and offsets other than Z.
 std::optional<std::int64_t> parse_iso8601_utc(std::string_view text);
 
+// A moment as `restore --at` takes it: ISO-8601 UTC (parse_iso8601_utc), or an age before
+// `now_ms`: '-' then one or more NUMBER+UNIT, the units s, m, h, d and w ("-3d", "-1d12h",
+// "-90m"), at most 100 years. Nothing for anything else.
+std::optional<std::int64_t> parse_moment(std::string_view text, std::int64_t now_ms);
+
 }  // namespace obsync

@@ -73,5 +73,24 @@ TEST(Clock, RefusesWhatIsNotAnIso8601UtcTime) {
     }
 }
 
+TEST(ParseMoment, TakesIsoTimesAndAgesBeforeNow) {
+    const std::int64_t now = 1'800'000'000'000;
+    EXPECT_EQ(parse_moment("2026-11-20T10:00:00Z", now), parse_iso8601_utc("2026-11-20T10:00:00Z"));
+    EXPECT_EQ(parse_moment("-3d", now), now - 3 * 86'400'000);
+    EXPECT_EQ(parse_moment("-1d12h", now), now - 36 * 3'600'000);
+    EXPECT_EQ(parse_moment("-90m", now), now - 90 * 60'000);
+    EXPECT_EQ(parse_moment("-2w", now), now - 14 * 86'400'000);
+    EXPECT_EQ(parse_moment("-45s", now), now - 45'000);
+    EXPECT_EQ(parse_moment("-0s", now), now);
+}
+
+TEST(ParseMoment, RefusesAnythingElse) {
+    const std::int64_t now = 1'800'000'000'000;
+    for (const char* bad : {"", "-", "3d", "-d", "-3", "-3x", "-3d-", "+3d", "-3.5d", "-d3",
+                            "yesterday", "-99999999999999999999s", "-5300w", "2026-11-20"}) {
+        EXPECT_EQ(parse_moment(bad, now), std::nullopt) << bad;
+    }
+}
+
 }  // namespace
 }  // namespace obsync

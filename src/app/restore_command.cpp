@@ -1,0 +1,275 @@
+// obsync restore: a backup (or part of it, or the backup as it was at a moment) back into a folder;
+// obsync restore --list-versions: the versions of one file of an S3 backup (docs/restore.md).
+#include <iostream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+
+#include "app/commands.hpp"
+#include "app/output.hpp"
+#include "app/progress.hpp"
+#include "archive/readers.hpp"
+#include "archive/restore.hpp"
+#include "aws/s3.hpp"
+#include "backup/storage.hpp"
+#include "util/clock.hpp"
+#include "util/display.hpp"
+#include "util/error.hpp"
+#include "util/run_coro.hpp"
+
+namespace obsync::app {
+
+namespace {
+
+namespace asio = boost::asio;
+using archive::RestoreStep;
+
+const char* step_word(RestoreStep::Kind kind) {
+    switch (kind) {
+        case RestoreStep::Kind::write:
+            return "write";
+        case RestoreStep::Kind::replace:
+            return "replace";
+        case RestoreStep::Kind::folder:
+            return "mkdir";
+        case RestoreStep::Kind::identical:
+            return "same";
+        case RestoreStep::Kind::conflict:
+            return "differs";
+    }
+    return "?";
+}
+
+std::optional<std::int64_t> moment_of(const std::optional<std::string>& at) {
+    if (!at) {
+        return std::nullopt;
+    }
+    const auto moment = parse_moment(*at, epoch_ms());
+    if (!moment) {
+        throw Error(ErrorKind::config, "--at \"" + display_name(*at) +
+                                           "\" is not a moment: give an ISO-8601 UTC time such as "
+                                           "2026-11-20T10:00:00Z, or an age such as -3d or -12h");
+    }
+    return moment;
+}
+
+boost::json::object summary_json(const RestoreRequest& request,
+                                 const std::optional<std::int64_t>& at,
+                                 const archive::RestoreResult& r) {
+    boost::json::object o{{"ok", r.ok()},
+                          {"from", request.from},
+                          {"to", request.to},
+                          {"dry_run", request.dry_run},
+                          {"written", r.written},
+                          {"replaced", r.replaced},
+                          {"folders", r.folders},
+                          {"identical", r.identical},
+                          {"unverified", r.unverified},
+                          {"bytes", r.bytes},
+                          {"duration_ms", r.duration.count()}};
+    if (at) {
+        o["at"] = iso8601_utc(*at);
+    }
+    boost::json::array conflicts;
+    for (const std::string& path : r.conflicts) {
+        boost::json::object entry;
+        put_path(entry, path);
+        conflicts.push_back(std::move(entry));
+    }
+    o["conflicts"] = std::move(conflicts);
+    boost::json::array failures;
+    for (const archive::RestoreFailure& f : r.failures) {
+        boost::json::object entry{{"error", f.message}, {"kind", std::string(to_string(f.kind))}};
+        put_path(entry, f.path);
+        failures.push_back(std::move(entry));
+    }
+    o["failures"] = std::move(failures);
+    boost::json::array skipped;
+    for (const std::string& name : r.skipped) {
+        boost::json::object entry;
+        put_path(entry, name);
+        skipped.push_back(std::move(entry));
+    }
+    o["skipped"] = std::move(skipped);
+    if (request.dry_run) {
+        boost::json::array plan;
+        for (const RestoreStep& step : r.plan) {
+            boost::json::object entry{{"action", step_word(step.kind)}, {"size", step.size}};
+            put_path(entry, step.path);
+            plan.push_back(std::move(entry));
+        }
+        o["plan"] = std::move(plan);
+    }
+    return o;
+}
+
+void print_text(const RestoreRequest& request, const archive::RestoreResult& r) {
+    if (request.dry_run) {
+        for (const RestoreStep& step : r.plan) {
+            if (step.kind != RestoreStep::Kind::identical) {
+                std::cout << step_word(step.kind) << "  " << display_name(step.path) << "\n";
+            }
+        }
+    }
+    std::int64_t to_write = 0;
+    std::int64_t to_write_bytes = 0;
+    for (const RestoreStep& step : r.plan) {
+        if (step.kind == RestoreStep::Kind::write || step.kind == RestoreStep::Kind::replace) {
+            ++to_write;
+            to_write_bytes += static_cast<std::int64_t>(step.size);
+        }
+    }
+    if (request.dry_run) {
+        std::cerr << "would write " << to_write << " file(s), "
+                  << human_bytes(static_cast<double>(to_write_bytes)) << "; " << r.identical
+                  << " already there" << std::endl;
+    } else if (r.conflicts.empty() || request.overwrite) {
+        std::cerr << "restored " << r.written << " file(s) and " << r.folders << " folder(s), "
+                  << human_bytes(static_cast<double>(r.bytes)) << ", into "
+                  << display_name(request.to) << "; " << r.identical << " already there; failed "
+                  << r.failures.size() << "; in "
+                  << static_cast<double>(r.duration.count()) / 1000.0 << " s" << std::endl;
+    }
+    if (!r.conflicts.empty() && !request.overwrite) {
+        std::cerr << (request.dry_run ? "" : "nothing written: ") << r.conflicts.size()
+                  << " file(s) at " << display_name(request.to)
+                  << " differ from the backup; give --overwrite to replace them, or restore into "
+                     "an empty folder:"
+                  << std::endl;
+        for (const std::string& path : r.conflicts) {
+            std::cerr << "  differs: " << display_name(path) << std::endl;
+        }
+    }
+    for (const archive::RestoreFailure& f : r.failures) {
+        std::cerr << "  failed: " << display_name(f.path) << ": " << display_message(f.message)
+                  << std::endl;
+    }
+    if (r.unverified > 0) {
+        std::cerr << "warning: " << r.unverified
+                  << " file(s) had no recorded hash to check them against (a local backup without "
+                     "its saved state, or objects obsync did not write)"
+                  << std::endl;
+    }
+    if (!r.skipped.empty()) {
+        std::cerr << "skipped " << r.skipped.size()
+                  << " name(s) in the backup that no vault path can have" << std::endl;
+    }
+}
+
+int list_versions(const GlobalOptions& global, const RestoreRequest& request) {
+    if (!request.from.starts_with("s3://")) {
+        throw Error(ErrorKind::config,
+                    "--list-versions needs an S3 backup (--from s3://BUCKET/PREFIX): a local "
+                    "folder keeps one version of each file");
+    }
+    const std::string path = archive::normalize_restore_path(*request.list_versions);
+    asio::io_context io;
+    backup::StorageOptions options;
+    options.dest = request.from;
+    backup::Storage storage(io, options);
+    std::vector<archive::FileVersion> versions;
+    run_coro(io, [&]() -> asio::awaitable<void> {
+        versions = co_await archive::list_file_versions(storage.aws(),
+                                                        aws::parse_s3_location(request.from), path);
+    }());
+    if (versions.empty()) {
+        throw Error(ErrorKind::not_found, "no version of \"" + display_name(path) + "\" in " +
+                                              display_name(request.from));
+    }
+    if (global.json) {
+        boost::json::array list;
+        for (const archive::FileVersion& v : versions) {
+            boost::json::object entry{{"version_id", v.version_id},
+                                      {"stored", iso8601_utc(v.stored_ms)},
+                                      {"deleted", v.deleted},
+                                      {"latest", v.latest}};
+            if (!v.deleted) {
+                entry["size"] = v.size;
+                entry["content_hash"] = v.recorded.content_hash.value_or("");
+                if (v.recorded.mtime_ms) {
+                    entry["mtime"] = iso8601_utc_ms(*v.recorded.mtime_ms);
+                }
+            }
+            list.push_back(std::move(entry));
+        }
+        boost::json::object out{{"versions", std::move(list)}};
+        put_path(out, path);
+        print_json(std::cout, out);
+        return k_exit_ok;
+    }
+    for (const archive::FileVersion& v : versions) {
+        std::cout << iso8601_utc(v.stored_ms) << "  ";
+        if (v.deleted) {
+            std::cout << "deleted";
+        } else {
+            std::cout << human_bytes(static_cast<double>(v.size)) << "  "
+                      << v.recorded.content_hash.value_or("(no hash)");
+        }
+        std::cout << "  " << v.version_id << (v.latest ? "  (latest)" : "") << "\n";
+    }
+    return k_exit_ok;
+}
+
+}  // namespace
+
+int run_restore(const GlobalOptions& global, const RestoreRequest& request) {
+    try {
+        if (request.from.empty()) {
+            throw Error(ErrorKind::config,
+                        "--from is empty: give a backup folder or "
+                        "s3://BUCKET/PREFIX");
+        }
+        if (request.list_versions) {
+            return list_versions(global, request);
+        }
+        if (request.to.empty()) {
+            throw Error(ErrorKind::config, "--to is empty: give the folder to restore into");
+        }
+        const std::optional<std::int64_t> at = moment_of(request.at);
+        if (at && *at > epoch_ms()) {
+            throw Error(ErrorKind::config, "--at " + iso8601_utc(*at) + " is in the future");
+        }
+        for (const std::string& path : request.paths) {
+            archive::normalize_restore_path(path);  // refused before anything is read
+        }
+        asio::io_context io;
+        backup::StorageOptions options;
+        options.dest = request.from;
+        options.state = request.state;
+        options.sqlite_file = Paths::from_environment().state_db();
+        backup::Storage storage(io, options);
+        archive::RestoreOptions restore_options;
+        restore_options.paths = request.paths;
+        restore_options.overwrite = request.overwrite;
+        restore_options.dry_run = request.dry_run;
+        restore_options.concurrency = request.concurrency;
+        std::unique_ptr<ProgressReporter> bar;
+        if (!global.json && !request.dry_run) {
+            bar = std::make_unique<ProgressReporter>("restore");
+        }
+        const archive::RestoreProgressFn progress = [&](const archive::RestoreProgress& p) {
+            if (bar) {
+                bar->update(
+                    sync::Progress{p.files_total, p.files_done, p.bytes_total, p.bytes_done});
+            }
+        };
+        archive::RestoreResult result;
+        run_coro(io, [&]() -> asio::awaitable<void> {
+            const auto reader = co_await storage.open_reader("", at);
+            result = co_await archive::restore(*reader, request.to, restore_options, progress);
+        }());
+        if (bar) {
+            bar->finish();
+        }
+        if (global.json) {
+            print_json(std::cout, summary_json(request, at, result));
+        } else {
+            print_text(request, result);
+        }
+        return result.ok() ? k_exit_ok : k_exit_partial;
+    } catch (const Error& e) {
+        return report(global, e);
+    }
+}
+
+}  // namespace obsync::app
