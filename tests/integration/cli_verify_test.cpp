@@ -135,6 +135,7 @@ TEST_F(CliVerifyTest, ABackupNeverMadeIsAllMissingAndStaysUnmade) {
     EXPECT_EQ(result.code, 1) << result.err;
     EXPECT_EQ(vault_of(result).at("counts").at("missing").as_int64(), 17);  // 10 files, 7 folders
     EXPECT_FALSE(fs::exists(dest));
+    EXPECT_FALSE(fs::exists(work.path() / "state/obsync/state.db"));  // no state made either
 }
 
 TEST_F(CliVerifyTest, AllAndExcludeVerifyWhatSyncWroteWithThem) {
