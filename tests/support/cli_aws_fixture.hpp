@@ -1,12 +1,11 @@
 #pragma once
 
-// The fixture of the obsync binary end to end against obsync-fake-server and moto_server (S3,
-// DynamoDB, Secrets Manager): cli_aws_test.cpp and cli_verify_test.cpp. Include it from one
-// translation unit per executable that defines OBSYNC_BINARY.
+// The obsync binary against obsync-fake-server and moto_server: a fixture that starts the fake
+// server, seeds a corpus, runs the binary with the AWS_* of moto and checks no secret in its
+// output; and a probe that reads what landed in moto through our own (tested) AWS client.
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -20,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "aws/client.hpp"
+#include "aws/s3.hpp"
 #include "aws/secrets_manager.hpp"
 #include "aws/xml.hpp"
 #include "crypto/sha256.hpp"
@@ -30,14 +30,22 @@
 #include "support/run_coro.hpp"
 #include "support/test_util.hpp"
 
-namespace obsync::test {
+#ifndef OBSYNC_BINARY
+#error "OBSYNC_BINARY must name the obsync binary under test"
+#endif
+
+namespace obsync::cli_aws {
 
 namespace fs = std::filesystem;
+using test::CliResult;
+using test::read_file;
+using test::shell_quote;
+using test::write_file;
 
-const std::string k_account_password = "hunter2-account-secret";
-const std::string k_vault_password = "correct horse vault secret";
-const std::string k_bucket = "obsync-backups";
-const std::string k_table = "obsync-state";
+inline const std::string k_account_password = "hunter2-account-secret";
+inline const std::string k_vault_password = "correct horse vault secret";
+inline const std::string k_bucket = "obsync-backups";
+inline const std::string k_table = "obsync-state";
 
 struct S3Object {
     std::string body;
@@ -47,14 +55,14 @@ struct S3Object {
 // Reads what landed in moto, through our own (already tested) AWS client.
 class AwsProbe {
 public:
-    explicit AwsProbe(const AwsTestKeys& keys = {}) {
-        SuiteMoto::server().export_environment(keys);
+    explicit AwsProbe(const test::AwsTestKeys& keys = {}) {
+        test::SuiteMoto::server().export_environment(keys);
         m_client = std::make_unique<aws::AwsClient>(m_io.get_executor(),
                                                     aws::AwsEnvironment::from_environment());
     }
 
     net::HttpResponse call(aws::AwsRequest request) {
-        return run_coro_value(m_io, m_client->send(std::move(request)));
+        return test::run_coro_value(m_io, m_client->send(std::move(request)));
     }
 
     void create_bucket(const std::string& bucket) {
@@ -86,6 +94,16 @@ public:
         }
         std::sort(out.begin(), out.end());
         return out;
+    }
+
+    void enable_versioning(const std::string& bucket) {
+        aws::AwsRequest r;
+        r.operation = "PutBucketVersioning";
+        r.method = "PUT";
+        r.path = "/" + bucket;
+        r.query = {{"versioning", ""}};
+        r.body = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+        call(r);
     }
 
     S3Object get(const std::string& key) {
@@ -134,17 +152,17 @@ private:
     std::unique_ptr<aws::AwsClient> m_client;
 };
 
-class CliAwsTest : public MotoTest {
+class CliAwsTest : public test::MotoTest {
 public:
-    TempDir work;
+    test::TempDir work;
     fs::path corpus = work.path() / "corpus";
-    std::unique_ptr<FakeServerProcess> server;
-    AwsTestKeys keys;  // empty: moto's checks are off and any key goes
+    std::unique_ptr<test::FakeServerProcess> server;
+    test::AwsTestKeys keys;  // empty: moto's checks are off and any key goes
 
     void start(std::vector<std::string> knobs = {}) {
         std::vector<std::string> args = {"--user", "alice@example.com:" + k_account_password};
         args.insert(args.end(), knobs.begin(), knobs.end());
-        server = std::make_unique<FakeServerProcess>(work.path() / "data", args);
+        server = std::make_unique<test::FakeServerProcess>(work.path() / "data", args);
     }
 
     // `ascii_only`: moto's signature checker mishandles non-ASCII keys (see aws_client_test).
@@ -157,7 +175,7 @@ public:
         write_file(corpus / "Board.canvas", R"({"nodes":[]})");
         fs::create_directories(corpus / "Empty folder");
         std::mt19937_64 rng(5);
-        write_file(corpus / "Attachments/photo.png", as_chars(random_bytes(rng, 70000)));
+        write_file(corpus / "Attachments/photo.png", as_chars(test::random_bytes(rng, 70000)));
         for (int i = 0; i < notes; ++i) {
             write_file(corpus / ("Notes/n" + std::to_string(i) + ".md"), std::string(300 + i, 'n'));
         }
@@ -168,7 +186,7 @@ public:
                       k_vault_password, "--encryption-version", "3", corpus.string()});
     }
 
-    std::string aws_env(const AwsTestKeys& with) const {
+    std::string aws_env(const test::AwsTestKeys& with) const {
         std::string out;
         for (const auto& [name, value] : moto().environment(with)) {
             out += " " + name + "=" + shell_quote(value);
@@ -190,9 +208,10 @@ public:
 
     CliResult obsync(const std::string& args, const std::string& extra_env = "",
                      bool obsidian_credentials = true) {
-        const CliResult result = run_shell("env -u AWS_SESSION_TOKEN " + env(obsidian_credentials) +
-                                               " " + extra_env + " " + OBSYNC_BINARY + " " + args,
-                                           work.path());
+        const CliResult result =
+            test::run_shell("env -u AWS_SESSION_TOKEN " + env(obsidian_credentials) + " " +
+                                extra_env + " " + OBSYNC_BINARY + " " + args,
+                            work.path());
         for (const std::string& secret :
              {k_account_password, k_vault_password, keys.secret_access_key}) {
             if (secret.empty()) {
@@ -253,4 +272,4 @@ public:
     }
 };
 
-}  // namespace obsync::test
+}  // namespace obsync::cli_aws

@@ -1,46 +1,19 @@
 // The obsync binary backing up vaults from obsync-fake-server into S3 with DynamoDB state and
 // Secrets Manager credentials, all served by moto_server on loopback (issue #5).
 #include <chrono>
-#include <map>
 #include <random>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
-#include "aws/client.hpp"
-#include "aws/secrets_manager.hpp"
-#include "aws/xml.hpp"
-#include "crypto/sha256.hpp"
 #include "support/cli_aws_fixture.hpp"
-#include "support/cli_runner.hpp"
-#include "support/fake_server_process.hpp"
-#include "support/files.hpp"
-#include "support/moto_fixture.hpp"
-#include "support/run_coro.hpp"
-#include "support/test_util.hpp"
 
-namespace obsync {
+namespace obsync::cli_aws {
 namespace {
 
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using test::AwsProbe;
-using test::CliAwsTest;
-using test::CliResult;
-using test::k_account_password;
-using test::k_bucket;
-using test::k_table;
-using test::k_vault_password;
-using test::read_file;
-using test::S3Object;
-using test::shell_quote;
-using test::write_file;
 
 TEST_F(CliAwsTest, CompleteThenIncrementalBackupToS3WithDynamoDbState) {
     start();
@@ -352,4 +325,4 @@ TEST_F(CliAwsTest, KillNineThenRerunResumesFromDynamoDbState) {
 }
 
 }  // namespace
-}  // namespace obsync
+}  // namespace obsync::cli_aws

@@ -11,14 +11,14 @@
 namespace obsync {
 namespace {
 
-using test::AwsProbe;
+using cli_aws::AwsProbe;
+using cli_aws::k_bucket;
+using cli_aws::k_table;
+using cli_aws::k_vault_password;
 using test::CliResult;
-using test::k_bucket;
-using test::k_table;
-using test::k_vault_password;
 using test::write_file;
 
-class CliVerifyS3Test : public test::CliAwsTest {
+class CliVerifyS3Test : public cli_aws::CliAwsTest {
 public:
     static std::string verify(const std::string& extra = "") {
         return "verify Vault --dest s3://" + k_bucket + "/backup --state dynamodb://" + k_table +
@@ -99,7 +99,7 @@ TEST_F(CliVerifyS3Test, FindsMissingTamperedStaleAndExtraObjects) {
     remove.path = "/" + k_bucket + "/backup/Notes/n0.md";
     probe.call(remove);
     // Other bytes of the same length under the same metadata: only reading them tells.
-    test::S3Object original = probe.get("backup/Notes/n1.md");
+    cli_aws::S3Object original = probe.get("backup/Notes/n1.md");
     net::Headers metadata;
     for (const auto& [name, value] : original.headers) {
         if (name.starts_with("x-amz-meta-")) {

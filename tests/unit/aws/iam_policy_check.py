@@ -46,6 +46,7 @@ OPERATIONS = {
     # S3
     "ListObjectsV2": "s3:ListBucket",
     "ListObjectVersions": "s3:ListBucketVersions",
+    "GetBucketVersioning": "s3:GetBucketVersioning",
     "HeadBucket": "s3:ListBucket",
     "ListMultipartUploads": "s3:ListBucketMultipartUploads",
     "CreateMultipartUpload": "s3:PutObject",
@@ -88,6 +89,7 @@ NOT_GRANTED = {
     "CreateBucket": "S3Client::create_bucket is for tests and benchmarks only",
     "ListObjectVersions": "restore --at reads a bucket's history from the CLI, with the user's "
                           "credentials; the function never restores",
+    "GetBucketVersioning": "restore --at checks that the bucket keeps versions, from the CLI",
 }
 
 # Operations whose action the policies grant before the code that calls them is merged (the
