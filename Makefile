@@ -87,6 +87,7 @@ demo: deps build
 ## Build and run the benchmarks (see docs/performance.md).
 bench: deps build
 	@bench/run_crypto_bench.sh $(BUILD_DIR)
+	@bench/run_verify_bench.sh $(BUILD_DIR)
 	@bench/run_lambda_bench.sh $(BUILD_DIR)
 	@bench/run_scale_bench.sh $(BUILD_DIR)
 

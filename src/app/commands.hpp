@@ -43,6 +43,16 @@ struct SyncRequest {
     std::optional<std::chrono::milliseconds> time_limit;
 };
 
+// obsync verify: compares the server, the destination and the saved state; writes nothing.
+struct VerifyCommand {
+    std::optional<std::string> vault;  // id or exact name; empty with --all
+    bool all = false;
+    std::string dest;
+    std::optional<std::string> state;
+    int deep_percent = 0;  // --deep (100) or --deep=PERCENT: S3 objects downloaded and hashed
+    std::vector<std::string> excludes;
+};
+
 struct RestoreRequest {
     std::string from;                // a backup folder or s3://BUCKET/PREFIX
     std::string to;                  // the folder to restore into
@@ -59,6 +69,8 @@ int run_login(const GlobalOptions& global, const std::optional<std::string>& mfa
 int run_logout(const GlobalOptions& global);
 int run_vaults(const GlobalOptions& global);
 int run_sync(const GlobalOptions& global, const SyncRequest& request);
+// 0 when every backup equals the server, 1 when any differs (or a vault failed with --all).
+int run_verify(const GlobalOptions& global, const VerifyCommand& request);
 // Creates the DynamoDB state table (and its TTL) if it is missing.
 int run_state_init(const GlobalOptions& global, const std::string& state);
 int run_status(const GlobalOptions& global, const std::optional<std::string>& vault);

@@ -152,6 +152,29 @@ int run(int argc, char** argv) {
         ->check(CLI::IsMember({"text", "json"}))
         ->type_name("FORMAT");
 
+    VerifyCommand verify;
+    auto* verify_cmd = app.add_subcommand(
+        "verify", "Check that the backup at --dest equals the server's vault (writes nothing)");
+    auto* verify_vault = add_optional(verify_cmd, "vault", verify.vault, "Vault id or exact name");
+    verify_vault->excludes(
+        verify_cmd->add_flag("--all", verify.all, "Every vault, each in DEST/<vault name>"));
+    verify_cmd->add_option("--dest", verify.dest, "The backup: a folder, or s3://BUCKET/PREFIX")
+        ->required();
+    add_optional(verify_cmd, "--state", verify.state,
+                 "The backup's sync state: sqlite://PATH (default: the local state database) or "
+                 "dynamodb://TABLE");
+    add_optional(verify_cmd, "--password", global.flags.vault_password,
+                 "Vault password (env OBSIDIAN_VAULT_PASSWORD; managed vaults need none)");
+    // A flag, so that `--deep VAULT` never takes the vault for a percentage: a share is given
+    // as --deep=PERCENT.
+    verify_cmd
+        ->add_flag("--deep{100}", verify.deep_percent,
+                   "S3: download and hash every object; --deep=PERCENT a random share per run")
+        ->check(whole_number(1, 100));
+    verify_cmd->add_option("--exclude", verify.excludes,
+                           "Glob of paths the backup skips (repeatable; as given to sync)");
+    verify_cmd->add_flag("--json", global.json, "Print one JSON report on stdout");
+
     std::string init_state;
     auto* state_init = app.add_subcommand(
         "state-init", "Create the DynamoDB state table (on-demand, TTL on `ttl`) if it is missing");
@@ -225,6 +248,13 @@ int run(int argc, char** argv) {
             return k_exit_usage;
         }
         return run_sync(global, sync);
+    }
+    if (verify_cmd->parsed()) {
+        if (!verify.all && !verify.vault) {
+            std::cerr << "obsync verify: name a VAULT or give --all" << std::endl;
+            return k_exit_usage;
+        }
+        return run_verify(global, verify);
     }
     if (state_init->parsed()) {
         return run_state_init(global, init_state);

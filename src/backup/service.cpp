@@ -1,11 +1,7 @@
 #include "backup/service.hpp"
 
-#include <map>
-#include <set>
-
-#include "obsidian/api.hpp"
+#include "backup/vault_choice.hpp"
 #include "sync/deadline.hpp"
-#include "sync/path_policy.hpp"
 #include "util/error.hpp"
 #include "util/run_coro.hpp"
 
@@ -25,16 +21,6 @@ milliseconds default_margin(milliseconds budget) {
 }
 
 namespace {
-
-// A vault name that is safe as one folder name, or nothing: one segment that the vault paths'
-// own rules accept (no control character, valid UTF-8, not "..", not ".obsync").
-std::optional<std::string> folder_name(const std::string& name) {
-    if (name.find('/') != std::string::npos || name.size() > 200 ||
-        sync::unsafe_path_reason(name)) {
-        return std::nullopt;
-    }
-    return name;
-}
 
 VaultOutcome outcome_of(const obsidian::VaultInfo& vault, const std::string& destination,
                         const sync::EngineResult& result) {
@@ -69,35 +55,19 @@ BackupReport BackupService::run(const BackupRequest& request, Storage& storage,
                                 BackupObserver& observer) {
     const auto started = Clock::now();
     BackupReport report;
-    std::string token;
-    std::vector<obsidian::VaultInfo> chosen;
-    // Folders come from the whole account, not from the vaults asked for, so that one vault asked
-    // for alone and every vault asked for together use the same folder: a name that is not a
-    // safe folder name, or that an earlier vault of the account has, falls back to the id.
-    std::map<std::string, std::string> folders;
+    VaultChoice choice;
     try {
-        auto [t, vaults] = m_account.vaults();
-        token = std::move(t);
-        std::set<std::string> used;
-        for (const obsidian::VaultInfo& vault : vaults) {
-            const auto name = folder_name(vault.name);
-            const std::string folder = name && !used.contains(*name) ? *name : vault.id;
-            used.insert(folder);
-            folders[vault.id] = folder;
-        }
-        if (request.vault) {
-            chosen.push_back(obsidian::find_vault(vaults, *request.vault));
-        } else {
-            chosen = std::move(vaults);
-        }
+        choice = choose_vaults(m_account, request.vault);
     } catch (const Error& e) {
         report.error = failure_of(e);
         report.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
         return report;
     }
+    const std::string& token = choice.token;
 
-    for (const obsidian::VaultInfo& vault : chosen) {
-        const std::string folder = request.folder_per_vault ? folders[vault.id] : std::string();
+    for (const obsidian::VaultInfo& vault : choice.chosen) {
+        const std::string folder =
+            request.folder_per_vault ? choice.folders[vault.id] : std::string();
         if (sync::Deadline(request.engine.stop_at, request.engine.cut_at).stopping()) {
             // Not started: the next run takes it from its checkpoint.
             VaultOutcome skipped;
@@ -124,22 +94,9 @@ VaultOutcome BackupService::sync_vault(const obsidian::VaultInfo& vault, const s
     failed.id = vault.id;
     failed.name = vault.name;
     try {
-        const auto password = vault.managed_password ? vault.managed_password
-                                                     : m_account.credentials().password_for_vault(
-                                                           vault.id, vault.name);
-        if (!password) {
-            // Worded for both faces: the CLI's --password is one of the ways named.
-            throw Error(
-                ErrorKind::auth,
-                "vault \"" + vault.name +
-                    "\" is end-to-end encrypted and no password was given for it (--password, "
-                    "OBSIDIAN_VAULT_PASSWORD, or its entry under \"vaults\" in the "
-                    "credentials)");
-        }
-        const crypto::VaultCipher& cipher = m_keys.cipher(vault, *password);
-        obsidian::Api api(m_http, m_account.api_url());
         // A wrong password fails here, before a sink or a state entry exists.
-        run_coro(m_io, api.check_access(token, vault, cipher.keyhash()));
+        const crypto::VaultCipher& cipher =
+            unlock_vault(m_io, m_http, m_account, m_keys, vault, token);
         auto sink = storage.open_sink(folder);
         failed.destination = sink->describe();
         const sync::StateScope scope{vault.id, sink->describe()};

@@ -141,6 +141,16 @@ std::unique_ptr<sync::Sink> Storage::open_sink(const std::string& folder) {
     return sink::open_s3_sink(aws(), options);
 }
 
+std::string Storage::destination(const std::string& folder) {
+    // A sink is cheap to make and touches nothing until it is claimed; its describe() is the one
+    // spelling of a destination, so the state scope of verify is the scope sync wrote.
+    return open_sink(folder)->describe();
+}
+
+bool Storage::s3_destination() const {
+    return is_s3(m_options.dest);
+}
+
 asio::awaitable<std::unique_ptr<archive::BackupReader>> Storage::open_reader(
     std::string folder, std::optional<std::int64_t> at_ms) {
     if (is_s3(m_options.dest)) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,10 @@ public:
 
     // The destination of one vault: DEST itself, or DEST/<folder> with --all.
     std::unique_ptr<sync::Sink> open_sink(const std::string& folder);
+    // The destination of one vault as the state names it (Sink::describe()): opens nothing.
+    std::string destination(const std::string& folder);
+    // Whether DEST is an S3 prefix (else a local folder).
+    bool s3_destination() const;
     // The state of one backup. A dry run gets a store that reads (without creating anything) and
     // refuses every write.
     std::unique_ptr<sync::StateStore> open_state(const sync::StateScope& scope, bool dry_run);

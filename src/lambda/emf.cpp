@@ -228,6 +228,21 @@ MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_vie
     return record;
 }
 
+MetricsRecord drift_metric(std::string_view vault_id, std::int64_t drift,
+                           std::string_view function_name, std::int64_t timestamp_ms,
+                           VaultMetricDimensions dimensions) {
+    MetricsRecord record(std::string(k_metrics_namespace), timestamp_ms);
+    record.add_dimension("VaultID",
+                         vault_id.empty() ? std::string("unknown") : std::string(vault_id));
+    record.add_dimension("FunctionName", std::string(function_name));
+    record.add_dimension_set({"FunctionName"});
+    if (dimensions == VaultMetricDimensions::per_vault) {
+        record.add_dimension_set({"VaultID", "FunctionName"});
+    }
+    record.add_metric("BackupDrift", drift, MetricUnit::count);
+    return record;
+}
+
 MetricsRecord cold_start_metric(std::string_view function_name, std::int64_t timestamp_ms) {
     return function_count_metric(function_name, timestamp_ms, "ColdStart", 1);
 }

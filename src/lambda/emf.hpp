@@ -123,6 +123,14 @@ MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_vie
                             std::int64_t timestamp_ms,
                             VaultMetricDimensions dimensions = VaultMetricDimensions::per_vault);
 
+// One vault verified ({"action":"verify"}), dimension sets as vault_metrics: BackupDrift (Count),
+// the number of paths where the backup differs from the server (0: it equals the server).
+// VaultID as in vault_metrics. Not written for a vault whose verification failed: nothing was
+// measured.
+MetricsRecord drift_metric(std::string_view vault_id, std::int64_t drift,
+                           std::string_view function_name, std::int64_t timestamp_ms,
+                           VaultMetricDimensions dimensions = VaultMetricDimensions::per_vault);
+
 // A cold invocation, dimensions [["FunctionName"]]: ColdStart (Count) = 1.
 MetricsRecord cold_start_metric(std::string_view function_name, std::int64_t timestamp_ms);
 

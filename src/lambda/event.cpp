@@ -34,9 +34,9 @@ std::string field(std::string_view name) {
     return "field '" + display_name(name) + "'";
 }
 
-constexpr std::array<std::string_view, 10> k_request_fields = {
-    "vault_id", "sync_type", "secret_id",   "dest_bucket",    "dest_prefix",
-    "email",    "password",  "totp_secret", "vault_password", "dispatch",
+constexpr std::array<std::string_view, 12> k_request_fields = {
+    "vault_id", "sync_type",   "secret_id",      "dest_bucket", "dest_prefix", "email",
+    "password", "totp_secret", "vault_password", "dispatch",    "action",      "deep_percent",
 };
 constexpr std::array<std::string_view, 10> k_message_fields = {
     "vault_id", "sync_type",    "secret_id", "dest_bucket", "dest_prefix",
@@ -134,6 +134,10 @@ SyncEvent decode_fields(const json::object& object, EventSource source) {
             }
             continue;
         }
+        if (key == "deep_percent") {
+            event.deep_percent = static_cast<int>(small_count(value, key, 100));
+            continue;
+        }
         if (key == "settled") {
             event.settled = small_count(value, key, std::int64_t{1} << 50);
             continue;
@@ -156,7 +160,15 @@ SyncEvent decode_fields(const json::object& object, EventSource source) {
         if (text.empty()) {
             refuse(400, field(key) + " must not be empty");
         }
-        if (key == "sync_type") {
+        if (key == "action") {
+            if (text == "sync") {
+                event.action = RequestAction::sync;
+            } else if (text == "verify") {
+                event.action = RequestAction::verify;
+            } else {
+                refuse(400, field(key) + " must be \"sync\" or \"verify\"");
+            }
+        } else if (key == "sync_type") {
             if (text == "incremental") {
                 event.sync_type = SyncType::incremental;
             } else if (text == "complete") {
@@ -179,6 +191,12 @@ SyncEvent decode_fields(const json::object& object, EventSource source) {
         } else {
             event.dest_bucket = std::move(text);
         }
+    }
+    if (event.action != RequestAction::verify && event.deep_percent > 0) {
+        refuse(400, "field 'deep_percent' applies to \"action\": \"verify\" only");
+    }
+    if (event.action == RequestAction::verify && event.dispatch.value_or(false)) {
+        refuse(400, "field 'dispatch' applies to a sync: a verify runs in the request");
     }
     return event;
 }
@@ -346,6 +364,10 @@ std::string_view to_string(EventSource source) noexcept {
 bool is_http(EventSource source) noexcept {
     return source == EventSource::api_gateway_v1 || source == EventSource::api_gateway_v2 ||
            source == EventSource::function_url;
+}
+
+std::string_view to_string(RequestAction action) noexcept {
+    return action == RequestAction::verify ? "verify" : "sync";
 }
 
 std::string_view to_string(SyncType type) noexcept {

@@ -38,6 +38,12 @@ bool is_http(EventSource source) noexcept;
 
 enum class SyncType { incremental, complete };
 
+// What a request asks for: a backup (the default), or a check that the backup equals the server
+// (obsync verify: nothing written; answered in the request, never through the queue).
+enum class RequestAction { sync, verify };
+
+std::string_view to_string(RequestAction action) noexcept;
+
 std::string_view to_string(SyncType type) noexcept;
 
 // A decoded request, or a work message of the queue (docs/lambda.md, "Scale out"). Every field is
@@ -60,6 +66,9 @@ struct SyncEvent {
     std::int64_t settled = 0;
     int waits = 0;
     SyncType sync_type = SyncType::incremental;
+    RequestAction action = RequestAction::sync;  // requests only: "action"
+    // Requests with action verify: the share (0-100) of S3 objects downloaded and hashed.
+    int deep_percent = 0;
     std::optional<std::string> email;
     std::optional<std::string> password;
     std::optional<std::string> totp_secret;

@@ -73,10 +73,6 @@ void run_test_fault(std::string_view payload) {
     }
 }
 
-std::string s3_url(const Destination& dest) {
-    return "s3://" + dest.bucket + (dest.prefix.empty() ? "" : "/" + dest.prefix);
-}
-
 }  // namespace
 
 Function::Function(asio::io_context& io, LambdaConfig config, Logger& log, const EnvLookup& lookup)
@@ -160,6 +156,21 @@ void Function::mask_account(const AccountRef& ref) {
             m_log.add_secret(login->token);
         }
     }
+}
+
+backup::StorageOptions Function::storage_options(const Destination& dest,
+                                                 const AccountRef& ref) const {
+    Destination target = dest;
+    if (!ref.folder.empty()) {
+        target.prefix += (target.prefix.empty() ? "" : "/") + ref.folder;
+    }
+    backup::StorageOptions options;
+    options.dest = "s3://" + target.bucket + (target.prefix.empty() ? "" : "/" + target.prefix);
+    options.state = "dynamodb://" + m_config.state_table;
+    options.sse = m_config.sse;
+    options.sse_kms_key_id = m_config.sse_kms_key_id;
+    options.sync_time = iso8601_utc(epoch_ms());
+    return options;
 }
 
 backup::Account& Function::account_of(const AccountRef& ref) {
@@ -259,8 +270,9 @@ Reply Function::handle_request(const SyncEvent& event, const Invocation& invocat
                                                     "every vault, not with 'vault_id'"}},
                       invocation);
     }
-    m_log.info("sync requested",
+    m_log.info(event.action == RequestAction::verify ? "verify requested" : "sync requested",
                {{"event_source", std::string(to_string(event.source))},
+                {"action", std::string(to_string(event.action))},
                 {"sync_type", std::string(to_string(event.sync_type))},
                 {"vault_id", event.vault.value_or("")},
                 {"account", ref.key()},
@@ -272,8 +284,9 @@ Reply Function::handle_request(const SyncEvent& event, const Invocation& invocat
 
     // With a queue, a request for every vault (the schedule) queues one message per vault; the
     // request's own credentials never go into a queue, so such a request syncs inline.
+    // A verify is answered in the request, never through the queue.
     if (!m_config.queue_url.empty() && !event.vault && !event.has_credentials() &&
-        event.dispatch.value_or(true)) {
+        event.action == RequestAction::sync && event.dispatch.value_or(true)) {
         return dispatch(event, dest, ref, invocation);
     }
 
@@ -292,6 +305,14 @@ Reply Function::handle_request(const SyncEvent& event, const Invocation& invocat
         request_credentials.emplace(std::move(c));
         request_account.emplace(m_io, m_http, m_config.api_url, *request_credentials,
                                 request_tokens);
+    }
+    if (event.action == RequestAction::verify) {
+        Reply reply = handle_verify(event, dest, ref, request_account ? &*request_account : nullptr,
+                                    invocation, budget);
+        if (const auto login = request_tokens.load()) {
+            m_log.add_secret(login->token);
+        }
+        return reply;
     }
     backup::BackupReport report =
         run_backup(event, dest, ref, request_account ? &*request_account : nullptr, invocation,
@@ -352,17 +373,7 @@ backup::BackupReport Function::run_backup(const SyncEvent& event, const Destinat
     m_aws->set_retry_deadline(budget.end - budget.margin / 4);
     backup::BackupReport report;
     try {
-        Destination target = dest;
-        if (!ref.folder.empty()) {
-            target.prefix += (target.prefix.empty() ? "" : "/") + ref.folder;
-        }
-        backup::StorageOptions storage_options;
-        storage_options.dest = s3_url(target);
-        storage_options.state = "dynamodb://" + m_config.state_table;
-        storage_options.sse = m_config.sse;
-        storage_options.sse_kms_key_id = m_config.sse_kms_key_id;
-        storage_options.sync_time = iso8601_utc(epoch_ms());
-        backup::Storage storage(m_io, storage_options, m_aws.get());
+        backup::Storage storage(m_io, storage_options(dest, ref), m_aws.get());
         LambdaObserver observer(m_log, m_config, held_metrics);
         backup::BackupService service(m_io, m_http, account, m_keys);
         report = service.run(request, storage, observer);

@@ -14,6 +14,7 @@
 #include "backup/account.hpp"
 #include "backup/credentials.hpp"
 #include "backup/key_cache.hpp"
+#include "backup/storage.hpp"
 #include "backup/token_cache.hpp"
 #include "lambda/accounts.hpp"
 #include "lambda/config.hpp"
@@ -92,6 +93,13 @@ private:
                                     const AccountRef& ref, backup::Account* request_account,
                                     const Invocation& invocation, const Budget& budget,
                                     std::vector<std::string>* held_metrics);
+    // verify_work.cpp: {"action":"verify"} of one vault or all of one account, inline (the AWS
+    // retries stop in time as a sync's); logs and writes BackupDrift per vault verified.
+    Reply handle_verify(const SyncEvent& event, const Destination& dest, const AccountRef& ref,
+                        backup::Account* request_account, const Invocation& invocation,
+                        const Budget& budget);
+    // StorageOptions of the account's backups under `dest` (S3, the state table, SSE).
+    backup::StorageOptions storage_options(const Destination& dest, const AccountRef& ref) const;
     backup::Account& account_of(const AccountRef& ref);
     // Registers the account's credentials and token with the logger (best effort: a secret that
     // cannot be read has nothing to mask).

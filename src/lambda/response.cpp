@@ -131,6 +131,93 @@ json::object response_body(const backup::BackupReport& report, const ResponseDet
     return out;
 }
 
+json::object verify_response_body(const backup::VerifyReport& report,
+                                  const ResponseDetails& details) {
+    ErrorLines errors;
+    if (report.error) {
+        errors.add(display_message(report.error->message));
+    }
+    json::array vaults;
+    std::int64_t verified = 0;
+    std::int64_t drift_count = 0;
+    for (const backup::VaultVerification& vault : report.vaults) {
+        json::object out{{"id", text(vault.id)},
+                         {"name", text(vault.name)},
+                         {"destination", text(vault.destination)},
+                         {"ok", vault.ok()},
+                         {"duration_ms", vault.duration.count()}};
+        if (vault.error) {
+            errors.add(display_name(vault.name) + ": " + display_message(vault.error->message));
+            out["error"] = failure_json(*vault.error);
+            vaults.push_back(std::move(out));
+            continue;
+        }
+        ++verified;
+        drift_count += static_cast<std::int64_t>(vault.drift.size());
+        json::object counts;
+        json::array drift;
+        for (const auto kind : {archive::DriftKind::missing, archive::DriftKind::extra,
+                                archive::DriftKind::stale, archive::DriftKind::corrupt}) {
+            counts[archive::to_string(kind)] = vault.count(kind);
+        }
+        for (const archive::Drift& d : vault.drift) {
+            if (drift.size() == k_max_listed_errors) {
+                break;  // the counts stay exact
+            }
+            drift.push_back(json::object{{"path", text(d.path)},
+                                         {"kind", archive::to_string(d.kind)},
+                                         {"detail", text(d.detail)}});
+        }
+        out["files"] = vault.files;
+        out["checked_deep"] = vault.checked_deep;
+        out["heads"] = vault.heads;
+        out["bytes_hashed"] = vault.bytes_hashed;
+        out["drift_count"] = static_cast<std::int64_t>(vault.drift.size());
+        out["counts"] = std::move(counts);
+        out["drift"] = std::move(drift);
+        vaults.push_back(std::move(out));
+    }
+    json::object out{
+        {"success", report.ok()},
+        {"action", "verify"},
+        {"vaults_verified", verified},
+        {"drift_count", drift_count},
+        {"duration_ms", report.duration.count()},
+        {"errors", errors.take()},
+        {"details", json::object{{"dest_bucket", text(details.dest_bucket)},
+                                 {"dest_prefix", text(details.dest_prefix)},
+                                 {"lambda_memory", details.lambda_memory_mb}}},
+        {"vaults", std::move(vaults)},
+        {"request_id", text(details.request_id)},
+    };
+    const backup::BackupReport failures = failures_of(report);
+    if (failures.error) {
+        out["error"] = failure_json(*failures.error);
+    } else if (const auto retryable = failures.retryable_failure()) {
+        out["error"] = failure_json(*retryable);
+    }
+    return out;
+}
+
+backup::BackupReport failures_of(const backup::VerifyReport& report) {
+    backup::BackupReport out;
+    out.error = report.error;
+    out.duration = report.duration;
+    for (const backup::VaultVerification& vault : report.vaults) {
+        backup::VaultOutcome outcome;
+        outcome.id = vault.id;
+        outcome.name = vault.name;
+        outcome.destination = vault.destination;
+        if (vault.error) {
+            outcome.error.emplace(
+                *vault.error);  // (assigning the optional: a false g++ 12 warning)
+        }
+        outcome.duration = vault.duration;
+        out.vaults.push_back(std::move(outcome));
+    }
+    return out;
+}
+
 json::object refusal_body(const Refusal& refusal, std::string_view request_id) {
     return json::object{
         {"success", false},

@@ -14,6 +14,7 @@
 #include <boost/json/value.hpp>
 
 #include "backup/report.hpp"
+#include "backup/verify.hpp"
 #include "lambda/event.hpp"
 
 namespace obsync::lambda {
@@ -37,6 +38,17 @@ struct ResponseDetails {
 // "error": {"kind","message"}, as a refusal's document does).
 boost::json::object response_body(const backup::BackupReport& report,
                                   const ResponseDetails& details);
+
+// The response document of a verify ({"action":"verify"}): "success" (every backup equals the
+// server), "action", "vaults_verified", "drift_count", "details", "request_id", and per vault its
+// counts by kind and the first k_max_listed_errors drifting paths; "error" as in response_body.
+boost::json::object verify_response_body(const backup::VerifyReport& report,
+                                         const ResponseDetails& details);
+
+// A verify's failures as a backup report's (the report's error, each vault's error; drift is
+// no failure): http_status() and function_error() then decide a verify's status and retries
+// exactly as a sync's.
+backup::BackupReport failures_of(const backup::VerifyReport& report);
 
 // The response document of a request refused before any sync.
 boost::json::object refusal_body(const Refusal& refusal, std::string_view request_id);

@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/cli_fixture.hpp"
 #include "support/cli_runner.hpp"
 #include "support/fake_server_process.hpp"
 #include "support/files.hpp"
@@ -32,9 +33,9 @@ using test::read_file;
 using test::shell_quote;
 using test::write_file;
 using namespace std::chrono_literals;
-
-const std::string k_account_password = "hunter2-account-secret";
-const std::string k_vault_password = "correct horse vault secret";
+using test::CliTest;
+using test::k_account_password;
+using test::k_vault_password;
 
 // Files and folders below `root` with their contents (folders as "<dir>"), without obsync's own
 // lock and marker (ROOT/.obsync, see sink/local_claim.hpp).
@@ -51,62 +52,6 @@ std::map<std::string, std::string> tree(const fs::path& root) {
     }
     return out;
 }
-
-class CliTest : public ::testing::Test {
-public:
-    test::TempDir work;
-    fs::path corpus = work.path() / "corpus";
-    fs::path dest = work.path() / "dest";
-    std::unique_ptr<test::FakeServerProcess> server;
-
-    void start(std::vector<std::string> knobs = {}) {
-        std::vector<std::string> args = {"--user", "alice@example.com:" + k_account_password};
-        args.insert(args.end(), knobs.begin(), knobs.end());
-        server = std::make_unique<test::FakeServerProcess>(work.path() / "data", args);
-    }
-
-    void make_corpus(int notes = 5) {
-        write_file(corpus / "Hello.md", "# Hello\n");
-        write_file(corpus / "Empty.md", "");
-        write_file(corpus / "Deep/er/still/note ünï 😀.md", "deep");
-        write_file(corpus / ".obsidian/app.json", "{}");
-        fs::create_directories(corpus / "Empty folder");
-        std::mt19937_64 rng(3);
-        write_file(corpus / "Attachments/big.bin", as_chars(test::random_bytes(rng, 3 << 20)));
-        for (int i = 0; i < notes; ++i) {
-            write_file(corpus / ("Notes/n" + std::to_string(i) + ".md"), std::string(200 + i, 'n'));
-        }
-    }
-
-    void seed(const std::string& vault = "Vault") {
-        server->seed({"--owner", "alice@example.com", "--vault", vault, "--password",
-                      k_vault_password, "--encryption-version", "3", corpus.string()});
-    }
-
-    std::string env() const {
-        return "XDG_CONFIG_HOME=" + shell_quote((work.path() / "config").string()) +
-               " XDG_STATE_HOME=" + shell_quote((work.path() / "state").string()) +
-               " OBSIDIAN_API_URL=" + shell_quote(server->api_url()) +
-               " OBSIDIAN_EMAIL=alice@example.com OBSIDIAN_PASSWORD=" +
-               shell_quote(k_account_password) +
-               " OBSIDIAN_VAULT_PASSWORD=" + shell_quote(k_vault_password);
-    }
-
-    CliResult obsync(const std::string& args, const std::string& extra_env = "") {
-        const CliResult result = test::run_shell(
-            "env " + env() + " " + extra_env + " " + OBSYNC_BINARY + " " + args, work.path());
-        // No secret in any output, whatever happened.
-        for (const std::string& secret : {k_account_password, k_vault_password}) {
-            EXPECT_EQ(result.out.find(secret), std::string::npos) << args;
-            EXPECT_EQ(result.err.find(secret), std::string::npos) << args;
-        }
-        return result;
-    }
-
-    std::string sync_args(const std::string& extra = "") const {
-        return "sync Vault --dest " + shell_quote(dest.string()) + " --json " + extra;
-    }
-};
 
 TEST_F(CliTest, CompleteThenIncrementalBackupIsIdenticalWithMtimes) {
     start();

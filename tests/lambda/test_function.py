@@ -302,6 +302,7 @@ class LambdaCase(unittest.TestCase):
     def check_logs(self, emu: RuntimeEmulator, result: InvocationResult) -> None:
         """Every line a JSON object: Powertools keys, or a valid EMF record of ours."""
         vault_records = []
+        drift_records = []
         cold_records = []
         for line in result.logs:
             try:
@@ -320,8 +321,12 @@ class LambdaCase(unittest.TestCase):
                     per_vault = emu.environment().get("OBSYNC_VAULT_METRICS", "true") != "false"
                     expected = [["FunctionName"]] + ([["VaultID", "FunctionName"]] if per_vault else [])
                     self.assertEqual(sets, expected, line)
-                    self.assertEqual(emf.units(doc), VAULT_METRICS, line)
-                    vault_records.append(doc)
+                    if emf.metric_names(doc) == {"BackupDrift"}:  # {"action":"verify"}
+                        self.assertEqual(emf.units(doc), {"BackupDrift": "Count"}, line)
+                        drift_records.append(doc)
+                    else:
+                        self.assertEqual(emf.units(doc), VAULT_METRICS, line)
+                        vault_records.append(doc)
                 elif sets == [["FunctionName"]]:
                     names = emf.metric_names(doc)
                     self.assertEqual(len(names), 1, line)
@@ -360,7 +365,16 @@ class LambdaCase(unittest.TestCase):
         )
         self.assertEqual(len(cold_records), 1 if result.cold else 0, "ColdStart records")
         body = self.body(result) if result.kind == "response" else None
-        if isinstance(body, dict) and isinstance(body.get("vaults"), list):
+        if isinstance(body, dict) and body.get("action") == "verify":
+            # One BackupDrift per vault verified (none for a vault that failed), no sync metrics.
+            self.assertEqual(vault_records, [])
+            verified = [v for v in body["vaults"] if "error" not in v]
+            self.assertEqual(sorted(d["VaultID"] for d in drift_records), sorted(v["id"] for v in verified))
+            for vault in verified:
+                record = next(d for d in drift_records if d["VaultID"] == vault["id"])
+                self.assertEqual(record["BackupDrift"], vault["drift_count"])
+        elif isinstance(body, dict) and isinstance(body.get("vaults"), list):
+            self.assertEqual(drift_records, [])
             self.assertEqual(
                 sorted(d["VaultID"] for d in vault_records), sorted(v["id"] for v in body["vaults"]),
                 "one EMF record per vault per invocation",

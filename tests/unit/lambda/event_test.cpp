@@ -146,6 +146,25 @@ TEST(DirectEvents, TheConstantScheduleInputIsADirectRequest) {
     EXPECT_FALSE(e.vault);
 }
 
+TEST(DirectEvents, AnActionIsSyncByDefaultOrVerifyWithADeepShare) {
+    EXPECT_EQ(decoded("{}").action, RequestAction::sync);
+    EXPECT_EQ(decoded(R"({"action":"sync"})").action, RequestAction::sync);
+    const SyncEvent verify = decoded(R"({"action":"verify","deep_percent":1,"vault_id":"v"})");
+    EXPECT_EQ(verify.action, RequestAction::verify);
+    EXPECT_EQ(verify.deep_percent, 1);
+    EXPECT_EQ(decoded(R"({"action":"verify"})").deep_percent, 0);
+    EXPECT_EQ(decoded(R"({"action":"verify","dispatch":false})").action, RequestAction::verify);
+    EXPECT_TRUE(contains(refused(R"({"action":"check"})").failure.message, "\"verify\""));
+    EXPECT_TRUE(contains(refused(R"({"deep_percent":5})").failure.message, "deep_percent"));
+    EXPECT_EQ(refused(R"({"action":"verify","deep_percent":101})").status, 400u);
+    EXPECT_EQ(refused(R"({"action":"verify","deep_percent":"5"})").status, 400u);
+    EXPECT_TRUE(
+        contains(refused(R"({"action":"verify","dispatch":true})").failure.message, "dispatch"));
+    // A work message never carries an action: the queue only syncs.
+    EXPECT_TRUE(
+        std::holds_alternative<Refusal>(decode_message(R"({"obsync":1,"action":"verify"})")));
+}
+
 TEST(DirectEvents, EveryFieldIsRead) {
     const SyncEvent e = decoded(R"({"vault_id":"v1","sync_type":"complete","email":"a@b.c",
         "password":"pw","totp_secret":"JBSWY3DP","vault_password":"vpw",

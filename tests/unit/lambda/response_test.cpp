@@ -298,3 +298,53 @@ TEST(FunctionError, OnlyRetryableFailuresAreFunctionErrors) {
 
 }  // namespace
 }  // namespace obsync::lambda
+
+namespace obsync::lambda {
+namespace {
+
+backup::VaultVerification verified(std::string name) {
+    backup::VaultVerification v;
+    v.id = name + "-id";
+    v.name = std::move(name);
+    v.destination = "s3://backups/obsidian/" + v.name;
+    v.files = 3;
+    return v;
+}
+
+TEST(VerifyResponseBody, CountsDriftPerVaultAndListsIt) {
+    backup::VerifyReport report;
+    report.vaults.push_back(verified("Clean"));
+    backup::VaultVerification drifted = verified("Drifted");
+    drifted.drift = {{"a.md", archive::DriftKind::missing, "not in the backup"},
+                     {"b.md", archive::DriftKind::stale, "backup has 1, the server 2"}};
+    report.vaults.push_back(drifted);
+    const json::object body = verify_response_body(report, details());
+    EXPECT_FALSE(body.at("success").as_bool());
+    EXPECT_EQ(body.at("action"), "verify");
+    EXPECT_EQ(body.at("vaults_verified").as_int64(), 2);
+    EXPECT_EQ(body.at("drift_count").as_int64(), 2);
+    EXPECT_FALSE(body.contains("error"));  // drift is no failure: 200, no retry
+    const auto& second = body.at("vaults").at(1);
+    EXPECT_EQ(second.at("counts").at("missing").as_int64(), 1);
+    EXPECT_EQ(second.at("counts").at("stale").as_int64(), 1);
+    EXPECT_EQ(second.at("drift").at(1).at("path"), "b.md");
+    EXPECT_EQ(second.at("drift").at(1).at("kind"), "stale");
+    EXPECT_EQ(http_status(failures_of(report), false), 200u);
+    EXPECT_FALSE(function_error(failures_of(report)));
+}
+
+TEST(VerifyResponseBody, AFailedVaultIsRetriedAsASyncsWouldBe) {
+    backup::VerifyReport report;
+    backup::VaultVerification failed = verified("Busy");
+    failed.error = Failure{ErrorKind::network, "connection reset", false};
+    report.vaults.push_back(failed);
+    const json::object body = verify_response_body(report, details());
+    EXPECT_EQ(body.at("vaults_verified").as_int64(), 0);
+    EXPECT_EQ(body.at("error").at("kind"), "network");
+    EXPECT_EQ(http_status(failures_of(report), true), 503u);
+    ASSERT_TRUE(function_error(failures_of(report)));
+    EXPECT_EQ(function_error(failures_of(report))->error_type, "Obsync.Retryable.network");
+}
+
+}  // namespace
+}  // namespace obsync::lambda

@@ -1,0 +1,236 @@
+#include "backup/verify.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <random>
+
+#include "archive/hash_files.hpp"
+#include "backup/vault_choice.hpp"
+#include "crypto/sha256.hpp"
+#include "obsidian/sync_session.hpp"
+#include "sync/path_filter.hpp"
+#include "util/error.hpp"
+#include "util/hex.hpp"
+#include "util/parallel.hpp"
+#include "util/run_coro.hpp"
+
+namespace obsync::backup {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+// How many of `files` a deep share of `percent` reads: rounded up, so that 1 % a day of a small
+// backup still reads a file a day.
+std::size_t deep_sample_size(std::size_t files, int percent) {
+    const auto p = static_cast<std::size_t>(std::clamp(percent, 0, 100));
+    return (files * p + 99) / 100;
+}
+
+// What measuring one backup found besides the entries.
+struct Measured {
+    std::vector<archive::MeasuredEntry> entries;
+    std::int64_t skipped = 0;
+};
+
+}  // namespace
+
+std::int64_t VaultVerification::count(archive::DriftKind kind) const {
+    return std::count_if(drift.begin(), drift.end(),
+                         [kind](const archive::Drift& d) { return d.kind == kind; });
+}
+
+bool VerifyReport::ok() const {
+    return !error && std::all_of(vaults.begin(), vaults.end(),
+                                 [](const VaultVerification& v) { return v.ok(); });
+}
+
+VerifyService::VerifyService(asio::io_context& io, net::HttpClient& http, Account& account,
+                             KeyCache& keys)
+    : m_io(io), m_http(http), m_account(account), m_keys(keys) {}
+
+VerifyReport VerifyService::run(const VerifyRequest& request, Storage& storage) {
+    const auto started = Clock::now();
+    VerifyReport report;
+    try {
+        sync::PathFilter::check_globs(request.excludes);
+        VaultChoice choice = choose_vaults(m_account, request.vault);
+        for (const obsidian::VaultInfo& vault : choice.chosen) {
+            const std::string folder =
+                request.folder_per_vault ? choice.folders[vault.id] : std::string();
+            report.vaults.push_back(verify_vault(vault, choice.token, folder, request, storage));
+        }
+    } catch (const Error& e) {
+        report.error = failure_of(e);
+    }
+    report.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+    return report;
+}
+
+VaultVerification VerifyService::verify_vault(const obsidian::VaultInfo& vault,
+                                              const std::string& token, const std::string& folder,
+                                              const VerifyRequest& request, Storage& storage) {
+    const auto started = Clock::now();
+    VaultVerification v;
+    v.id = vault.id;
+    v.name = vault.name;
+    try {
+        const crypto::VaultCipher& cipher =
+            unlock_vault(m_io, m_http, m_account, m_keys, vault, token);
+        // The server's files now: a snapshot, and nothing downloaded.
+        obsidian::ChangeSet snapshot;
+        run_coro(m_io, [&]() -> asio::awaitable<void> {
+            const obsidian::SessionTarget target{vault.host, vault.id, token};
+            // Named: g++ 12 destroys a temporary inside a co_await expression twice.
+            const obsidian::SessionOptions options;
+            auto session = co_await obsidian::SyncSession::connect(m_io.get_executor(), target,
+                                                                   cipher, options);
+            snapshot = co_await session->init(0, true);
+            co_await session->close();
+        }());
+
+        v.destination = storage.destination(folder);
+        // A dry-run store: reads what exists, creates nothing, refuses every write.
+        auto state = storage.open_state(sync::StateScope{vault.id, v.destination}, true);
+        sync::StateSnapshot saved;
+        run_coro(m_io, [&]() -> asio::awaitable<void> { saved = co_await state->load(); }());
+
+        Measured measured;
+        const bool s3 = storage.s3_destination();
+        // A local backup never made is an empty one: everything is missing.
+        if (s3 || std::filesystem::is_directory(v.destination)) {
+            // A local reader knows the hashes the state recorded (Storage finds the state by
+            // the folder's marker; a marker of another vault is refused below).
+            std::unique_ptr<archive::BackupReader> reader;
+            std::optional<std::string> owner;
+            std::vector<archive::ArchivedEntry> listed;
+            run_coro(m_io, [&]() -> asio::awaitable<void> {
+                reader = co_await storage.open_reader(folder, std::nullopt);
+                owner = co_await reader->vault_id();
+                listed = co_await reader->list();
+            }());
+            if (owner && *owner != vault.id) {
+                throw Error(ErrorKind::config, v.destination + " holds the backup of vault " +
+                                                   *owner + ", not of " + vault.id);
+            }
+            measured.skipped = static_cast<std::int64_t>(reader->skipped().size());
+            for (archive::ArchivedEntry& entry : listed) {
+                measured.entries.push_back({std::move(entry), std::nullopt, std::nullopt});
+            }
+            std::vector<std::size_t> files;
+            for (std::size_t i = 0; i < measured.entries.size(); ++i) {
+                if (!measured.entries[i].entry.folder) {
+                    files.push_back(i);
+                }
+            }
+            v.files = static_cast<std::int64_t>(files.size());
+            if (s3) {
+                measure_s3(*reader, measured.entries, files, request, v);
+            } else {
+                measure_local(v.destination, measured.entries, files, request, v);
+            }
+        }
+
+        const sync::PathFilter filter(request.excludes);
+        archive::DriftInput input;
+        input.server = &snapshot.records;
+        input.backup = &measured.entries;
+        input.state = &saved.files;
+        input.filter = &filter;
+        input.destination_records_hash = s3;
+        archive::DriftResult result = archive::compare(input);
+        v.drift = std::move(result.drift);
+        v.server_files = result.server_files;
+        v.undecryptable = result.undecryptable;
+        v.unsafe = result.unsafe;
+        v.skipped = measured.skipped;
+    } catch (const Error& e) {
+        v.error = failure_of(e);
+    }
+    v.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+    return v;
+}
+
+void VerifyService::measure_local(const std::string& root,
+                                  std::vector<archive::MeasuredEntry>& entries,
+                                  const std::vector<std::size_t>& files,
+                                  const VerifyRequest& request, VaultVerification& v) {
+    // Every file, always: reading a local file costs little, and the folder keeps no hash of its
+    // own that could be checked instead.
+    std::vector<std::string> paths;
+    paths.reserve(files.size());
+    for (const std::size_t i : files) {
+        paths.push_back(entries[i].entry.path);
+    }
+    const std::vector<archive::FileHash> hashed =
+        archive::hash_files(root, paths, request.hash_threads);
+    for (std::size_t k = 0; k < files.size(); ++k) {
+        archive::MeasuredEntry& m = entries[files[k]];
+        m.actual_hash = hashed[k].hash;
+        m.read_error = hashed[k].error;
+        v.bytes_hashed += static_cast<std::int64_t>(hashed[k].bytes);
+    }
+    v.checked_deep = static_cast<std::int64_t>(files.size());
+}
+
+void VerifyService::measure_s3(archive::BackupReader& reader,
+                               std::vector<archive::MeasuredEntry>& entries,
+                               const std::vector<std::size_t>& files, const VerifyRequest& request,
+                               VaultVerification& v) {
+    // The deep sample: a different random share each run, so that 1 % a day reads nearly every
+    // file within a year (kopia's --verify-files-percent).
+    std::vector<std::size_t> order = files;
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(std::random_device{}()));
+    const std::size_t deep = deep_sample_size(order.size(), request.deep_percent);
+    std::vector<bool> gone(entries.size(), false);
+    const std::function<asio::awaitable<void>(std::size_t)> job =
+        [&](std::size_t k) -> asio::awaitable<void> {
+        archive::MeasuredEntry& m = entries[order[k]];
+        try {
+            if (k < deep) {
+                crypto::Sha256 hasher;
+                std::int64_t bytes = 0;
+                // Named: a temporary inside the co_await expression is what
+                // g++ 12 mishandles (obsidian/sync_session.hpp).
+                const archive::ByteHandler on_bytes = [&](ByteView piece) -> asio::awaitable<void> {
+                    hasher.update(piece);
+                    bytes += static_cast<std::int64_t>(piece.size());
+                    co_return;
+                };
+                m.entry.recorded = co_await reader.read(m.entry, on_bytes);
+                m.entry.described = true;
+                const crypto::Sha256Digest digest = hasher.finish();
+                m.actual_hash = to_hex(ByteView(digest.data(), digest.size()));
+                v.bytes_hashed += bytes;
+                ++v.checked_deep;
+            } else if (!m.entry.described) {
+                ++v.heads;
+                co_await reader.describe(m.entry);
+            }
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::not_found) {
+                throw;
+            }
+            gone[order[k]] = true;  // deleted since the listing: missing
+        }
+    };
+    run_coro(m_io, for_each_parallel(order.size(), request.s3_in_flight, job));
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (gone[i]) {
+            continue;
+        }
+        if (kept != i) {
+            entries[kept] = std::move(entries[i]);  // never onto itself: that empties it
+        }
+        ++kept;
+    }
+    entries.resize(kept);
+}
+
+}  // namespace obsync::backup

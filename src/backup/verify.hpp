@@ -1,0 +1,94 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "archive/drift.hpp"
+#include "backup/account.hpp"
+#include "backup/key_cache.hpp"
+#include "backup/report.hpp"
+#include "backup/storage.hpp"
+#include "net/http_client.hpp"
+#include "obsidian/vault.hpp"
+
+namespace obsync::backup {
+
+// What to verify and how deeply.
+struct VerifyRequest {
+    std::optional<std::string> vault;  // id or exact name; nothing = every vault of the account
+    bool folder_per_vault = false;     // DEST/<vault folder>, as BackupRequest::folder_per_vault
+    // S3: the share of the files (0-100) downloaded and hashed, chosen at random per run; the
+    // others are checked by their metadata (one HEAD each). A local folder is always hashed whole.
+    int deep_percent = 0;
+    std::vector<std::string> excludes;  // --exclude globs, as the backup was made with
+    int s3_in_flight = 16;              // HEADs and GETs at once
+    unsigned hash_threads = 0;          // local hashing; 0 = one per core (at most 8)
+};
+
+// One vault verified: what differs, and what it took to find out.
+struct VaultVerification {
+    std::string id;
+    std::string name;
+    std::string destination;
+    std::int64_t files = 0;         // files in the backup (checked one way or another)
+    std::int64_t checked_deep = 0;  // files whose bytes were read and hashed
+    std::int64_t bytes_hashed = 0;  // bytes read (local) or downloaded (S3)
+    std::int64_t heads = 0;         // S3 HEADs
+    std::int64_t server_files = 0;
+    std::int64_t undecryptable = 0;  // server records the backup refuses too: not drift
+    std::int64_t unsafe = 0;
+    std::int64_t skipped = 0;  // names at the destination no vault path can have: not drift
+    std::vector<archive::Drift> drift;
+    std::optional<Failure> error;
+    std::chrono::milliseconds duration{0};
+
+    std::int64_t count(archive::DriftKind kind) const;
+    // The backup equals the server.
+    bool ok() const { return !error && drift.empty(); }
+};
+
+struct VerifyReport {
+    std::vector<VaultVerification> vaults;
+    std::optional<Failure> error;  // before any vault: sign-in, vault list, unknown vault
+    std::chrono::milliseconds duration{0};
+
+    bool ok() const;
+};
+
+// obsync verify and the Lambda function's {"action":"verify"}: compares, for each vault, the
+// server's current files (a fresh snapshot, no downloads), the destination's contents and the
+// saved state (archive::compare). Writes nothing anywhere: no marker, no lock, no lease, no
+// state. Failures are values, as in BackupService.
+class VerifyService {
+public:
+    VerifyService(boost::asio::io_context& io, net::HttpClient& http, Account& account,
+                  KeyCache& keys);
+
+    VerifyReport run(const VerifyRequest& request, Storage& storage);
+
+private:
+    VaultVerification verify_vault(const obsidian::VaultInfo& vault, const std::string& token,
+                                   const std::string& folder, const VerifyRequest& request,
+                                   Storage& storage);
+    // Hashes every file of a local backup (threads).
+    void measure_local(const std::string& root, std::vector<archive::MeasuredEntry>& entries,
+                       const std::vector<std::size_t>& files, const VerifyRequest& request,
+                       VaultVerification& v);
+    // HEADs the files of an S3 backup, and downloads and hashes the deep sample; drops what
+    // was deleted since the listing (it is then missing).
+    void measure_s3(archive::BackupReader& reader, std::vector<archive::MeasuredEntry>& entries,
+                    const std::vector<std::size_t>& files, const VerifyRequest& request,
+                    VaultVerification& v);
+
+    boost::asio::io_context& m_io;
+    net::HttpClient& m_http;
+    Account& m_account;
+    KeyCache& m_keys;
+};
+
+}  // namespace obsync::backup
