@@ -255,7 +255,8 @@ int run_restore(const GlobalOptions& global, const RestoreRequest& request) {
         };
         archive::RestoreResult result;
         run_coro(io, [&]() -> asio::awaitable<void> {
-            const auto reader = co_await storage.open_reader("", at);
+            const std::string whole;  // the backup named by --from itself, no vault folder
+            const auto reader = co_await storage.open_reader(whole, at);
             result = co_await archive::restore(*reader, request.to, restore_options, progress);
         }());
         if (bar) {

@@ -1,6 +1,7 @@
 #include "archive/restore.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,10 +49,13 @@ std::string hex_digest(crypto::Sha256& hasher) {
 // The SHA-256 of a file as `reader` reads it.
 asio::awaitable<std::string> hash_of(BackupReader& reader, const ArchivedEntry& entry) {
     crypto::Sha256 hasher;
-    co_await reader.read(entry, [&hasher](ByteView bytes) -> asio::awaitable<void> {
+    // Named, as every std::function handed to a coroutine here: g++ 12 destroys a temporary
+    // inside a co_await expression twice.
+    const ByteHandler on_bytes = [&hasher](ByteView bytes) -> asio::awaitable<void> {
         hasher.update(bytes);
         co_return;
-    });
+    };
+    co_await reader.read(entry, on_bytes);
     co_return hex_digest(hasher);
 }
 
@@ -112,9 +116,9 @@ private:
     // size) the hashes of both sides, so a rerun reads the existing files but downloads nothing.
     asio::awaitable<void> plan() {
         m_steps.assign(m_entries.size(), RestoreStep{});
-        co_await for_each_parallel(
-            m_entries.size(), m_options.concurrency,
-            [this](std::size_t i) -> asio::awaitable<void> { co_await plan_one(i); });
+        const std::function<asio::awaitable<void>(std::size_t)> job =
+            [this](std::size_t i) -> asio::awaitable<void> { co_await plan_one(i); };
+        co_await for_each_parallel(m_entries.size(), m_options.concurrency, job);
         for (std::size_t i = 0; i < m_entries.size(); ++i) {
             const RestoreStep& step = m_steps[i];
             if (step.kind == Kind::conflict) {
@@ -176,12 +180,13 @@ private:
         }
         m_progress_state.files_total = static_cast<std::int64_t>(files.size());
         report();
-        co_await for_each_parallel(files.size(), m_options.concurrency,
-                                   [&](std::size_t n) -> asio::awaitable<void> {
-                                       co_await write_one(files[n]);
-                                       ++m_progress_state.files_done;
-                                       report();
-                                   });
+        const std::function<asio::awaitable<void>(std::size_t)> job =
+            [&](std::size_t n) -> asio::awaitable<void> {
+            co_await write_one(files[n]);
+            ++m_progress_state.files_done;
+            report();
+        };
+        co_await for_each_parallel(files.size(), m_options.concurrency, job);
         std::sort(m_result.failures.begin(), m_result.failures.end(),
                   [](const RestoreFailure& a, const RestoreFailure& b) { return a.path < b.path; });
         if (m_result.written > 0) {
@@ -197,7 +202,8 @@ private:
             std::unique_ptr<sync::FileWriter> writer;
             crypto::Sha256 hasher;
             std::uint64_t size = 0;
-            const auto on_recorded = [&](const Recorded& recorded) -> asio::awaitable<void> {
+            const RecordedHandler on_recorded =
+                [&](const Recorded& recorded) -> asio::awaitable<void> {
                 sync::FileMeta meta;
                 meta.mtime_ms =
                     recorded.mtime_ms.value_or(entry.stored_ms > 0 ? entry.stored_ms : epoch_ms());
@@ -205,7 +211,7 @@ private:
                 meta.content_hash = recorded.content_hash.value_or("");
                 writer = co_await m_sink->create_file(entry.path, meta);
             };
-            const auto on_bytes = [&](ByteView bytes) -> asio::awaitable<void> {
+            const ByteHandler on_bytes = [&](ByteView bytes) -> asio::awaitable<void> {
                 hasher.update(bytes);
                 size += bytes.size();
                 m_progress_state.bytes_done += static_cast<std::int64_t>(bytes.size());

@@ -1,6 +1,7 @@
 // An S3 backup prefix read back, now or at a moment (archive/readers.hpp).
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <utility>
 
 #include <boost/json.hpp>
@@ -58,8 +59,9 @@ public:
     asio::awaitable<std::optional<std::string>> vault_id() override {
         const std::string key =
             prefix() + std::string(sync::k_backup_meta_dir) + "/" + "backup.json";
+        const std::string current;
         const std::optional<aws::ObjectData> marker =
-            co_await m_s3.get_object(m_location.bucket, key, std::string());
+            co_await m_s3.get_object(m_location.bucket, key, current);
         if (!marker) {
             co_return std::nullopt;
         }
@@ -149,9 +151,10 @@ public:
         std::uint64_t total = entry.size;
         for (std::uint64_t first = 0; first < total; first += k_range_size) {
             const std::uint64_t last = std::min(total, first + k_range_size) - 1;
+            // A version never changes; the current object is held to its first ETag.
+            const std::string if_match = entry.version_id.empty() ? etag : std::string();
             std::optional<aws::ObjectData> data = co_await m_s3.get_object_range(
-                m_location.bucket, key, entry.version_id, first, last,
-                entry.version_id.empty() ? etag : std::string());
+                m_location.bucket, key, entry.version_id, first, last, if_match);
             if (!data) {
                 throw Error(ErrorKind::not_found, where + ": gone since the listing");
             }
@@ -221,7 +224,8 @@ asio::awaitable<std::vector<FileVersion>> list_file_versions(aws::AwsClient& cli
     std::erase_if(listed, [&](const aws::ObjectVersion& v) { return v.key != key; });
     std::stable_sort(listed.begin(), listed.end(), aws::newer_version);
     std::vector<FileVersion> versions(listed.size());
-    co_await for_each_parallel(listed.size(), 16, [&](std::size_t i) -> asio::awaitable<void> {
+    const std::function<asio::awaitable<void>(std::size_t)> job =
+        [&](std::size_t i) -> asio::awaitable<void> {
         const aws::ObjectVersion& v = listed[i];
         FileVersion& out = versions[i];
         out.version_id = v.version_id;
@@ -234,7 +238,8 @@ asio::awaitable<std::vector<FileVersion>> list_file_versions(aws::AwsClient& cli
                 out.recorded = recorded_of(*info);
             }
         }
-    });
+    };
+    co_await for_each_parallel(listed.size(), 16, job);
     co_return versions;
 }
 

@@ -264,6 +264,25 @@ TEST_F(CliRestoreTest, PathsDryRunsOverwritesAndTamperedObjects) {
     EXPECT_TRUE(fs::exists(checked / "Notes/n3.md"));
 }
 
+TEST_F(CliRestoreTest, LargeFilesComeBackInRangesNowAndAtAMoment) {
+    start();
+    make_corpus();
+    std::mt19937_64 rng(21);
+    write_file(corpus / "Attachments/talk.mp4", as_chars(test::random_bytes(rng, 40 << 20)));
+    seed();
+    AwsProbe probe;
+    probe.create_bucket(k_bucket);
+    probe.enable_versioning(k_bucket);
+    sync_to_s3();
+    const std::string at = moment();
+    for (const std::string& when : {std::string(), " --at " + at}) {
+        const fs::path out = work.path() / (when.empty() ? "now" : "then");
+        const CliResult run = restore("--from " + backup + " --to " + out.string() + when);
+        ASSERT_EQ(run.code, 0) << run.err;
+        EXPECT_EQ(tree_of(out), tree_of(corpus)) << when;
+    }
+}
+
 TEST_F(CliRestoreTest, KilledMidwayThenRerunCompletes) {
     start();
     make_corpus(false, 1500);
