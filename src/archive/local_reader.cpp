@@ -67,9 +67,7 @@ public:
         std::vector<ArchivedEntry> entries;
         UniqueFd root = open_root();
         walk(std::move(root), "", entries);
-        std::sort(entries.begin(), entries.end(),
-                  [](const ArchivedEntry& a, const ArchivedEntry& b) { return a.path < b.path; });
-        drop_nested_backup_meta(entries);
+        finish_listing(entries);
         co_return entries;
     }
 

@@ -7,7 +7,9 @@
 
 namespace obsync::archive {
 
-void drop_nested_backup_meta(std::vector<ArchivedEntry>& entries) {
+void finish_listing(std::vector<ArchivedEntry>& entries) {
+    std::sort(entries.begin(), entries.end(),
+              [](const ArchivedEntry& a, const ArchivedEntry& b) { return a.path < b.path; });
     const std::string meta = "/" + std::string(sync::k_backup_meta_dir);
     const std::string marker = meta + "/backup.json";
     std::set<std::string> folders;  // "P/.obsync"

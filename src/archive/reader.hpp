@@ -43,11 +43,11 @@ using ByteHandler = std::function<boost::asio::awaitable<void>(ByteView)>;
 // Receives what was recorded with the bytes about to come (before the first of them).
 using RecordedHandler = std::function<boost::asio::awaitable<void>(const Recorded&)>;
 
-// Removes the obsync folders of nested backups: a listing of the root of a `sync --all`
-// destination holds each vault's backup below it, each with its own ".obsync/" (lock, marker). A
-// "P/.obsync" folder counts as one only when it holds the marker "backup.json"; a vault's own
-// folder of that name elsewhere is kept. `entries` sorted by path stays sorted.
-void drop_nested_backup_meta(std::vector<ArchivedEntry>& entries);
+// What every list() returns: `entries` sorted by path, without the obsync folders of nested
+// backups. A listing of the root of a `sync --all` destination holds each vault's backup below it,
+// each with its own ".obsync/" (lock, marker); a "P/.obsync" folder counts as one only when it
+// holds the marker "backup.json", so a vault's own folder of that name elsewhere is kept.
+void finish_listing(std::vector<ArchivedEntry>& entries);
 
 // A backup to read: a local folder or an S3 prefix, as `obsync sync` wrote it, optionally as it
 // was at a moment (a versioned bucket). Never writes. Errors are obsync::Error (storage, network,

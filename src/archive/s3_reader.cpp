@@ -102,9 +102,7 @@ public:
                 add(key, version.size, version.version_id, version.last_modified_ms, entries);
             }
         }
-        std::sort(entries.begin(), entries.end(),
-                  [](const ArchivedEntry& a, const ArchivedEntry& b) { return a.path < b.path; });
-        drop_nested_backup_meta(entries);
+        finish_listing(entries);
         co_return entries;
     }
 

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "support/cli_fixture.hpp"
+#include "support/verify_json.hpp"
 
 namespace obsync {
 namespace {
@@ -43,21 +44,6 @@ public:
         return "verify Vault --dest " + shell_quote(dest.string()) + " --json " + extra;
     }
 
-    static boost::json::object vault_of(const CliResult& result) {
-        const boost::json::object report = result.json();
-        EXPECT_EQ(report.at("vaults").as_array().size(), 1U) << result.out;
-        return report.at("vaults").as_array().at(0).as_object();
-    }
-
-    static std::set<std::string> drift_of(const boost::json::object& vault) {
-        std::set<std::string> out;
-        for (const auto& d : vault.at("drift").as_array()) {
-            out.insert(std::string(d.at("kind").as_string()) + " " +
-                       std::string(d.at("path").as_string()));
-        }
-        return out;
-    }
-
     void backup(const std::string& extra = "") {
         start();
         make_corpus();
@@ -77,7 +63,7 @@ TEST_F(CliVerifyTest, AFreshBackupVerifiesCleanAndVerifyWritesNothing) {
     const CliResult result = obsync(verify());
     ASSERT_EQ(result.code, 0) << result.err;
     EXPECT_TRUE(result.json().at("ok").as_bool());
-    const auto vault = vault_of(result);
+    const auto vault = test::verified_vault(result);
     EXPECT_TRUE(vault.at("drift").as_array().empty());
     EXPECT_EQ(vault.at("files").as_int64(), k_corpus_files);
     EXPECT_EQ(vault.at("checked_deep").as_int64(), k_corpus_files);  // local: always every file
@@ -106,8 +92,8 @@ TEST_F(CliVerifyTest, FindsMissingTamperedStaleAndExtraFiles) {
     const CliResult result = obsync(verify());
     EXPECT_EQ(result.code, 1) << result.err;
     EXPECT_FALSE(result.json().at("ok").as_bool());
-    const auto vault = vault_of(result);
-    EXPECT_EQ(drift_of(vault),
+    const auto vault = test::verified_vault(result);
+    EXPECT_EQ(test::drift_of(vault),
               (std::set<std::string>{"missing Notes/n0.md", "corrupt Notes/n1.md", "stale Hello.md",
                                      "extra stray.md", "extra Stray folder"}));
     EXPECT_EQ(vault.at("counts").at("extra").as_int64(), 2);
@@ -123,7 +109,7 @@ TEST_F(CliVerifyTest, FindsMissingTamperedStaleAndExtraFiles) {
     // bytes it has (the tampered file stays) nor removes what it did not write: verify agrees.
     ASSERT_EQ(obsync(sync_args("--full")).code, 0);
     EXPECT_EQ(
-        drift_of(vault_of(obsync(verify()))),
+        test::drift_of(test::verified_vault(obsync(verify()))),
         (std::set<std::string>{"corrupt Notes/n1.md", "extra stray.md", "extra Stray folder"}));
 }
 
@@ -133,7 +119,8 @@ TEST_F(CliVerifyTest, ABackupNeverMadeIsAllMissingAndStaysUnmade) {
     seed();
     const CliResult result = obsync(verify());
     EXPECT_EQ(result.code, 1) << result.err;
-    EXPECT_EQ(vault_of(result).at("counts").at("missing").as_int64(), 17);  // 10 files, 7 folders
+    EXPECT_EQ(test::verified_vault(result).at("counts").at("missing").as_int64(),
+              17);  // 10 files, 7 folders
     EXPECT_FALSE(fs::exists(dest));
     EXPECT_FALSE(fs::exists(work.path() / "state/obsync/state.db"));  // no state made either
 }
@@ -159,7 +146,7 @@ TEST_F(CliVerifyTest, AllAndExcludeVerifyWhatSyncWroteWithThem) {
     EXPECT_EQ(strict.code, 1);
     const boost::json::array strict_vaults = strict.json().at("vaults").as_array();
     for (const auto& v : strict_vaults) {
-        EXPECT_EQ(drift_of(v.as_object()),
+        EXPECT_EQ(test::drift_of(v.as_object()),
                   (std::set<std::string>{"missing .obsidian", "missing .obsidian/app.json"}));
     }
 }

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "support/cli_aws_fixture.hpp"
+#include "support/verify_json.hpp"
 
 namespace obsync {
 namespace {
@@ -23,23 +24,6 @@ public:
     static std::string verify(const std::string& extra = "") {
         return "verify Vault --dest s3://" + k_bucket + "/backup --state dynamodb://" + k_table +
                " --json " + extra;
-    }
-
-    // The vault's entry of a verify --json report.
-    static boost::json::object vault_of(const CliResult& result) {
-        const boost::json::object report = result.json();
-        EXPECT_EQ(report.at("vaults").as_array().size(), 1U) << result.out;
-        return report.at("vaults").as_array().at(0).as_object();
-    }
-
-    // The drift as "kind path" strings.
-    static std::set<std::string> drift_of(const boost::json::object& vault) {
-        std::set<std::string> out;
-        for (const auto& d : vault.at("drift").as_array()) {
-            out.insert(std::string(d.at("kind").as_string()) + " " +
-                       std::string(d.at("path").as_string()));
-        }
-        return out;
     }
 
     void backup() {
@@ -64,7 +48,7 @@ TEST_F(CliVerifyS3Test, AFreshBackupVerifiesCleanAndVerifyWritesNothing) {
 
     const CliResult shallow = obsync(verify());
     ASSERT_EQ(shallow.code, 0) << shallow.err;
-    const auto vault = vault_of(shallow);
+    const auto vault = test::verified_vault(shallow);
     EXPECT_TRUE(shallow.json().at("ok").as_bool());
     EXPECT_TRUE(vault.at("ok").as_bool());
     EXPECT_TRUE(vault.at("drift").as_array().empty());
@@ -75,8 +59,8 @@ TEST_F(CliVerifyS3Test, AFreshBackupVerifiesCleanAndVerifyWritesNothing) {
 
     const CliResult deep = obsync(verify("--deep"));
     ASSERT_EQ(deep.code, 0) << deep.err;
-    EXPECT_EQ(vault_of(deep).at("checked_deep").as_int64(), k_corpus_files);
-    EXPECT_EQ(vault_of(deep).at("heads").as_int64(), 0);
+    EXPECT_EQ(test::verified_vault(deep).at("checked_deep").as_int64(), k_corpus_files);
+    EXPECT_EQ(test::verified_vault(deep).at("heads").as_int64(), 0);
 
     // Text output: a summary line, no drift lines.
     const CliResult text =
@@ -117,14 +101,14 @@ TEST_F(CliVerifyS3Test, FindsMissingTamperedStaleAndExtraObjects) {
     const CliResult shallow = obsync(verify());
     EXPECT_EQ(shallow.code, 1) << shallow.err;
     EXPECT_FALSE(shallow.json().at("ok").as_bool());
-    const auto found = vault_of(shallow);
-    EXPECT_EQ(drift_of(found),
+    const auto found = test::verified_vault(shallow);
+    EXPECT_EQ(test::drift_of(found),
               (std::set<std::string>{"missing Notes/n0.md", "stale Hello.md", "extra stray.md"}));
     EXPECT_EQ(found.at("counts").at("corrupt").as_int64(), 0);
 
     const CliResult deep = obsync(verify("--deep"));
     EXPECT_EQ(deep.code, 1) << deep.err;
-    EXPECT_EQ(drift_of(vault_of(deep)),
+    EXPECT_EQ(test::drift_of(test::verified_vault(deep)),
               (std::set<std::string>{"missing Notes/n0.md", "corrupt Notes/n1.md", "stale Hello.md",
                                      "extra stray.md"}));
 
@@ -144,13 +128,14 @@ TEST_F(CliVerifyS3Test, DeepPercentReadsThatShareRoundedUp) {
     backup();
     const CliResult half = obsync(verify("--deep=50"));
     ASSERT_EQ(half.code, 0) << half.err;
-    const auto vault = vault_of(half);
+    const auto vault = test::verified_vault(half);
     // 11 files: 50 % is 5.5, rounded up to 6 read; the other 5 get a HEAD.
     EXPECT_EQ(vault.at("checked_deep").as_int64(), 6);
     EXPECT_EQ(vault.at("heads").as_int64(), 5);
     const CliResult one = obsync(verify("--deep=1"));
     ASSERT_EQ(one.code, 0) << one.err;
-    EXPECT_EQ(vault_of(one).at("checked_deep").as_int64(), 1);  // 1 % of a small backup: one
+    EXPECT_EQ(test::verified_vault(one).at("checked_deep").as_int64(),
+              1);  // 1 % of a small backup: one
 }
 
 TEST_F(CliVerifyS3Test, UsageErrorsExitFourBeforeAnySignIn) {
