@@ -32,6 +32,10 @@ std::size_t deep_sample_size(std::size_t files, int percent) {
     return (files * p + 99) / 100;
 }
 
+bool past(const std::optional<Clock::time_point>& deadline) {
+    return deadline && Clock::now() >= *deadline;
+}
+
 // What measuring one backup found besides the entries.
 struct Measured {
     std::vector<archive::MeasuredEntry> entries;
@@ -61,6 +65,14 @@ VerifyReport VerifyService::run(const VerifyRequest& request, Storage& storage) 
         sync::PathFilter::check_globs(request.excludes);
         VaultChoice choice = choose_vaults(m_account, request.vault);
         for (const obsidian::VaultInfo& vault : choice.chosen) {
+            if (past(request.stop_at)) {
+                VaultVerification skipped;
+                skipped.id = vault.id;
+                skipped.name = vault.name;
+                skipped.stopped_early = true;
+                report.vaults.push_back(std::move(skipped));
+                continue;
+            }
             const std::string folder =
                 request.folder_per_vault ? choice.folders[vault.id] : std::string();
             report.vaults.push_back(verify_vault(vault, choice.token, folder, request, storage));
@@ -135,6 +147,10 @@ VaultVerification VerifyService::verify_vault(const obsidian::VaultInfo& vault,
                 measure_local(v.destination, measured.entries, files, request, v);
             }
         }
+        if (v.stopped_early) {
+            v.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+            return v;
+        }
 
         const sync::PathFilter filter(request.excludes);
         archive::DriftInput input;
@@ -191,6 +207,10 @@ void VerifyService::measure_s3(archive::BackupReader& reader,
     const std::function<asio::awaitable<void>(std::size_t)> job =
         [&](std::size_t k) -> asio::awaitable<void> {
         archive::MeasuredEntry& m = entries[order[k]];
+        if (past(request.stop_at)) {
+            v.stopped_early = true;
+            co_return;
+        }
         try {
             if (k < deep) {
                 crypto::Sha256 hasher;

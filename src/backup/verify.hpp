@@ -28,6 +28,10 @@ struct VerifyRequest {
     std::vector<std::string> excludes;  // --exclude globs, as the backup was made with
     int s3_in_flight = 16;              // HEADs and GETs at once
     unsigned hash_threads = 0;          // local hashing; 0 = one per core (at most 8)
+    // A host's deadline (the Lambda invocation's end less its margin): no vault starts after it,
+    // and within a vault no HEAD or deep read does. Such a vault is reported stopped_early,
+    // without drift (what was not checked is not known to differ).
+    std::optional<std::chrono::steady_clock::time_point> stop_at;
 };
 
 // One vault verified: what differs, and what it took to find out.
@@ -45,11 +49,12 @@ struct VaultVerification {
     std::int64_t skipped = 0;  // names at the destination no vault path can have: not drift
     std::vector<archive::Drift> drift;
     std::optional<Failure> error;
+    bool stopped_early = false;  // the deadline came first: not (fully) verified
     std::chrono::milliseconds duration{0};
 
     std::int64_t count(archive::DriftKind kind) const;
     // The backup equals the server.
-    bool ok() const { return !error && drift.empty(); }
+    bool ok() const { return !error && !stopped_early && drift.empty(); }
 };
 
 struct VerifyReport {

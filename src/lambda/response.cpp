@@ -152,6 +152,14 @@ json::object verify_response_body(const backup::VerifyReport& report,
             vaults.push_back(std::move(out));
             continue;
         }
+        if (vault.stopped_early) {
+            errors.add(display_name(vault.name) +
+                       ": not verified, the invocation's time ran out (verify it alone, or "
+                       "with a smaller deep_percent)");
+            out["stopped_early"] = true;
+            vaults.push_back(std::move(out));
+            continue;
+        }
         ++verified;
         drift_count += static_cast<std::int64_t>(vault.drift.size());
         json::object counts;

@@ -346,5 +346,22 @@ TEST(VerifyResponseBody, AFailedVaultIsRetriedAsASyncsWouldBe) {
     EXPECT_EQ(function_error(failures_of(report))->error_type, "Obsync.Retryable.network");
 }
 
+TEST(VerifyResponseBody, AVaultTheDeadlineStoppedIsReportedNotCountedAndNotRetried) {
+    backup::VerifyReport report;
+    report.vaults.push_back(verified("Clean"));
+    backup::VaultVerification stopped = verified("Huge");
+    stopped.stopped_early = true;
+    report.vaults.push_back(stopped);
+    const json::object body = verify_response_body(report, details());
+    EXPECT_FALSE(body.at("success").as_bool());  // not everything was verified
+    EXPECT_EQ(body.at("vaults_verified").as_int64(), 1);
+    EXPECT_TRUE(body.at("vaults").at(1).at("stopped_early").as_bool());
+    EXPECT_FALSE(body.at("vaults").at(1).as_object().contains("drift_count"));
+    EXPECT_NE(json::serialize(body.at("errors")).find("time ran out"), std::string::npos);
+    // The same request would run out of time again: no retry.
+    EXPECT_EQ(http_status(failures_of(report), false), 200u);
+    EXPECT_FALSE(function_error(failures_of(report)));
+}
+
 }  // namespace
 }  // namespace obsync::lambda
