@@ -71,7 +71,7 @@ TEXT_WORDS = ("the quick brown fox jumps over lazy dog lorem ipsum dolor sit ame
 
 
 def generate_vault(out: Path, notes: int, lo: int, hi: int, seed: int) -> tuple[int, int]:
-    """Like bench/run_sync_bench.sh's generator (notes only): log-uniform sizes in [lo, hi] bytes,
+    """Like bench/gen_vault.py's generator (notes only): log-uniform sizes in [lo, hi] bytes,
     folders up to 5 deep, NFC unicode names, fixed mtimes. Returns (files, bytes)."""
     rng = random.Random(seed)
     folders, depth = [""], {"": 0}
