@@ -177,12 +177,29 @@ class TransformTest(unittest.TestCase):
         self.assertIn("/restapis/", waf["Properties"]["ResourceArn"]["Fn::Sub"])
 
     def test_schedule(self):
-        rule = one(self.t, "AWS::Events::Rule")["Properties"]
+        rules = resources_of_type(self.t, "AWS::Events::Rule")
+        self.assertEqual(set(rules), {"SyncFunctionSchedule", "SyncFunctionVerifySchedule"})
+        rule = rules["SyncFunctionSchedule"]["Properties"]
         self.assertEqual(rule["ScheduleExpression"], {"Ref": "ScheduleExpression"})
         self.assertEqual(self.source["Parameters"]["ScheduleExpression"]["Default"],
                          "rate(6 hours)")
         [target] = rule["Targets"]
         self.assertEqual(json.loads(target["Input"]), {"sync_type": "incremental"})
+
+    def test_verify_schedule(self):
+        rule = resources_of_type(self.t, "AWS::Events::Rule")["SyncFunctionVerifySchedule"]
+        properties = rule["Properties"]
+        self.assertEqual(properties["ScheduleExpression"], {"Ref": "VerifyScheduleExpression"})
+        self.assertEqual(properties["State"], {"Ref": "VerifyScheduleState"})
+        parameters = self.source["Parameters"]
+        self.assertEqual(parameters["VerifyScheduleExpression"]["Default"], "rate(1 day)")
+        self.assertEqual(parameters["VerifyDeepPercent"]["Default"], 1)
+        [target] = properties["Targets"]
+        # The input as the function reads it ({"action":"verify","deep_percent":N}), with the
+        # parameter's default put in.
+        template = target["Input"]["Fn::Sub"]
+        self.assertEqual(json.loads(template.replace("${VerifyDeepPercent}", "1")),
+                         {"action": "verify", "deep_percent": 1})
 
     def test_state_table(self):
         table = one(self.t, "AWS::DynamoDB::Table")["Properties"]
@@ -279,9 +296,19 @@ class TransformTest(unittest.TestCase):
             "Fn::GetAtt": ["WorkQueue", "QueueName"]}}])
         self.assertEqual((age["Statistic"], age["Threshold"], age["ComparisonOperator"]),
                          ("Maximum", 6 * 3600, "GreaterThanThreshold"))
+        # ... and a verify that found a backup differing from the server.
+        drift = alarms["BackupDriftAlarm"]["Properties"]
+        self.assertEqual((drift["Namespace"], drift["MetricName"]),
+                         ("Obsync/Lambda", "BackupDrift"))
+        self.assertEqual(drift["Dimensions"], [{"Name": "FunctionName",
+                                                "Value": {"Ref": "SyncFunction"}}])
+        self.assertEqual((drift["Statistic"], drift["Threshold"], drift["ComparisonOperator"],
+                          drift["TreatMissingData"]),
+                         ("Maximum", 0, "GreaterThanThreshold", "notBreaching"))
         self.assertEqual(set(alarms), {"SyncFailureAlarm", "FunctionErrorAlarm",
                                        "FailedEventAlarm", "DeadLetterAlarm",
-                                       "ContinuationStalledAlarm", "WorkQueueAgeAlarm"})
+                                       "ContinuationStalledAlarm", "WorkQueueAgeAlarm",
+                                       "BackupDriftAlarm"})
         for alarm in alarms.values():
             self.assertEqual(alarm["Properties"]["AlarmActions"], [{"Ref": "AlarmTopic"}])
         subscription = one(self.t, "AWS::SNS::Subscription")
