@@ -1,5 +1,6 @@
 // obsync restore: a backup (or part of it, or the backup as it was at a moment) back into a folder;
 // obsync restore --list-versions: the versions of one file of an S3 backup (docs/restore.md).
+#include <algorithm>
 #include <iostream>
 
 #include <boost/asio/io_context.hpp>
@@ -36,6 +37,8 @@ const char* step_word(RestoreStep::Kind kind) {
             return "same";
         case RestoreStep::Kind::conflict:
             return "differs";
+        case RestoreStep::Kind::blocked:
+            return "blocked";
     }
     return "?";
 }
@@ -71,9 +74,9 @@ boost::json::object summary_json(const RestoreRequest& request,
         o["at"] = iso8601_utc(*at);
     }
     boost::json::array conflicts;
-    for (const std::string& path : r.conflicts) {
-        boost::json::object entry;
-        put_path(entry, path);
+    for (const archive::RestoreConflict& c : r.conflicts) {
+        boost::json::object entry{{"reason", c.reason}, {"blocked", c.blocked}};
+        put_path(entry, c.path);
         conflicts.push_back(std::move(entry));
     }
     o["conflicts"] = std::move(conflicts);
@@ -95,6 +98,9 @@ boost::json::object summary_json(const RestoreRequest& request,
         boost::json::array plan;
         for (const RestoreStep& step : r.plan) {
             boost::json::object entry{{"action", step_word(step.kind)}, {"size", step.size}};
+            if (!step.reason.empty()) {
+                entry["reason"] = step.reason;
+            }
             put_path(entry, step.path);
             plan.push_back(std::move(entry));
         }
@@ -119,25 +125,33 @@ void print_text(const RestoreRequest& request, const archive::RestoreResult& r) 
             to_write_bytes += static_cast<std::int64_t>(step.size);
         }
     }
+    const bool stopped = r.stopped_by_conflicts(request.overwrite);
     if (request.dry_run) {
         std::cerr << "would write " << to_write << " file(s), "
                   << human_bytes(static_cast<double>(to_write_bytes)) << "; " << r.identical
                   << " already there" << std::endl;
-    } else if (r.conflicts.empty() || request.overwrite) {
+    } else if (!stopped) {
         std::cerr << "restored " << r.written << " file(s) and " << r.folders << " folder(s), "
                   << human_bytes(static_cast<double>(r.bytes)) << ", into "
                   << display_name(request.to) << "; " << r.identical << " already there; failed "
                   << r.failures.size() << "; in "
                   << static_cast<double>(r.duration.count()) / 1000.0 << " s" << std::endl;
     }
-    if (!r.conflicts.empty() && !request.overwrite) {
-        std::cerr << (request.dry_run ? "" : "nothing written: ") << r.conflicts.size()
-                  << " file(s) at " << display_name(request.to)
-                  << " differ from the backup; give --overwrite to replace them, or restore into "
-                     "an empty folder:"
-                  << std::endl;
-        for (const std::string& path : r.conflicts) {
-            std::cerr << "  differs: " << display_name(path) << std::endl;
+    if (stopped) {
+        const bool any_blocked =
+            std::any_of(r.conflicts.begin(), r.conflicts.end(),
+                        [](const archive::RestoreConflict& c) { return c.blocked; });
+        std::cerr << (request.dry_run ? "a restore would write nothing: " : "nothing written: ")
+                  << r.conflicts.size() << " path(s) at " << display_name(request.to)
+                  << " are in the way; "
+                  << (any_blocked ? "move the ones marked \"blocked\" away (nothing replaces a "
+                                    "folder by a file or a file by a folder), "
+                                  : "")
+                  << (request.overwrite ? "" : "give --overwrite to replace the others, ")
+                  << "or restore into an empty folder:" << std::endl;
+        for (const archive::RestoreConflict& c : r.conflicts) {
+            std::cerr << "  " << (c.blocked ? "blocked" : "differs") << ": " << display_name(c.path)
+                      << " (" << c.reason << ")" << std::endl;
         }
     }
     for (const archive::RestoreFailure& f : r.failures) {
@@ -152,7 +166,9 @@ void print_text(const RestoreRequest& request, const archive::RestoreResult& r) 
     }
     if (!r.skipped.empty()) {
         std::cerr << "skipped " << r.skipped.size()
-                  << " name(s) in the backup that no vault path can have" << std::endl;
+                  << " entries of the backup: symbolic links, special files, or names no vault "
+                     "path can have (listed with --json)"
+                  << std::endl;
     }
 }
 
@@ -169,8 +185,9 @@ int list_versions(const GlobalOptions& global, const RestoreRequest& request) {
     backup::Storage storage(io, options);
     std::vector<archive::FileVersion> versions;
     run_coro(io, [&]() -> asio::awaitable<void> {
-        versions = co_await archive::list_file_versions(storage.aws(),
-                                                        aws::parse_s3_location(request.from), path);
+        // Named: a temporary inside a co_await expression is destroyed twice by g++ 12.
+        const aws::S3Location location = aws::parse_s3_location(request.from);
+        versions = co_await archive::list_file_versions(storage.aws(), location, path);
     }());
     if (versions.empty()) {
         throw Error(ErrorKind::not_found, "no version of \"" + display_name(path) + "\" in " +

@@ -65,6 +65,7 @@ public:
             const RestoreProgressFn& progress)
         : m_reader(reader),
           m_target(sink::local_root_name(to)),
+          m_root(m_target),
           m_options(options),
           m_progress(progress) {}
 
@@ -98,7 +99,7 @@ public:
         m_sink = sink::open_local_dir(m_target);
         m_existing = open_local_reader(m_target, {});
         co_await plan();
-        if (m_options.dry_run || (!m_result.conflicts.empty() && !m_options.overwrite)) {
+        if (m_options.dry_run || m_result.stopped_by_conflicts(m_options.overwrite)) {
             m_result.duration = elapsed(started);
             co_return std::move(m_result);
         }
@@ -121,8 +122,8 @@ private:
         co_await for_each_parallel(m_entries.size(), m_options.concurrency, job);
         for (std::size_t i = 0; i < m_entries.size(); ++i) {
             const RestoreStep& step = m_steps[i];
-            if (step.kind == Kind::conflict) {
-                m_result.conflicts.push_back(step.path);
+            if (step.kind == Kind::conflict || step.kind == Kind::blocked) {
+                m_result.conflicts.push_back({step.path, step.reason, step.kind == Kind::blocked});
             }
             if (step.kind == Kind::identical && !m_entries[i].folder) {
                 ++m_result.identical;
@@ -131,20 +132,74 @@ private:
         }
     }
 
+    // Whether a folder above `path` at the target is something else (a file, a link): then
+    // nothing can be written below it. Answers are kept: siblings share their folders.
+    std::optional<std::string> blocked_above(std::string_view path) {
+        for (std::size_t slash = path.find('/'); slash != std::string_view::npos;
+             slash = path.find('/', slash + 1)) {
+            const std::string above(path.substr(0, slash));
+            auto known = m_above.find(above);
+            if (known == m_above.end()) {
+                std::error_code ec;
+                const auto type = std::filesystem::symlink_status(m_root / above, ec).type();
+                std::optional<std::string> reason;
+                if (type == std::filesystem::file_type::not_found) {
+                    reason = "";  // missing: made on the way, and so is everything below
+                } else if (type != std::filesystem::file_type::directory) {
+                    reason = "\"" + above + "\" is " +
+                             (type == std::filesystem::file_type::symlink ? "a symbolic link"
+                                                                          : "not a folder") +
+                             " at the target";
+                }
+                known = m_above.emplace(above, reason).first;
+            }
+            if (known->second) {
+                if (known->second->empty()) {
+                    return std::nullopt;
+                }
+                return known->second;
+            }
+        }
+        return std::nullopt;
+    }
+
     asio::awaitable<void> plan_one(std::size_t i) {
         ArchivedEntry& entry = m_entries[i];
         RestoreStep& step = m_steps[i];
         step.path = entry.path;
         step.size = entry.size;
+        if (auto reason = blocked_above(entry.path)) {
+            step.kind = Kind::blocked;
+            step.reason = std::move(*reason);
+            co_return;
+        }
         const std::optional<sync::EntryInfo> there = co_await m_sink->stat(entry.path);
         if (!there) {
-            step.kind = entry.folder ? Kind::folder : Kind::write;
+            // Nothing, or something the sink does not count as a file or folder (a symbolic
+            // link, a fifo): replaced only with --overwrite, like a file with other bytes.
+            std::error_code ec;
+            const auto type = std::filesystem::symlink_status(m_root / entry.path, ec).type();
+            if (type == std::filesystem::file_type::not_found) {
+                step.kind = entry.folder ? Kind::folder : Kind::write;
+            } else if (entry.folder) {
+                step.kind = Kind::blocked;
+                step.reason = "a symbolic link or special file is where the folder belongs";
+            } else {
+                step.kind = m_options.overwrite ? Kind::replace : Kind::conflict;
+                step.reason = "a symbolic link or special file is in the way";
+            }
             co_return;
         }
         if (entry.folder || there->folder) {
             // A folder over a folder is there already; a file and a folder never replace each
             // other, even with --overwrite (that would throw a whole tree away).
-            step.kind = entry.folder && there->folder ? Kind::identical : Kind::conflict;
+            if (entry.folder && there->folder) {
+                step.kind = Kind::identical;
+            } else {
+                step.kind = Kind::blocked;
+                step.reason = entry.folder ? "a file is where the folder belongs"
+                                           : "a folder is where the file belongs";
+            }
             co_return;
         }
         if (there->size == entry.size) {
@@ -163,6 +218,7 @@ private:
             }
         }
         step.kind = m_options.overwrite ? Kind::replace : Kind::conflict;
+        step.reason = "a file with other bytes is there";
     }
 
     asio::awaitable<void> write() {
@@ -209,6 +265,9 @@ private:
                     recorded.mtime_ms.value_or(entry.stored_ms > 0 ? entry.stored_ms : epoch_ms());
                 meta.size = entry.size;
                 meta.content_hash = recorded.content_hash.value_or("");
+                // Only a planned replacement replaces: anything that appeared since the plan
+                // (another program, a name the file system folds onto another) is kept.
+                meta.replace = m_steps[i].kind == Kind::replace;
                 writer = co_await m_sink->create_file(entry.path, meta);
             };
             const ByteHandler on_bytes = [&](ByteView bytes) -> asio::awaitable<void> {
@@ -252,6 +311,8 @@ private:
 
     BackupReader& m_reader;
     const std::string m_target;
+    const std::filesystem::path m_root;
+    std::map<std::string, std::optional<std::string>> m_above;  // blocked_above's answers
     const RestoreOptions& m_options;
     const RestoreProgressFn& m_progress;
     std::vector<ArchivedEntry> m_entries;
@@ -263,6 +324,11 @@ private:
 };
 
 }  // namespace
+
+bool RestoreResult::stopped_by_conflicts(bool overwrite) const {
+    return std::any_of(conflicts.begin(), conflicts.end(),
+                       [overwrite](const RestoreConflict& c) { return c.blocked || !overwrite; });
+}
 
 std::string normalize_restore_path(std::string_view path) {
     while (!path.empty() && path.front() == '/') {

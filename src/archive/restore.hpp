@@ -26,10 +26,21 @@ struct RestoreOptions {
 
 // One step of a restore, as a dry run lists it.
 struct RestoreStep {
-    enum class Kind { write, replace, folder, identical, conflict };
+    // conflict: something else is at the path (a file with other bytes, a link); --overwrite
+    // replaces it. blocked: a folder where the backup has a file, a file where it has a folder or
+    // where a folder above it should be; nothing replaces those, not even --overwrite.
+    enum class Kind { write, replace, folder, identical, conflict, blocked };
     Kind kind = Kind::write;
     std::string path;
     std::uint64_t size = 0;
+    std::string reason;  // conflict and blocked: what is in the way
+};
+
+// Something at the target in the way of the backup's path.
+struct RestoreConflict {
+    std::string path;
+    std::string reason;
+    bool blocked = false;  // --overwrite cannot help (RestoreStep::Kind::blocked)
 };
 
 struct RestoreFailure {
@@ -52,9 +63,9 @@ struct RestoreResult {
     std::int64_t identical = 0;   // already there with the same bytes: left alone
     std::int64_t unverified = 0;  // written without a recorded hash to check them against
     std::int64_t bytes = 0;       // bytes written
-    // Existing files whose bytes differ from the backup's. Without --overwrite nothing at all is
-    // written when there is one (a restore never half-mixes two trees).
-    std::vector<std::string> conflicts;
+    // What is in the way at the target. Nothing at all is written while there is one that is
+    // blocked, or (without --overwrite) any: a restore never half-mixes two trees.
+    std::vector<RestoreConflict> conflicts;
     // Not written: the bytes did not match the recorded hash or size, or could not be read.
     std::vector<RestoreFailure> failures;
     std::vector<RestoreStep> plan;     // every step, in path order (dry runs and reports)
@@ -62,6 +73,8 @@ struct RestoreResult {
     std::chrono::milliseconds duration{0};
 
     bool ok() const { return conflicts.empty() && failures.empty(); }
+    // Whether the conflicts stopped the restore before it wrote anything.
+    bool stopped_by_conflicts(bool overwrite) const;
 };
 
 using RestoreProgressFn = std::function<void(const RestoreProgress&)>;

@@ -46,7 +46,10 @@ Recorded recorded_of(const aws::ObjectInfo& info) {
 class S3Reader final : public BackupReader {
 public:
     S3Reader(aws::AwsClient& client, aws::S3Location location, std::optional<std::int64_t> at_ms)
-        : m_s3(client), m_location(std::move(location)), m_at_ms(at_ms) {}
+        : m_s3(client),
+          m_location(std::move(location)),
+          m_prefix(m_location.prefix.empty() ? std::string() : m_location.prefix + "/"),
+          m_at_ms(at_ms) {}
 
     std::string describe() const override {
         std::string text = "s3://" + m_location.bucket;
@@ -58,7 +61,7 @@ public:
 
     asio::awaitable<std::optional<std::string>> vault_id() override {
         const std::string key =
-            prefix() + std::string(sync::k_backup_meta_dir) + "/" + "backup.json";
+            m_prefix + std::string(sync::k_backup_meta_dir) + "/" + "backup.json";
         const std::string current;
         const std::optional<aws::ObjectData> marker =
             co_await m_s3.get_object(m_location.bucket, key, current);
@@ -83,7 +86,7 @@ public:
         std::vector<ArchivedEntry> entries;
         if (!m_at_ms) {
             const std::vector<aws::ListedObject> objects =
-                co_await m_s3.list_objects_v2(m_location.bucket, prefix());
+                co_await m_s3.list_objects_v2(m_location.bucket, m_prefix);
             for (const aws::ListedObject& object : objects) {
                 add(object.key, object.size, {}, 0, entries);
             }
@@ -97,7 +100,7 @@ public:
                                 "and enable versioning on the bucket for the next time");
             }
             const std::vector<aws::ObjectVersion> versions =
-                co_await m_s3.list_object_versions(m_location.bucket, prefix());
+                co_await m_s3.list_object_versions(m_location.bucket, m_prefix);
             for (const auto& [key, version] : aws::versions_at(versions, m_at_ms)) {
                 add(key, version.size, version.version_id, version.last_modified_ms, entries);
             }
@@ -115,7 +118,7 @@ public:
             entry.described = true;
             co_return;
         }
-        const std::string key = prefix() + entry.path;
+        const std::string key = m_prefix + entry.path;
         const std::optional<aws::ObjectInfo> info =
             co_await m_s3.head_object(m_location.bucket, key, entry.version_id);
         if (!info) {
@@ -129,7 +132,7 @@ public:
 
     asio::awaitable<Recorded> read(const ArchivedEntry& entry, const RecordedHandler& on_recorded,
                                    const ByteHandler& on_bytes) override {
-        const std::string key = prefix() + entry.path;
+        const std::string key = m_prefix + entry.path;
         const std::string where = describe() + "/" + display_name(entry.path);
         if (entry.size <= k_range_size) {
             std::optional<aws::ObjectData> data =
@@ -168,13 +171,9 @@ public:
     }
 
 private:
-    std::string prefix() const {
-        return m_location.prefix.empty() ? std::string() : m_location.prefix + "/";
-    }
-
     void add(const std::string& key, std::uint64_t size, std::string version_id,
              std::int64_t stored_ms, std::vector<ArchivedEntry>& out) {
-        const std::string base = prefix();
+        const std::string base = m_prefix;
         if (key.size() <= base.size() || !key.starts_with(base)) {
             return;  // the prefix's own folder marker
         }
@@ -201,6 +200,9 @@ private:
 
     aws::S3Client m_s3;
     aws::S3Location m_location;
+    // The keys' prefix, "" or "PREFIX/". A member, never a temporary: every string handed to a
+    // co_await'ed call must outlive it (g++ 12 destroys such a temporary twice).
+    const std::string m_prefix;
     std::optional<std::int64_t> m_at_ms;
     std::vector<std::string> m_skipped;
 };

@@ -252,7 +252,7 @@ private:
             fail_at(ErrorKind::storage, where(path), "a folder is in the way");
         }
         return create_local_file(std::move(parent->dir), std::move(parent->leaf), meta.mtime_ms,
-                                 where(path));
+                                 meta.replace, where(path));
     }
 
     void do_remove_file(std::string_view path) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc 2.28)
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,12 +58,13 @@ timespec to_timespec(std::int64_t ms) {
 class LocalFileWriter final : public sync::FileWriter {
 public:
     LocalFileWriter(SharedFd dir, UniqueFd file, std::string temp, std::string leaf,
-                    std::int64_t mtime_ms, std::string where)
+                    std::int64_t mtime_ms, bool replace, std::string where)
         : m_dir(std::move(dir)),
           m_file(std::move(file)),
           m_temp(std::move(temp)),
           m_leaf(std::move(leaf)),
           m_mtime_ms(mtime_ms),
+          m_replace(replace),
           m_where(std::move(where)) {}
 
     LocalFileWriter(const LocalFileWriter&) = delete;
@@ -115,6 +117,11 @@ private:
         if (::close(m_file.release()) != 0) {
             fail_errno(m_where, errno);
         }
+        if (!m_replace) {
+            rename_without_replacing();
+            m_committed = true;
+            return;
+        }
         // renameat replaces a symbolic link at the target itself, never what it points to.
         if (::renameat(m_dir->get(), m_temp.c_str(), m_dir->get(), m_leaf.c_str()) != 0) {
             fail_errno(m_where, errno);
@@ -122,11 +129,33 @@ private:
         m_committed = true;
     }
 
+    // RENAME_NOREPLACE; where the file system lacks it, a hard link (which fails on an existing
+    // name too) and the temp name's removal.
+    void rename_without_replacing() {
+        int result = ::renameat2(m_dir->get(), m_temp.c_str(), m_dir->get(), m_leaf.c_str(),
+                                 RENAME_NOREPLACE);
+        if (result != 0 && errno == EINVAL) {
+            result = ::linkat(m_dir->get(), m_temp.c_str(), m_dir->get(), m_leaf.c_str(), 0);
+            if (result == 0) {
+                ::unlinkat(m_dir->get(), m_temp.c_str(), 0);
+            }
+        }
+        if (result != 0) {
+            if (errno == EEXIST) {
+                fail_at(ErrorKind::storage, m_where,
+                        "something appeared at this name meanwhile (another program, or a name "
+                        "the file system does not tell apart from another): kept, not replaced");
+            }
+            fail_errno(m_where, errno);
+        }
+    }
+
     SharedFd m_dir;
     UniqueFd m_file;
     std::string m_temp;
     std::string m_leaf;
     std::int64_t m_mtime_ms;
+    bool m_replace;
     std::string m_where;
     bool m_committed = false;
 };
@@ -134,14 +163,15 @@ private:
 }  // namespace
 
 std::unique_ptr<sync::FileWriter> create_local_file(SharedFd dir, std::string leaf,
-                                                    std::int64_t mtime_ms, std::string location) {
+                                                    std::int64_t mtime_ms, bool replace,
+                                                    std::string location) {
     for (int attempt = 0;; ++attempt) {
         std::string temp = temp_name(leaf);
         const int fd = ::openat(dir->get(), temp.c_str(),
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (fd >= 0) {
             return std::make_unique<LocalFileWriter>(std::move(dir), UniqueFd(fd), std::move(temp),
-                                                     std::move(leaf), mtime_ms,
+                                                     std::move(leaf), mtime_ms, replace,
                                                      std::move(location));
         }
         if (errno != EEXIST || attempt == 8) {

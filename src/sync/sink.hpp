@@ -18,6 +18,11 @@ struct FileMeta {
     std::int64_t mtime_ms = 0;
     std::string content_hash;  // lowercase hex SHA-256 of the plaintext
     std::uint64_t size = 0;    // plaintext bytes
+    // false: commit() replaces nothing. Whatever appeared at the path since the caller looked
+    // (another program's file, a name a case-insensitive file system folds onto an earlier one)
+    // is kept, and commit() throws Error{storage}. A restore without --overwrite writes so; a
+    // sync replaces (S3 always does: PutObject cannot refuse without a conditional header).
+    bool replace = true;
 };
 
 // One file being written. Nothing is visible at the destination until commit() returns; a

@@ -39,7 +39,10 @@ std::int64_t mtime_ms(const fs::path& path) {
 
 class CliRestoreTest : public CliAwsTest {
 public:
-    const std::string backup = "s3://" + k_bucket + "/backup";
+    // Longer than 16 bytes, like real prefixes: a string that short lives inside its object and
+    // would hide a use after free (or a double free) of a key built from it.
+    const std::string prefix = "obsidian/vault-backups-daily";
+    const std::string backup = "s3://" + k_bucket + "/" + prefix;
 
     fs::path keep(const std::string& name) {
         const fs::path copy = work.path() / name;
@@ -132,7 +135,7 @@ TEST_F(CliRestoreTest, RestoresTheVaultAsItWasAtEachOfThreeMoments) {
     EXPECT_EQ(tree_of(now), tree_of(third));
     for (const auto& [path, content] : tree_of(now)) {
         if (content) {
-            const S3Object object = probe.get("backup/" + path);
+            const S3Object object = probe.get(prefix + "/" + path);
             EXPECT_EQ(std::to_string(mtime_ms(now / path)), object.headers.at("x-amz-meta-mtime"))
                 << path;
         }
@@ -248,8 +251,8 @@ TEST_F(CliRestoreTest, PathsDryRunsOverwritesAndTamperedObjects) {
     EXPECT_EQ(again.json().at("bytes").as_int64(), 0);
 
     // An object whose bytes no longer match the hash recorded with them is reported, not written.
-    const S3Object original = probe.get("backup/Notes/n2.md");
-    probe.put("backup/Notes/n2.md", "tampered",
+    const S3Object original = probe.get(prefix + "/Notes/n2.md");
+    probe.put(prefix + "/Notes/n2.md", "tampered",
               {{"x-amz-meta-content-hash", original.headers.at("x-amz-meta-content-hash")},
                {"x-amz-meta-mtime", original.headers.at("x-amz-meta-mtime")}});
     const fs::path checked = work.path() / "checked";

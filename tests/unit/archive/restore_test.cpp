@@ -31,6 +31,15 @@ std::string hash(const std::string& text) {
     return crypto::sha256_hex(as_bytes(text));
 }
 
+// "path" for a conflict --overwrite replaces, "path (blocked)" for one nothing replaces.
+std::vector<std::string> conflicts_of(const RestoreResult& result) {
+    std::vector<std::string> out;
+    for (const RestoreConflict& c : result.conflicts) {
+        out.push_back(c.path + (c.blocked ? " (blocked)" : ""));
+    }
+    return out;
+}
+
 class RestoreTest : public ::testing::Test {
 protected:
     test::TempDir dir;
@@ -148,7 +157,7 @@ TEST_F(RestoreTest, ADifferentFileInTheWayStopsEverythingUnlessOverwriting) {
     const std::map<std::string, std::string> hashes = {{"a.md", hash("alpha")},
                                                        {"b.md", hash("beta")}};
     const RestoreResult refused = restore(hashes);
-    EXPECT_EQ(refused.conflicts, std::vector<std::string>{"a.md"});
+    EXPECT_EQ(conflicts_of(refused), std::vector<std::string>{"a.md"});
     EXPECT_EQ(refused.written, 0);
     EXPECT_FALSE(fs::exists(out / "b.md"));
     EXPECT_EQ(read_file(out / "a.md"), "mine!");
@@ -161,14 +170,54 @@ TEST_F(RestoreTest, ADifferentFileInTheWayStopsEverythingUnlessOverwriting) {
     EXPECT_EQ(read_file(out / "a.md"), "alpha");
 }
 
-TEST_F(RestoreTest, AFolderIsNeverReplacedByAFile) {
+TEST_F(RestoreTest, AFolderAndAFileNeverReplaceEachOtherAndStopEverything) {
     write_file(backup / "a.md", "alpha");
+    write_file(backup / "b.md", "beta");
+    write_file(backup / "Notes/n.md", "below a folder the target has as a file");
     write_file(out / "a.md/inside.txt", "a whole tree");
+    write_file(out / "Notes", "a file where the backup has a folder");
     RestoreOptions overwrite;
     overwrite.overwrite = true;
-    const RestoreResult result = restore({{"a.md", hash("alpha")}}, overwrite);
-    EXPECT_EQ(result.conflicts, std::vector<std::string>{"a.md"});
+    const RestoreResult result =
+        restore({{"a.md", hash("alpha")}, {"b.md", hash("beta")}}, overwrite);
+    EXPECT_EQ(
+        conflicts_of(result),
+        (std::vector<std::string>{"Notes (blocked)", "Notes/n.md (blocked)", "a.md (blocked)"}));
+    EXPECT_TRUE(result.stopped_by_conflicts(true));
     EXPECT_EQ(read_file(out / "a.md/inside.txt"), "a whole tree");
+    EXPECT_EQ(read_file(out / "Notes"), "a file where the backup has a folder");
+    EXPECT_FALSE(fs::exists(out / "b.md")) << "a restore never half-mixes two trees";
+}
+
+TEST_F(RestoreTest, ALinkInTheWayIsAConflictAndOnlyOverwriteReplacesItNeverItsTarget) {
+    write_file(backup / "a.md", "alpha");
+    write_file(dir.path() / "elsewhere.md", "not to be touched");
+    fs::create_directories(out);
+    fs::create_symlink(dir.path() / "elsewhere.md", out / "a.md");
+    const RestoreResult refused = restore({{"a.md", hash("alpha")}});
+    EXPECT_EQ(conflicts_of(refused), std::vector<std::string>{"a.md"});
+    EXPECT_TRUE(fs::is_symlink(out / "a.md"));
+
+    RestoreOptions overwrite;
+    overwrite.overwrite = true;
+    const RestoreResult replaced = restore({{"a.md", hash("alpha")}}, overwrite);
+    EXPECT_TRUE(replaced.ok());
+    EXPECT_FALSE(fs::is_symlink(out / "a.md"));
+    EXPECT_EQ(read_file(out / "a.md"), "alpha");
+    EXPECT_EQ(read_file(dir.path() / "elsewhere.md"), "not to be touched");
+}
+
+TEST_F(RestoreTest, ALinkedFolderAtTheTargetIsNeverWrittenThrough) {
+    write_file(backup / "Notes/n.md", "note");
+    fs::create_directories(dir.path() / "elsewhere");
+    fs::create_directories(out);
+    fs::create_directory_symlink(dir.path() / "elsewhere", out / "Notes");
+    RestoreOptions overwrite;
+    overwrite.overwrite = true;
+    const RestoreResult result = restore({}, overwrite);
+    EXPECT_EQ(conflicts_of(result),
+              (std::vector<std::string>{"Notes (blocked)", "Notes/n.md (blocked)"}));
+    EXPECT_TRUE(fs::is_empty(dir.path() / "elsewhere"));
 }
 
 TEST_F(RestoreTest, PathsSelectFilesAndFoldersAndMustMatchSomething) {

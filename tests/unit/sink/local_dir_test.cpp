@@ -143,6 +143,24 @@ TEST_F(LocalDir, WritesInSeveralPiecesAndReplacesAnExistingFile) {
     EXPECT_EQ(tree(m_root), std::vector<std::string>{"n.md"});
 }
 
+TEST_F(LocalDir, WithoutReplaceACommitKeepsWhatAppearedMeanwhile) {
+    run(m_sink->prepare());
+    sync::FileMeta meta;
+    meta.replace = false;
+    auto writer = run(m_sink->create_file("n.md", meta));
+    run(writer->write(as_bytes("mine")));
+    put("n.md", "another program's");  // appears between the plan and the commit
+    EXPECT_EQ(test::error_kind_of([&] { run(writer->commit()); }), ErrorKind::storage);
+    writer.reset();
+    EXPECT_EQ(read(m_root / "n.md"), "another program's");
+    EXPECT_EQ(tree(m_root), std::vector<std::string>{"n.md"});  // no temp file left
+
+    auto fresh = run(m_sink->create_file("new.md", meta));
+    run(fresh->write(as_bytes("fine")));
+    run(fresh->commit());
+    EXPECT_EQ(read(m_root / "new.md"), "fine");
+}
+
 TEST_F(LocalDir, NothingIsVisibleBeforeCommit) {
     sync::FileMeta meta;
     auto writer = run(m_sink->create_file("d/x.md", meta));
