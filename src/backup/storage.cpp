@@ -169,21 +169,40 @@ asio::awaitable<std::unique_ptr<archive::BackupReader>> Storage::open_reader(
     if (!folder.empty()) {
         root /= folder;
     }
-    std::unique_ptr<archive::BackupReader> bare = archive::open_local_reader(root, {});
-    const std::optional<std::string> vault = co_await bare->vault_id();
-    if (!vault) {
-        co_return bare;
-    }
-    std::unique_ptr<sync::StateStore> state =
-        open_state(sync::StateScope{*vault, bare->describe()}, /*dry_run=*/true);
-    const sync::StateSnapshot snapshot = co_await state->load();
+    // The backup's own hashes; at the root of a `sync --all` destination, those of each vault's
+    // backup one folder below, their paths prefixed with that folder. (Every string argument is
+    // named: g++ 12 destroys a temporary inside a co_await expression twice.)
     std::map<std::string, std::string> hashes;
-    for (const sync::FileState& file : snapshot.files) {
-        if (!file.folder) {
-            hashes.emplace(file.path, file.hash);
+    const std::string top;
+    co_await add_recorded_hashes(root, top, hashes);
+    std::error_code ec;
+    if (hashes.empty() && std::filesystem::is_directory(root, ec)) {
+        for (const auto& sub : std::filesystem::directory_iterator(root, ec)) {
+            if (sub.is_directory(ec) && !sub.is_symlink(ec)) {
+                const std::string below = sub.path().filename().string() + "/";
+                co_await add_recorded_hashes(sub.path(), below, hashes);
+            }
         }
     }
     co_return archive::open_local_reader(root, std::move(hashes));
+}
+
+asio::awaitable<void> Storage::add_recorded_hashes(const std::filesystem::path& root,
+                                                   const std::string& prefix,
+                                                   std::map<std::string, std::string>& hashes) {
+    const std::unique_ptr<archive::BackupReader> bare = archive::open_local_reader(root, {});
+    const std::optional<std::string> vault = co_await bare->vault_id();
+    if (!vault) {
+        co_return;
+    }
+    const std::unique_ptr<sync::StateStore> state =
+        open_state(sync::StateScope{*vault, bare->describe()}, /*dry_run=*/true);
+    const sync::StateSnapshot snapshot = co_await state->load();
+    for (const sync::FileState& file : snapshot.files) {
+        if (!file.folder) {
+            hashes.emplace(prefix + file.path, file.hash);
+        }
+    }
 }
 
 std::unique_ptr<sync::StateStore> Storage::open_state(const sync::StateScope& scope, bool dry_run) {

@@ -51,7 +51,8 @@ public:
 
     // The backup at DEST (or DEST/<folder>) read back, now or as it was at `at_ms` (S3 with
     // versioning only). A local folder's reader knows the hashes its saved state recorded (found
-    // by the vault id of the folder's marker); without a marker or a state it knows none.
+    // by the vault id of the folder's marker), or at the root of a `sync --all` destination those
+    // of each vault's backup below it; without a marker or a state it knows none.
     boost::asio::awaitable<std::unique_ptr<archive::BackupReader>> open_reader(
         std::string folder, std::optional<std::int64_t> at_ms);
 
@@ -64,6 +65,12 @@ public:
     aws::AwsClient& aws();
 
 private:
+    // Adds the hashes the saved state of the local backup at `root` recorded (found by the vault
+    // id of its marker), each path prefixed with `prefix`. Nothing without a marker or a state.
+    boost::asio::awaitable<void> add_recorded_hashes(const std::filesystem::path& root,
+                                                     const std::string& prefix,
+                                                     std::map<std::string, std::string>& hashes);
+
     boost::asio::io_context& m_io;
     StorageOptions m_options;
     std::filesystem::path m_sqlite_file;

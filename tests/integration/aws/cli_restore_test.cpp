@@ -356,6 +356,18 @@ TEST_F(CliRestoreTest, LocalBackupsAreCheckedAgainstTheirSavedState) {
 
     EXPECT_EQ(restore("--from " + local.string() + " --to " + second.string() + " --at -1d").code,
               4);
+
+    // The root of a `sync --all` destination: each vault's files checked against its own state,
+    // its .obsync folder left out.
+    const fs::path all = work.path() / "all-backups";
+    ASSERT_EQ(obsync("sync --all --dest " + all.string()).code, 0);
+    const fs::path everything = work.path() / "everything";
+    const CliResult whole =
+        restore("--from " + all.string() + " --to " + everything.string() + " --json");
+    ASSERT_EQ(whole.code, 0) << whole.err;
+    EXPECT_EQ(whole.json().at("unverified").as_int64(), 0);
+    EXPECT_EQ(tree_of(everything / "Vault"), tree_of(corpus));
+    EXPECT_FALSE(fs::exists(everything / "Vault/.obsync"));
     // Into the backup itself, or a folder inside it: refused before anything is read.
     EXPECT_EQ(restore("--from " + local.string() + " --to " + local.string()).code, 4);
     EXPECT_EQ(restore("--from " + local.string() + " --to " + (local / "Notes").string()).code, 4);
