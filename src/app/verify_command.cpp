@@ -39,6 +39,7 @@ boost::json::object vault_json(const backup::VaultVerification& v) {
     o["server_files"] = v.server_files;
     o["undecryptable"] = v.undecryptable;
     o["unsafe"] = v.unsafe;
+    o["refused"] = v.refused;
     o["skipped"] = v.skipped;
     o["duration_ms"] = v.duration.count();
     boost::json::array drift;
@@ -47,6 +48,7 @@ boost::json::object vault_json(const backup::VaultVerification& v) {
         put_path(entry, d.path);
         entry["kind"] = std::string(archive::to_string(d.kind));
         entry["detail"] = d.detail;
+        entry["pending"] = d.pending;
         drift.push_back(std::move(entry));
     }
     o["drift"] = std::move(drift);
@@ -55,11 +57,13 @@ boost::json::object vault_json(const backup::VaultVerification& v) {
         counts[archive::to_string(kind)] = v.count(kind);
     }
     o["counts"] = std::move(counts);
+    o["pending"] = v.pending();
     return o;
 }
 
-// The drift on stdout, one line each ("missing  notes/a.md  (not in the backup)"), and the
-// vault's summary line on stderr.
+// The drift on stdout, one line each ("missing  notes/a.md  (not in the backup)", with a
+// "(pending: ...)" suffix when the next backup fixes it by itself), and the vault's summary line
+// on stderr.
 void print_text(const backup::VaultVerification& v) {
     if (v.error) {
         std::cerr << "obsync: " << display_name(v.name) << ": " << display_message(v.error->message)
@@ -68,7 +72,11 @@ void print_text(const backup::VaultVerification& v) {
     }
     for (const archive::Drift& d : v.drift) {
         std::cout << archive::to_string(d.kind) << "  " << display_name(d.path) << "  ("
-                  << display_message(d.detail) << ")\n";
+                  << display_message(d.detail) << ")";
+        if (d.pending) {
+            std::cout << "  (pending: changed on the server since the last backup)";
+        }
+        std::cout << "\n";
     }
     std::cout << std::flush;
     std::cerr << display_name(v.name) << ": " << v.files << " file(s) checked, " << v.checked_deep
@@ -84,6 +92,10 @@ void print_text(const backup::VaultVerification& v) {
             separator = ", ";
         }
         std::cerr << ")";
+        if (const std::int64_t pending = v.pending(); pending > 0) {
+            std::cerr << ", " << pending
+                      << " of them pending (changed on the server since the last backup)";
+        }
     }
     std::cerr << std::endl;
     if (v.undecryptable + v.unsafe > 0) {
@@ -91,6 +103,12 @@ void print_text(const backup::VaultVerification& v) {
                   << " server record(s) refused by the backup (undecryptable or unsafe path): "
                      "not counted"
                   << std::endl;
+    }
+    if (v.refused > 0) {
+        std::cerr
+            << "  " << v.refused
+            << " server path(s) the backup refused for good (each backup lists them): not counted"
+            << std::endl;
     }
     if (v.skipped > 0) {
         std::cerr << "  " << v.skipped

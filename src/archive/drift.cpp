@@ -73,6 +73,10 @@ std::int64_t DriftResult::count(DriftKind kind) const {
                          [kind](const Drift& d) { return d.kind == kind; });
 }
 
+std::int64_t DriftResult::pending() const {
+    return std::count_if(drift.begin(), drift.end(), [](const Drift& d) { return d.pending; });
+}
+
 DriftResult compare(const DriftInput& input) {
     DriftResult result;
 
@@ -96,10 +100,25 @@ DriftResult compare(const DriftInput& input) {
             slot = &record;
         }
     }
+    std::set<std::string> refused_paths;
+    if (input.refused != nullptr) {
+        for (const sync::RefusedRecord& refused : *input.refused) {
+            if (!refused.path.empty()) {  // an undecryptable one is counted as such above
+                refused_paths.insert(refused.path);
+            }
+        }
+    }
     std::map<std::string, const obsidian::RemoteRecord*> server;
     std::set<std::string> server_parents;  // folders implied by a live server path
+    std::set<std::string> refused_live;    // live server paths the backup refused
     for (const auto& [path, record] : newest) {
         if (record->deleted) {
+            continue;
+        }
+        if (refused_paths.contains(path)) {
+            ++result.refused;
+            refused_live.insert(path);
+            add_parents(path, server_parents);
             continue;
         }
         server.emplace(path, record);
@@ -161,7 +180,7 @@ DriftResult compare(const DriftInput& input) {
     }
 
     for (const auto& [path, measured] : backup) {
-        if (server.contains(path)) {
+        if (server.contains(path) || refused_live.contains(path)) {
             continue;
         }
         if (measured->entry.folder) {
@@ -171,6 +190,18 @@ DriftResult compare(const DriftInput& input) {
             continue;
         }
         report(path, DriftKind::extra, "not on the server");
+    }
+
+    if (input.since_backup != nullptr) {
+        std::set<std::string_view> changed;
+        for (const obsidian::RemoteRecord& record : *input.since_backup) {
+            if (record.error.empty()) {
+                changed.insert(record.path);
+            }
+        }
+        for (Drift& d : result.drift) {
+            d.pending = changed.contains(d.path);
+        }
     }
 
     std::sort(result.drift.begin(), result.drift.end(),

@@ -31,6 +31,9 @@ struct Drift {
     std::string path;
     DriftKind kind = DriftKind::missing;
     std::string detail;  // for people: what differs (short hashes, sizes)
+    // The server changed this path after the backup's cursor (a record after it names the path):
+    // the next backup fixes it by itself. Still drift: the backup is not the server now.
+    bool pending = false;
 
     bool operator==(const Drift&) const = default;
 };
@@ -50,6 +53,13 @@ struct DriftInput {
     const std::vector<obsidian::RemoteRecord>* server = nullptr;
     const std::vector<MeasuredEntry>* backup = nullptr;
     const std::vector<sync::FileState>* state = nullptr;
+    // The records the backup refused for good (StateSnapshot::refused): a live server path among
+    // them is counted as refused, never drift (the backup will not hold it). May be null.
+    const std::vector<sync::RefusedRecord>* refused = nullptr;
+    // Every record after the backup's cursor (init(cursor.version, false): changes and
+    // deletions), when the cursor is not initial; null otherwise. A drift path among their paths
+    // is pending.
+    const std::vector<obsidian::RemoteRecord>* since_backup = nullptr;
     // Paths the backup leaves out (--exclude): neither side's business, as in sync.
     const sync::PathFilter* filter = nullptr;
     // The destination keeps each file's content hash with it (S3 metadata): an entry without one
@@ -65,8 +75,10 @@ struct DriftResult {
     std::int64_t undecryptable = 0;
     std::int64_t unsafe = 0;
     std::int64_t excluded = 0;  // server paths left out by the filter
+    std::int64_t refused = 0;   // live server paths the backup refused for good (not drift)
 
     std::int64_t count(DriftKind kind) const;
+    std::int64_t pending() const;  // drift entries marked pending
 };
 
 // The rules (tests/unit/archive/drift_test.cpp):
@@ -80,6 +92,10 @@ struct DriftResult {
 // - stale: the hash of the backup's version (measured, else recorded) is not the server's; also
 //   a file where the server has a folder.
 // corrupt is decided before stale.
+// - refused: a live server path the state refused (DriftInput::refused) is counted, and neither
+//   it nor a backup entry at that path is compared.
+// - pending: a drift entry whose path a record after the backup's cursor names
+//   (DriftInput::since_backup); its kind is unchanged.
 DriftResult compare(const DriftInput& input);
 
 }  // namespace obsync::archive

@@ -29,10 +29,20 @@ struct VerifyRequest {
     int s3_in_flight = 16;              // HEADs and GETs at once
     unsigned hash_threads = 0;          // local hashing; 0 = one per core (at most 8)
     // A host's deadline (the Lambda invocation's end less its margin): no vault starts after it,
-    // and within a vault no HEAD or deep read does. Such a vault is reported stopped_early,
-    // without drift (what was not checked is not known to differ).
+    // and within a vault no snapshot, listing, measuring, HEAD or deep read does. Such a vault is
+    // reported stopped_early, without drift (what was not checked is not known to differ).
     std::optional<std::chrono::steady_clock::time_point> stop_at;
+    // At cut_at the sessions with the sync server still at work (the snapshot, the changes since
+    // the backup) are closed (SessionOptions::cut_at); the vault is then stopped_early too.
+    // Unset or earlier than stop_at: stop_at (sync::Deadline). See end_by.
+    std::optional<std::chrono::steady_clock::time_point> cut_at;
 };
+
+// A verify's deadline for a host that must answer by `end`, keeping `margin` for the answer, as
+// a sync's (end_by in backup/service.hpp): nothing new from end - margin (stop_at), the sessions
+// in flight cut at end - margin / 2 (cut_at).
+void end_by(VerifyRequest& request, std::chrono::steady_clock::time_point end,
+            std::chrono::milliseconds margin);
 
 // One vault verified: what differs, and what it took to find out.
 struct VaultVerification {
@@ -46,13 +56,17 @@ struct VaultVerification {
     std::int64_t server_files = 0;
     std::int64_t undecryptable = 0;  // server records the backup refuses too: not drift
     std::int64_t unsafe = 0;
+    std::int64_t refused = 0;  // live server paths the backup refused for good: not drift
     std::int64_t skipped = 0;  // names at the destination no vault path can have: not drift
+    // Sorted by path; an entry is `pending` when the server changed its path after the backup's
+    // cursor (the next backup fixes it by itself).
     std::vector<archive::Drift> drift;
     std::optional<Failure> error;
     bool stopped_early = false;  // the deadline came first: not (fully) verified
     std::chrono::milliseconds duration{0};
 
     std::int64_t count(archive::DriftKind kind) const;
+    std::int64_t pending() const;  // drift entries marked pending
     // The backup equals the server.
     bool ok() const { return !error && !stopped_early && drift.empty(); }
 };
@@ -67,7 +81,9 @@ struct VerifyReport {
 
 // obsync verify and the Lambda function's {"action":"verify"}: compares, for each vault, the
 // server's current files (a fresh snapshot, no downloads), the destination's contents and the
-// saved state (archive::compare). Writes nothing anywhere: no marker, no lock, no lease, no
+// saved state (archive::compare). When there is drift and the saved cursor is not initial, a
+// second session asks for the records after the cursor, to mark the drift the next backup fixes
+// by itself (pending). Writes nothing anywhere: no marker, no lock, no lease, no
 // state. Failures are values, as in BackupService.
 class VerifyService {
 public:

@@ -228,7 +228,7 @@ MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_vie
     return record;
 }
 
-MetricsRecord drift_metric(std::string_view vault_id, std::int64_t drift,
+MetricsRecord drift_metric(std::string_view vault_id, std::int64_t drift, std::int64_t pending,
                            std::string_view function_name, std::int64_t timestamp_ms,
                            VaultMetricDimensions dimensions) {
     MetricsRecord record(std::string(k_metrics_namespace), timestamp_ms);
@@ -240,6 +240,7 @@ MetricsRecord drift_metric(std::string_view vault_id, std::int64_t drift,
         record.add_dimension_set({"VaultID", "FunctionName"});
     }
     record.add_metric("BackupDrift", drift, MetricUnit::count);
+    record.add_metric("BackupDriftPending", pending, MetricUnit::count);
     return record;
 }
 

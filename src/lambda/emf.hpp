@@ -124,10 +124,12 @@ MetricsRecord vault_metrics(const backup::VaultOutcome& outcome, std::string_vie
                             VaultMetricDimensions dimensions = VaultMetricDimensions::per_vault);
 
 // One vault verified ({"action":"verify"}), dimension sets as vault_metrics: BackupDrift (Count),
-// the number of paths where the backup differs from the server (0: it equals the server).
+// the number of paths where the backup differs from the server (0: it equals the server), and
+// BackupDriftPending (Count), the part of them the server changed after the backup's cursor (the
+// next backup fixes those by itself; BackupDriftAlarm watches BackupDrift - BackupDriftPending).
 // VaultID as in vault_metrics. Not written for a vault whose verification failed: nothing was
 // measured.
-MetricsRecord drift_metric(std::string_view vault_id, std::int64_t drift,
+MetricsRecord drift_metric(std::string_view vault_id, std::int64_t drift, std::int64_t pending,
                            std::string_view function_name, std::int64_t timestamp_ms,
                            VaultMetricDimensions dimensions = VaultMetricDimensions::per_vault);
 

@@ -174,7 +174,8 @@ json::object verify_response_body(const backup::VerifyReport& report,
             }
             drift.push_back(json::object{{"path", text(d.path)},
                                          {"kind", archive::to_string(d.kind)},
-                                         {"detail", text(d.detail)}});
+                                         {"detail", text(d.detail)},
+                                         {"pending", d.pending}});
         }
         out["files"] = vault.files;
         out["checked_deep"] = vault.checked_deep;
@@ -182,6 +183,8 @@ json::object verify_response_body(const backup::VerifyReport& report,
         out["bytes_hashed"] = vault.bytes_hashed;
         out["drift_count"] = static_cast<std::int64_t>(vault.drift.size());
         out["counts"] = std::move(counts);
+        out["pending"] = vault.pending();
+        out["refused"] = vault.refused;
         out["drift"] = std::move(drift);
         vaults.push_back(std::move(out));
     }

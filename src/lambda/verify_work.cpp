@@ -24,8 +24,9 @@ Reply Function::handle_verify(const SyncEvent& event, const Destination& dest,
     request.folder_per_vault = true;  // as every backup the function makes
     request.deep_percent = event.deep_percent;
     // Like a sync: nothing new starts once only the margin is left (a large deep sample, or many
-    // vaults, may not fit one invocation; what was not checked is reported, not guessed).
-    request.stop_at = budget.end - budget.margin;
+    // vaults, may not fit one invocation; what was not checked is reported, not guessed), and a
+    // session with the sync server still at work half-way through the margin is cut.
+    backup::end_by(request, budget.end, budget.margin);
     // AWS retries (throttling, 5xx) stop in time to answer, as a sync's.
     m_aws->set_retry_deadline(budget.end - budget.margin / 4);
     backup::VerifyReport report;
@@ -79,9 +80,12 @@ Reply Function::handle_verify(const SyncEvent& event, const Destination& dest,
                    {"missing", vault.count(DriftKind::missing)},
                    {"extra", vault.count(DriftKind::extra)},
                    {"stale", vault.count(DriftKind::stale)},
-                   {"corrupt", vault.count(DriftKind::corrupt)}});
+                   {"corrupt", vault.count(DriftKind::corrupt)},
+                   {"pending", vault.pending()},
+                   {"refused", vault.refused}});
         m_log.write_line(drift_metric(vault.id, static_cast<std::int64_t>(vault.drift.size()),
-                                      m_config.function_name, epoch_ms(), dimensions)
+                                      vault.pending(), m_config.function_name, epoch_ms(),
+                                      dimensions)
                              .serialize());
     }
     if (report.error) {

@@ -296,15 +296,31 @@ class TransformTest(unittest.TestCase):
             "Fn::GetAtt": ["WorkQueue", "QueueName"]}}])
         self.assertEqual((age["Statistic"], age["Threshold"], age["ComparisonOperator"]),
                          ("Maximum", 6 * 3600, "GreaterThanThreshold"))
-        # ... and a verify that found a backup differing from the server.
+        # ... and a verify that found a backup differing from the server other than by what the
+        # next backup fixes: metric math, BackupDrift - BackupDriftPending > 0 over an hour.
         drift = alarms["BackupDriftAlarm"]["Properties"]
-        self.assertEqual((drift["Namespace"], drift["MetricName"]),
-                         ("Obsync/Lambda", "BackupDrift"))
-        self.assertEqual(drift["Dimensions"], [{"Name": "FunctionName",
-                                                "Value": {"Ref": "SyncFunction"}}])
-        self.assertEqual((drift["Statistic"], drift["Threshold"], drift["ComparisonOperator"],
-                          drift["TreatMissingData"]),
-                         ("Maximum", 0, "GreaterThanThreshold", "notBreaching"))
+        for key in ("Namespace", "MetricName", "Dimensions", "Statistic", "Period"):
+            self.assertNotIn(key, drift)  # a Metrics alarm takes none of these
+        queries = {q["Id"]: q for q in drift["Metrics"]}
+        self.assertEqual(set(queries), {"drift", "pending", "unexplained"})
+        for query_id, name in (("drift", "BackupDrift"), ("pending", "BackupDriftPending")):
+            query = queries[query_id]
+            self.assertIs(query["ReturnData"], False)
+            stat = query["MetricStat"]
+            self.assertEqual((stat["Metric"]["Namespace"], stat["Metric"]["MetricName"]),
+                             ("Obsync/Lambda", name))
+            self.assertEqual(stat["Metric"]["Dimensions"], [{"Name": "FunctionName",
+                                                             "Value": {"Ref": "SyncFunction"}}])
+            # Sums: the difference of maxima could hide one vault's drift behind another's
+            # pending count.
+            self.assertEqual((stat["Period"], stat["Stat"]), (3600, "Sum"))
+        expression = queries["unexplained"]
+        self.assertEqual(expression["Expression"], "drift - pending")
+        self.assertIs(expression["ReturnData"], True)
+        self.assertNotIn("MetricStat", expression)
+        self.assertEqual((drift["EvaluationPeriods"], drift["Threshold"],
+                          drift["ComparisonOperator"], drift["TreatMissingData"]),
+                         (1, 0, "GreaterThanThreshold", "notBreaching"))
         self.assertEqual(set(alarms), {"SyncFailureAlarm", "FunctionErrorAlarm",
                                        "FailedEventAlarm", "DeadLetterAlarm",
                                        "ContinuationStalledAlarm", "WorkQueueAgeAlarm",

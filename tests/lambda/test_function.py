@@ -321,8 +321,9 @@ class LambdaCase(unittest.TestCase):
                     per_vault = emu.environment().get("OBSYNC_VAULT_METRICS", "true") != "false"
                     expected = [["FunctionName"]] + ([["VaultID", "FunctionName"]] if per_vault else [])
                     self.assertEqual(sets, expected, line)
-                    if emf.metric_names(doc) == {"BackupDrift"}:  # {"action":"verify"}
-                        self.assertEqual(emf.units(doc), {"BackupDrift": "Count"}, line)
+                    if emf.metric_names(doc) == {"BackupDrift", "BackupDriftPending"}:  # verify
+                        self.assertEqual(emf.units(doc), {"BackupDrift": "Count",
+                                                          "BackupDriftPending": "Count"}, line)
                         drift_records.append(doc)
                     else:
                         self.assertEqual(emf.units(doc), VAULT_METRICS, line)
@@ -366,13 +367,17 @@ class LambdaCase(unittest.TestCase):
         self.assertEqual(len(cold_records), 1 if result.cold else 0, "ColdStart records")
         body = self.body(result) if result.kind == "response" else None
         if isinstance(body, dict) and body.get("action") == "verify":
-            # One BackupDrift per vault verified (none for a vault that failed), no sync metrics.
+            # One BackupDrift (and BackupDriftPending) per vault verified (none for a vault that
+            # failed or was stopped early), no sync metrics.
             self.assertEqual(vault_records, [])
-            verified = [v for v in body["vaults"] if "error" not in v]
+            verified = [v for v in body["vaults"]
+                        if "error" not in v and not v.get("stopped_early")]
             self.assertEqual(sorted(d["VaultID"] for d in drift_records), sorted(v["id"] for v in verified))
             for vault in verified:
                 record = next(d for d in drift_records if d["VaultID"] == vault["id"])
                 self.assertEqual(record["BackupDrift"], vault["drift_count"])
+                self.assertEqual(record["BackupDriftPending"], vault["pending"])
+                self.assertLessEqual(record["BackupDriftPending"], record["BackupDrift"])
         elif isinstance(body, dict) and isinstance(body.get("vaults"), list):
             self.assertEqual(drift_records, [])
             self.assertEqual(

@@ -2,8 +2,9 @@
 test_function.py (whose LambdaCase checks every log line, answer and EMF record in tearDown,
 BackupDrift included): a fresh backup verifies clean; an object deleted behind the backup's back
 is missing, a stray one extra, bytes tampered with under their metadata corrupt with
-deep_percent; BackupDrift counts them; the verify is inline, over HTTP too, and its refusals and
-failures are a sync's.
+deep_percent; BackupDrift counts them; verify changes no object; a note the server changed after
+the backup is stale and pending (BackupDriftPending); the verify is inline, over HTTP too, and its
+refusals and failures are a sync's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_function import LambdaCase, apigw_v1  # noqa: E402
+from test_function import VAULT_PASSWORD, LambdaCase, apigw_v1  # noqa: E402
 
 
 def drift_of(body: dict) -> set[str]:
@@ -29,6 +30,14 @@ class VerifyTest(LambdaCase):
         emu = self.emulator()
         self.invoke_ok(emu, {"sync_type": "complete"})
         return emu, vault_id, f"{self.prefix}/Notes"
+
+    def objects(self) -> dict[str, str]:
+        """Every object of the bucket: key -> ETag."""
+        out = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            for o in page.get("Contents", []):
+                out[o["Key"]] = o["ETag"]
+        return out
 
     def drift_records(self, result) -> list[dict]:
         records = []
@@ -59,6 +68,7 @@ class VerifyTest(LambdaCase):
         head = self.s3.head_object(Bucket=self.bucket, Key=photo)
         self.s3.put_object(Bucket=self.bucket, Key=photo, Body=b"X" * head["ContentLength"],
                            Metadata=head["Metadata"])
+        before = self.objects()
 
         result = emu.invoke({"action": "verify"})
         self.assertEqual(result.kind, "response", self.describe(result))  # drift is no error
@@ -66,8 +76,12 @@ class VerifyTest(LambdaCase):
         self.assertIs(body["success"], False)
         self.assertEqual(drift_of(body), {"missing Notes/n000.md", "extra stray.md"})
         self.assertEqual(body["drift_count"], 2)
+        # Behind the backup's back, not on the server: not pending.
+        self.assertEqual([d["pending"] for d in body["vaults"][0]["drift"]], [False, False])
+        self.assertEqual(body["vaults"][0]["pending"], 0)
         [record] = self.drift_records(result)
         self.assertEqual(record["BackupDrift"], 2)
+        self.assertEqual(record["BackupDriftPending"], 0)
         self.assertEqual(record["VaultID"], vault_id)
 
         deep = self.body(emu.invoke({"action": "verify", "vault_id": "Notes", "deep_percent": 100}))
@@ -81,9 +95,28 @@ class VerifyTest(LambdaCase):
         self.assertEqual(drift_of(json.loads(http.payload["body"])),
                          {"missing Notes/n000.md", "extra stray.md"})
 
-        # Nothing was written: no lock or marker object appeared, no object changed.
-        keys = {o["Key"] for o in self.s3.list_objects_v2(Bucket=self.bucket)["Contents"]}
-        self.assertNotIn(f"{prefix}/Notes/n000.md", keys)
+        # Nothing was written: no lock or marker object appeared, none went, none changed.
+        self.assertEqual(self.objects(), before)
+
+    def test_what_the_server_changed_since_the_backup_is_pending(self):
+        emu, vault_id, prefix = self.backed_up()
+        write_to = self.work / "edited.md"
+        write_to.write_text("edited after the backup")
+        self.fake.admin("inject", "--vault", "Notes", "--password", VAULT_PASSWORD,
+                        "--path", "Hello.md", "--content-file", str(write_to))
+        self.s3.delete_object(Bucket=self.bucket, Key=f"{prefix}/Notes/n000.md")
+
+        result = emu.invoke({"action": "verify"})
+        self.assertEqual(result.kind, "response", self.describe(result))
+        body = self.body(result)
+        self.assertEqual(drift_of(body), {"stale Hello.md", "missing Notes/n000.md"})
+        vault = body["vaults"][0]
+        self.assertEqual({d["path"]: d["pending"] for d in vault["drift"]},
+                         {"Hello.md": True, "Notes/n000.md": False})
+        self.assertEqual(vault["pending"], 1)
+        [record] = self.drift_records(result)
+        self.assertEqual((record["BackupDrift"], record["BackupDriftPending"]), (2, 1))
+        self.assertEqual(record["VaultID"], vault_id)
 
     def test_verify_is_inline_even_with_a_queue_and_refuses_like_a_sync(self):
         emu, _, _ = self.backed_up()

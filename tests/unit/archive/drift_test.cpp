@@ -1,5 +1,7 @@
 #include "archive/drift.hpp"
 
+#include <tuple>
+
 #include <gtest/gtest.h>
 
 namespace obsync::archive {
@@ -55,6 +57,8 @@ struct Fixture {
     std::vector<obsidian::RemoteRecord> server;
     std::vector<MeasuredEntry> backup;
     std::vector<sync::FileState> state;
+    std::vector<sync::RefusedRecord> refused;
+    std::optional<std::vector<obsidian::RemoteRecord>> since_backup;
     sync::PathFilter filter{{}};
     bool s3 = true;
 
@@ -63,6 +67,8 @@ struct Fixture {
         input.server = &server;
         input.backup = &backup;
         input.state = &state;
+        input.refused = &refused;
+        input.since_backup = since_backup ? &*since_backup : nullptr;
         input.filter = &filter;
         input.destination_records_hash = s3;
         return compare(input);
@@ -262,6 +268,69 @@ TEST(Drift, ExcludedPathsAreNeitherSidesBusiness) {
     const DriftResult result = f.run();
     EXPECT_TRUE(result.drift.empty());
     EXPECT_EQ(result.excluded, 3);
+}
+
+TEST(Drift, AServerPathTheBackupRefusedIsCountedNotDrift) {
+    Fixture f;
+    f.s3 = false;
+    // "Aux.md": a name the destination cannot hold; "a.md" is fine; "gone.md" was refused once
+    // and the server has since deleted it (nothing to count).
+    obsidian::RemoteRecord deleted = file(5, "gone.md", "");
+    deleted.deleted = true;
+    f.server = {file(1, "dir/Aux.md", k_a), file(2, "a.md", k_a), file(4, "gone.md", k_b), deleted};
+    MeasuredEntry a = entry("a.md", std::nullopt);
+    a.actual_hash = k_a;
+    f.backup = {folder_entry("dir"), a};
+    f.refused = {{"dir/Aux.md", 1, "a name the destination cannot hold"},
+                 {"gone.md", 4, "a name the destination cannot hold"},
+                 {"", 3, "cannot decrypt the path"}};
+    const DriftResult result = f.run();
+    EXPECT_TRUE(result.drift.empty());  // nor is "dir" extra: the refused path implies it
+    EXPECT_EQ(result.refused, 1);
+    EXPECT_EQ(result.server_files, 1);
+    // Without the refusals it would be missing forever.
+    f.refused.clear();
+    EXPECT_EQ(f.kinds(), (Kinds{{"dir/Aux.md", DriftKind::missing}}));
+}
+
+TEST(Drift, ABackupEntryAtARefusedPathIsNotExtra) {
+    Fixture f;
+    f.server = {file(1, "x.md", k_a)};
+    f.backup = {entry("x.md", k_b)};
+    f.refused = {{"x.md", 1, "refused"}};
+    const DriftResult result = f.run();
+    EXPECT_TRUE(result.drift.empty());
+    EXPECT_EQ(result.refused, 1);
+}
+
+TEST(Drift, DriftThatTheServerChangedSinceTheBackupIsPending) {
+    Fixture f;
+    // After the backup's cursor: "edited.md" changed, "deleted.md" deleted, "new.md" created.
+    // "lost.md" and "tampered.md" went wrong behind the backup's back.
+    obsidian::RemoteRecord deletion = file(12, "deleted.md", "");
+    deletion.deleted = true;
+    f.server = {file(10, "edited.md", k_b), file(11, "new.md", k_a), file(3, "lost.md", k_a),
+                file(4, "tampered.md", k_a)};
+    MeasuredEntry tampered = entry("tampered.md", k_a);
+    tampered.actual_hash = k_c;
+    f.backup = {entry("edited.md", k_a), entry("deleted.md", k_a), tampered};
+    f.since_backup = std::vector<obsidian::RemoteRecord>{file(10, "edited.md", k_b),
+                                                         file(11, "new.md", k_a), deletion};
+    const DriftResult result = f.run();
+    std::vector<std::tuple<std::string, DriftKind, bool>> got;
+    for (const Drift& d : result.drift) {
+        got.emplace_back(d.path, d.kind, d.pending);
+    }
+    EXPECT_EQ(got, (std::vector<std::tuple<std::string, DriftKind, bool>>{
+                       {"deleted.md", DriftKind::extra, true},
+                       {"edited.md", DriftKind::stale, true},
+                       {"lost.md", DriftKind::missing, false},
+                       {"new.md", DriftKind::missing, true},
+                       {"tampered.md", DriftKind::corrupt, false}}));
+    EXPECT_EQ(result.pending(), 3);
+    // An initial cursor: nothing to compare with, nothing pending.
+    f.since_backup.reset();
+    EXPECT_EQ(f.run().pending(), 0);
 }
 
 TEST(Drift, TheListIsSortedByPathWithOneKindPerPath) {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "backup/service.hpp"
+#include "backup/verify.hpp"
 
 namespace obsync::backup {
 namespace {
@@ -20,6 +21,14 @@ TEST(DeadlineTest, WorkStopsAtTheMarginAndPullsAreCutHalfWayToTheEnd) {
     end_by(options, end, 20s);
     EXPECT_EQ(end - *options.stop_at, 20s);
     EXPECT_EQ(end - *options.cut_at, 10s);
+}
+
+TEST(DeadlineTest, AVerifyStopsAtTheMarginAndItsSessionsAreCutHalfWayToTheEnd) {
+    const auto end = std::chrono::steady_clock::now() + 100s;
+    VerifyRequest request;
+    end_by(request, end, 20s);
+    EXPECT_EQ(end - *request.stop_at, 20s);
+    EXPECT_EQ(end - *request.cut_at, 10s);
 }
 
 }  // namespace

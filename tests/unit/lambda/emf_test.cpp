@@ -195,17 +195,20 @@ TEST(Emf, AVaultWithoutAnIdIsNamedAndNeverEmpty) {
 }
 
 TEST(Emf, ADriftRecordCountsTheDifferingPathsOfOneVault) {
-    const auto record = checked_record(drift_metric("a1b2c3", 4, "obsync-fn", k_now).serialize());
+    const auto record =
+        checked_record(drift_metric("a1b2c3", 4, 3, "obsync-fn", k_now).serialize());
     EXPECT_EQ(dimension_sets(record), (Sets{{"FunctionName"}, {"VaultID", "FunctionName"}}));
     EXPECT_EQ(record.at("VaultID"), "a1b2c3");
     EXPECT_EQ(record.at("BackupDrift").as_int64(), 4);
     EXPECT_EQ(unit_of(record, "BackupDrift"), "Count");
-    EXPECT_EQ(record.size(), 4u);  // _aws, two dimensions, one metric
+    EXPECT_EQ(record.at("BackupDriftPending").as_int64(), 3);
+    EXPECT_EQ(unit_of(record, "BackupDriftPending"), "Count");
+    EXPECT_EQ(record.size(), 5u);  // _aws, two dimensions, two metrics
     const auto function_only = checked_record(
-        drift_metric("", 0, "fn", k_now, VaultMetricDimensions::function).serialize());
+        drift_metric("", 0, 0, "fn", k_now, VaultMetricDimensions::function).serialize());
     EXPECT_EQ(dimension_sets(function_only), (Sets{{"FunctionName"}}));
     EXPECT_EQ(function_only.at("VaultID"), "unknown");
-    EXPECT_THROW(drift_metric("a1b2c3", 0, "", k_now), Error);
+    EXPECT_THROW(drift_metric("a1b2c3", 0, 0, "", k_now), Error);
 }
 
 TEST(Emf, AColdStartIsOneCountPerFunction) {

@@ -316,7 +316,8 @@ TEST(VerifyResponseBody, CountsDriftPerVaultAndListsIt) {
     report.vaults.push_back(verified("Clean"));
     backup::VaultVerification drifted = verified("Drifted");
     drifted.drift = {{"a.md", archive::DriftKind::missing, "not in the backup"},
-                     {"b.md", archive::DriftKind::stale, "backup has 1, the server 2"}};
+                     {"b.md", archive::DriftKind::stale, "backup has 1, the server 2", true}};
+    drifted.refused = 1;
     report.vaults.push_back(drifted);
     const json::object body = verify_response_body(report, details());
     EXPECT_FALSE(body.at("success").as_bool());
@@ -329,6 +330,12 @@ TEST(VerifyResponseBody, CountsDriftPerVaultAndListsIt) {
     EXPECT_EQ(second.at("counts").at("stale").as_int64(), 1);
     EXPECT_EQ(second.at("drift").at(1).at("path"), "b.md");
     EXPECT_EQ(second.at("drift").at(1).at("kind"), "stale");
+    // The server changed b.md after the backup's cursor; a.md went wrong behind its back.
+    EXPECT_TRUE(second.at("drift").at(1).at("pending").as_bool());
+    EXPECT_FALSE(second.at("drift").at(0).at("pending").as_bool());
+    EXPECT_EQ(second.at("pending").as_int64(), 1);
+    EXPECT_EQ(second.at("refused").as_int64(), 1);
+    EXPECT_EQ(body.at("vaults").at(0).at("pending").as_int64(), 0);
     EXPECT_EQ(http_status(failures_of(report), false), 200u);
     EXPECT_FALSE(function_error(failures_of(report)));
 }
