@@ -61,8 +61,19 @@ VAULT_METRIC_NAMES = 5  # SyncDuration, FilesProcessed, SyncSuccess, BytesDownlo
 QUEUE_METRIC_NAMES = 1
 # template.yaml's AWS::CloudWatch::Alarm resources (cost_model_test counts them): SyncSuccess,
 # function errors, the failure queue, the dead-letter queue, ContinuationStalled, the work
-# queue's oldest message.
-ALARMS = 6
+# queue's oldest message, BackupDrift (issue #14).
+ALARMS = 7
+# CloudWatch bills an alarm per metric it evaluates: BackupDriftAlarm's metric math reads two
+# (BackupDrift - BackupDriftPending), every other alarm one.
+ALARM_METRICS = ALARMS + 1
+# The verify's metrics (issue #14), per dimension set like the vault metrics: BackupDrift and
+# BackupDriftPending, from the daily scheduled verify.
+VERIFY_METRIC_NAMES = 2
+# The template's scheduled verify (VerifyScheduleExpression, VerifyDeepPercent): once a day, every
+# object HEADed, 1 % downloaded, 16 requests in flight.
+VERIFY_RUNS_PER_DAY = 1
+VERIFY_DEEP_SHARE = 0.01
+VERIFY_IN_FLIGHT = 16
 # SQS requests per vault per run through the work queue (template.yaml, issue #13): its message
 # sent (SendMessageBatch takes 10 a request: counted as one each, to be safe), the event source
 # mapping's ReceiveMessage and DeleteMessage. A busy vault adds a ChangeMessageVisibility and a
@@ -126,6 +137,24 @@ def vault_seconds(s: Scenario, changed: int, cpu_share: float) -> float:
     )
 
 
+def verify_cost(s: Scenario, cpu_share: float) -> float:
+    """A month of the scheduled verify: one invocation a day signs in, takes each vault's snapshot,
+    reads its state, lists and HEADs every object and downloads the deep share."""
+    files = s.vaults * s.files_per_vault
+    deep = math.ceil(files * VERIFY_DEEP_SHARE)
+    seconds = INIT_S + SECRET_READS_PER_COLD_RUN * s.aws_call_s + s.vaults * (
+        OBSIDIAN_CALLS_PER_VAULT * 2 * s.obsidian_rtt_s
+        + (SCRYPT_FULL_CORE_S + FUNCTION_CPU_PER_VAULT_S) / cpu_share) \
+        + (files + deep) * s.aws_call_s / VERIFY_IN_FLIGHT \
+        + deep * s.avg_file_kb / 1024 * CPU_PER_MB_S / cpu_share
+    runs = VERIFY_RUNS_PER_DAY * DAYS_PER_MONTH
+    lists = s.vaults * math.ceil(s.files_per_vault / 1000)
+    query_units = math.ceil(s.files_per_vault * STATE_ITEM_BYTES / 4096)
+    return runs * (seconds * s.memory_mb / 1024 * LAMBDA_GB_SECOND[s.arch] + LAMBDA_PER_REQUEST
+                   + (files + deep) * S3_GET_HEAD + lists * S3_PUT_LIST
+                   + s.vaults * (query_units + 1) * DDB_READ_UNIT + SECRET_PER_CALL)
+
+
 def estimate(s: Scenario, free_tier: bool = False) -> Estimate:
     runs = 1.0 if s.first_sync else s.runs_per_day * DAYS_PER_MONTH
     changed = s.files_per_vault if s.first_sync else math.ceil(s.files_per_vault * s.changed_share)
@@ -166,9 +195,9 @@ def estimate(s: Scenario, free_tier: bool = False) -> Estimate:
     lines["secrets manager"] = (0 if s.first_sync else SECRET_MONTH) + \
         runs * SECRET_READS_PER_COLD_RUN * SECRET_PER_CALL
 
-    metrics = 1 + VAULT_METRIC_NAMES * (1 + (s.vaults if s.vault_metrics else 0)) \
-        + QUEUE_METRIC_NAMES
-    alarms = ALARMS
+    metrics = 1 + (VAULT_METRIC_NAMES + VERIFY_METRIC_NAMES) \
+        * (1 + (s.vaults if s.vault_metrics else 0)) + QUEUE_METRIC_NAMES
+    alarms = ALARM_METRICS
     logs_gb = runs * s.vaults * LOG_BYTES_PER_VAULT / 1e9
     if free_tier:
         metrics = max(0, metrics - FREE["cw_metrics"])
@@ -189,6 +218,8 @@ def estimate(s: Scenario, free_tier: bool = False) -> Estimate:
     if free_tier:
         sqs_requests = max(0.0, sqs_requests - FREE["sqs_requests"])
     lines["sqs requests"] = sqs_requests * SQS_PER_REQUEST
+    # The free tiers are left to the backup's own lines: the verify's share of them is small.
+    lines["verify (daily, 1 % read)"] = 0 if s.first_sync else verify_cost(s, cpu_share)
     return Estimate(s.name, runs, seconds, gb_s, lines)
 
 
@@ -344,9 +375,12 @@ def scale_estimate(z: ScaleScenario, first_sync: bool = False) -> ScaleEstimate:
     secret_reads = rounds * (1 + z.accounts + z.vaults * invocations_per_vault)
     lines["secrets manager"] = (0 if first_sync else z.accounts * SECRET_MONTH) + \
         secret_reads * SECRET_PER_CALL
-    metrics = 1 + VAULT_METRIC_NAMES * (1 + (z.vaults if z.vault_metrics else 0)) + QUEUE_METRIC_NAMES
+    # The scheduled verify covers the deployment's own account only (not the accounts under
+    # ALLOWED_SECRET_PREFIX): its metrics are counted function-wide, not per vault.
+    metrics = 1 + VAULT_METRIC_NAMES * (1 + (z.vaults if z.vault_metrics else 0)) \
+        + VERIFY_METRIC_NAMES + QUEUE_METRIC_NAMES
     lines["cloudwatch metrics"] = 0 if first_sync else custom_metrics_cost(metrics)
-    lines["cloudwatch alarms"] = 0 if first_sync else ALARMS * CW_ALARM_MONTH
+    lines["cloudwatch alarms"] = 0 if first_sync else ALARM_METRICS * CW_ALARM_MONTH
     logs_gb = rounds * (z.accounts + z.vaults * invocations_per_vault) * LOG_BYTES_PER_VAULT / 1e9
     lines["cloudwatch logs"] = logs_gb * CW_LOGS_INGEST_GB
     e.lines = lines

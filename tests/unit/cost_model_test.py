@@ -27,20 +27,39 @@ class CostModelTest(unittest.TestCase):
         self.assertAlmostEqual(cost_model.plan_lambda_cost(), 5e6 * 0.0000166667 + 0.20, places=6)
 
     def test_custom_metrics_are_names_times_dimension_sets(self):
-        # 1 + 5 function-wide + 5 per vault, + MessagesQueued (the work queue's, every dispatch).
+        # 1 + (5 backup + 2 verify names) function-wide + the same per vault, + MessagesQueued
+        # (the work queue's, every dispatch).
         s = cost_model.Scenario("t", vaults=10, files_per_vault=1, avg_file_kb=1,
                                 runs_per_day=1, changed_share=0)
-        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch metrics"], 57 * 0.30)
+        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch metrics"], 79 * 0.30)
         s.vault_metrics = False
-        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch metrics"], 7 * 0.30)
+        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch metrics"], 9 * 0.30)
 
     def test_alarms_are_the_templates(self):
         template = (ROOT / "template.yaml").read_text()
         count = len(re.findall(r"^    Type: AWS::CloudWatch::Alarm$", template, flags=re.M))
         self.assertEqual(cost_model.ALARMS, count, "template.yaml's alarms changed: update ALARMS")
+        # Billed per metric evaluated: a metric-math alarm counts each MetricStat it reads.
+        math_alarms = len(re.findall(r"^      Metrics:$", template, flags=re.M))
+        metric_stats = len(re.findall(r"^\s+MetricStat:$", template, flags=re.M))
+        self.assertGreater(math_alarms, 0)
+        self.assertEqual(cost_model.ALARM_METRICS, count - math_alarms + metric_stats)
         s = cost_model.Scenario("t", vaults=1, files_per_vault=1, avg_file_kb=1,
                                 runs_per_day=1, changed_share=0)
-        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch alarms"], count * 0.10)
+        self.assertAlmostEqual(cost_model.estimate(s).lines["cloudwatch alarms"],
+                               cost_model.ALARM_METRICS * 0.10)
+
+    def test_the_daily_verify_heads_every_object_and_reads_one_percent(self):
+        # Ten 10,000-file vaults: 100,000 HEADs + 1,000 GETs a day at $0.0004/1000, ten
+        # listings of 10 pages at $0.005/1000; the Lambda seconds and the state reads on top.
+        s = cost_model.Scenario("t", vaults=10, files_per_vault=10_000, avg_file_kb=10,
+                                runs_per_day=24, changed_share=0.001)
+        s3 = 30.4 * (101_000 * 0.0004 / 1000 + 100 * 0.005 / 1000)
+        verify = cost_model.estimate(s).lines["verify (daily, 1 % read)"]
+        self.assertGreater(verify, s3)
+        self.assertLess(verify, s3 * 1.5)
+        s.first_sync = True
+        self.assertEqual(cost_model.estimate(s).lines["verify (daily, 1 % read)"], 0)
 
     def test_sqs_requests_are_the_vaults_and_the_mappings_polling(self):
         # One vault 4 times a day: 3 requests per vault run, plus 5 pollers each receiving once
