@@ -5,7 +5,6 @@
 #include <memory>
 #include <utility>
 
-#include <boost/json.hpp>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -50,16 +49,7 @@ public:
         } catch (const Error&) {
             co_return std::nullopt;  // no marker: a folder obsync did not write, or an old one
         }
-        boost::system::error_code ec;
-        const boost::json::value parsed = boost::json::parse(document, ec);
-        if (ec || !parsed.is_object()) {
-            co_return std::nullopt;
-        }
-        const auto* id = parsed.as_object().if_contains("vault_id");
-        if (id == nullptr || !id->is_string()) {
-            co_return std::nullopt;
-        }
-        co_return std::string(id->as_string());
+        co_return marker_vault_id(document);
     }
 
     asio::awaitable<std::vector<ArchivedEntry>> list() override {

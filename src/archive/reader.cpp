@@ -3,9 +3,24 @@
 #include <algorithm>
 #include <set>
 
+#include <boost/json.hpp>
+
 #include "sync/sink.hpp"
 
 namespace obsync::archive {
+
+std::optional<std::string> marker_vault_id(std::string_view document) {
+    boost::system::error_code ec;
+    const boost::json::value parsed = boost::json::parse(document, ec);
+    if (ec || !parsed.is_object()) {
+        return std::nullopt;
+    }
+    const auto* id = parsed.as_object().if_contains("vault_id");
+    if (id == nullptr || !id->is_string()) {
+        return std::nullopt;
+    }
+    return std::string(id->as_string());
+}
 
 void finish_listing(std::vector<ArchivedEntry>& entries) {
     std::sort(entries.begin(), entries.end(),

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -48,6 +49,10 @@ using RecordedHandler = std::function<boost::asio::awaitable<void>(const Recorde
 // each with its own ".obsync/" (lock, marker); a "P/.obsync" folder counts as one only when it
 // holds the marker "backup.json", so a vault's own folder of that name elsewhere is kept.
 void finish_listing(std::vector<ArchivedEntry>& entries);
+
+// The vault id a backup marker (.obsync/backup.json, sink/backup_marker.hpp) names; nullopt for
+// anything else.
+std::optional<std::string> marker_vault_id(std::string_view document);
 
 // A backup to read: a local folder or an S3 prefix, as `obsync sync` wrote it, optionally as it
 // was at a moment (a versioned bucket). Never writes. Errors are obsync::Error (storage, network,

@@ -4,8 +4,6 @@
 #include <functional>
 #include <utility>
 
-#include <boost/json.hpp>
-
 #include "archive/readers.hpp"
 #include "aws/s3_versions.hpp"
 #include "sync/path_policy.hpp"
@@ -68,16 +66,7 @@ public:
         if (!marker) {
             co_return std::nullopt;
         }
-        boost::system::error_code ec;
-        const boost::json::value parsed = boost::json::parse(marker->body, ec);
-        if (ec || !parsed.is_object()) {
-            co_return std::nullopt;
-        }
-        const auto* id = parsed.as_object().if_contains("vault_id");
-        if (id == nullptr || !id->is_string()) {
-            co_return std::nullopt;
-        }
-        co_return std::string(id->as_string());
+        co_return marker_vault_id(marker->body);
     }
 
     asio::awaitable<std::vector<ArchivedEntry>> list() override {
