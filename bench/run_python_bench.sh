@@ -40,7 +40,9 @@ while (($#)); do
     shift
 done
 
-log() { printf "[$NAME-bench %s] %s\n" "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"   # log, wait_for_load, enter_netns
+BENCH_TAG=$NAME-bench
 skip() { log "SKIPPED: $*"; exit 0; }
 
 command -v python3 >/dev/null || skip "python3 is missing"
@@ -53,27 +55,11 @@ export OBSYNC_LAMBDA_BINARY=$BUILD_DIR/obsync-lambda OBSYNC_FAKE_SERVER_BINARY=$
     OBSYNC_BINARY=$BUILD_DIR/obsync
 
 if [[ -z "${!IN_NETNS_VAR:-}" ]]; then
-    if [[ -n $WAIT_LOAD ]]; then
-        waited=0
-        while awk -v l="$WAIT_LOAD" '{exit !($1 >= l)}' /proc/loadavg && ((waited < WAIT_MAX)); do
-            ((waited % 60 == 0)) && log "load average $(cut -d' ' -f1-3 /proc/loadavg): waiting for < $WAIT_LOAD (at most ${WAIT_MAX}s)"
-            sleep 10
-            waited=$((waited + 10))
-        done
-        log "load average $(cut -d' ' -f1-3 /proc/loadavg) after ${waited}s of waiting"
-    fi
-    case $NETNS in
-    off) log "network: NOT isolated (--netns off); everything targets 127.0.0.1 anyway" ;;
-    auto | require)
-        if command -v unshare >/dev/null && command -v ip >/dev/null && unshare -n ip link set lo up 2>/dev/null; then
-            # shellcheck disable=SC2016 # expanded by the inner bash
-            exec unshare -n env "$IN_NETNS_VAR=1" bash -c 'ip link set lo up && exec python3 -B "$0" "$@"' \
-                "$PY" "${PASS[@]}"
-        fi
-        [[ $NETNS == auto ]] || { log "cannot create a network namespace (unshare -n / ip)"; exit 1; }
-        log "network: unshare -n not available; running WITHOUT isolation (127.0.0.1 only anyway)"
-        ;;
-    *) log "--netns must be auto, require or off"; exit 4 ;;
-    esac
+    [[ -z $WAIT_LOAD ]] || wait_for_load "$WAIT_LOAD" "$WAIT_MAX"
+    enter_netns "$NETNS" "$IN_NETNS_VAR" python3 -B "$PY" "${PASS[@]}" ||
+        case $? in
+        2) log "cannot create a network namespace (unshare -n / ip)"; exit 1 ;;
+        *) log "--netns must be auto, require or off"; exit 4 ;;
+        esac
 fi
 exec python3 -B "$PY" "${PASS[@]}"

@@ -105,11 +105,10 @@ read -r -a RCONC_LIST <<<"$RESTORE_CONC"
 # The reruns' concurrency: the listed value nearest restore's default of 8.
 RERUN_C=$(printf '%s\n' "${RCONC_LIST[@]}" | awk '{d=$1-8; if (d<0) d=-d; if (!n++ || d<best) {best=d; v=$1}} END{print v}')
 
-OBSYNC="$BUILD_DIR/obsync"
-FAKE_SERVER="$BUILD_DIR/obsync-fake-server"
-PY=$(command -v python3) || { echo "run_restore_bench: python3 is required (scripts/deps.sh)" >&2; exit 4; }
-[[ -x /usr/bin/time ]] || { echo "run_restore_bench: /usr/bin/time is required (apt install time)" >&2; exit 4; }
-[[ -x "$OBSYNC" && -x "$FAKE_SERVER" ]] || { echo "run_restore_bench: build first (make build): $OBSYNC, $FAKE_SERVER" >&2; exit 4; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+BENCH_TAG=restore-bench BENCH_VAR=RESTORE_BENCH
+check_tools
 # Without moto there is no S3 to restore from: skipped (exit 0), like the other benchmarks of `make bench`.
 command -v "$MOTO" >/dev/null || { echo "run_restore_bench: SKIPPED: moto_server not found (pip install 'moto[server]'), or set OBSYNC_MOTO_SERVER" >&2; exit 0; }
 "$PY" -c 'import boto3' 2>/dev/null || { echo "run_restore_bench: SKIPPED: python3 boto3 is missing (it creates the bucket)" >&2; exit 0; }
@@ -118,141 +117,30 @@ command -v "$MOTO" >/dev/null || { echo "run_restore_bench: SKIPPED: moto_server
 readonly EMAIL=alice@example.com ACCOUNT_PASSWORD=hunter2 VAULT=Bench VAULT_PASSWORD='correct horse'
 readonly BUCKET=obsync-restore-bench
 # Nothing from the caller's environment may redirect or authenticate the clients.
-unset OBSIDIAN_API_URL OBSIDIAN_EMAIL OBSIDIAN_PASSWORD OBSIDIAN_TOTP_SECRET OBSIDIAN_VAULT_PASSWORD \
-    OBSYNC_CREDENTIALS OBSIDIAN_AUTH_TOKEN AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 \
-    AWS_ENDPOINT_URL_DYNAMODB AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
-
-log() { printf '[restore-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+unset_client_env
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_DYNAMODB AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
 
 # --- Load wait, then isolation: loopback-only network namespace (as run_sync_bench.sh) -----------
 if [[ -z "${RESTORE_BENCH_IN_NETNS:-}" ]]; then
-    if [[ -n $WAIT_LOAD ]]; then
-        waited=0
-        while awk -v l="$WAIT_LOAD" '{exit !($1 >= l)}' /proc/loadavg && ((waited < WAIT_MAX)); do
-            ((waited % 60 == 0)) && log "load average $(cut -d' ' -f1-3 /proc/loadavg): waiting for < $WAIT_LOAD (at most ${WAIT_MAX}s)"
-            sleep 10
-            waited=$((waited + 10))
-        done
-        log "load average $(cut -d' ' -f1-3 /proc/loadavg) after ${waited}s of waiting"
-    fi
-    case $NETNS in
-    off) log "network: NOT isolated (--netns off); everything targets 127.0.0.1 anyway" ;;
-    auto | require)
-        if command -v unshare >/dev/null && command -v ip >/dev/null && unshare -n ip link set lo up 2>/dev/null; then
-            export RESTORE_BENCH_BUILD_DIR=$BUILD_DIR RESTORE_BENCH_NOTES=$NOTES \
-                RESTORE_BENCH_ATTACHMENTS=$ATTACHMENTS RESTORE_BENCH_SEED=$SEED \
-                RESTORE_BENCH_LATENCY_MS=$LATENCY_MS RESTORE_BENCH_BACKUP_CONCURRENCY=$BACKUP_CONC \
-                RESTORE_BENCH_RESTORE_CONCURRENCY=$RESTORE_CONC RESTORE_BENCH_STEP_TIMEOUT=$STEP_TIMEOUT \
-                RESTORE_BENCH_DEADLINE=$DEADLINE RESTORE_BENCH_KEEP=$KEEP RESTORE_BENCH_REPORT=$REPORT \
-                RESTORE_BENCH_NETNS=$NETNS RESTORE_BENCH_WAIT_LOAD="" OBSYNC_MOTO_SERVER=$MOTO
-            # shellcheck disable=SC2016 # expanded by the inner bash
-            exec unshare -n env RESTORE_BENCH_IN_NETNS=1 bash -c 'ip link set lo up && exec bash "$0"' "$SCRIPT"
-        fi
-        [[ $NETNS == auto ]] || die "cannot create a network namespace (unshare -n / ip)"
-        log "network: unshare -n not available; running WITHOUT isolation (127.0.0.1 only anyway)"
-        ;;
-    *) die "--netns must be auto, require or off" ;;
-    esac
+    [[ -z $WAIT_LOAD ]] || wait_for_load "$WAIT_LOAD" "$WAIT_MAX"
+    enter_netns "$NETNS" RESTORE_BENCH_IN_NETNS env RESTORE_BENCH_BUILD_DIR="$BUILD_DIR" RESTORE_BENCH_NOTES="$NOTES" \
+        RESTORE_BENCH_ATTACHMENTS="$ATTACHMENTS" RESTORE_BENCH_SEED="$SEED" \
+        RESTORE_BENCH_LATENCY_MS="$LATENCY_MS" RESTORE_BENCH_BACKUP_CONCURRENCY="$BACKUP_CONC" \
+        RESTORE_BENCH_RESTORE_CONCURRENCY="$RESTORE_CONC" RESTORE_BENCH_STEP_TIMEOUT="$STEP_TIMEOUT" \
+        RESTORE_BENCH_DEADLINE="$DEADLINE" RESTORE_BENCH_KEEP="$KEEP" RESTORE_BENCH_REPORT="$REPORT" \
+        RESTORE_BENCH_NETNS="$NETNS" RESTORE_BENCH_WAIT_LOAD="" OBSYNC_MOTO_SERVER="$MOTO" bash "$SCRIPT" ||
+        case $? in
+        2) die "cannot create a network namespace (unshare -n / ip)" ;;
+        *) die "--netns must be auto, require or off" ;;
+        esac
 else
     log "network: isolated namespace (only loopback)"
 fi
 
-# --- Work folder, servers, watchdog, cleanup ----------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/obsync-restore-bench.XXXXXX")
-SERVER_PID=""
-MOTO_PID=""
-WATCHDOG_PID=""
-stop_pid() { # stop_pid PID: TERM, up to 5 s, then KILL
-    local pid=$1 i
-    [[ -n "$pid" ]] || return 0
-    kill "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=""; }
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_server
-    stop_pid "$MOTO_PID"
-    if [[ -n "$WATCHDOG_PID" ]]; then
-        kill "$WATCHDOG_PID" 2>/dev/null || true
-        wait "$WATCHDOG_PID" 2>/dev/null || true
-    fi
-    if ((KEEP)) || [[ -n "${RESTORE_BENCH_KEEP_ON_FAIL:-}" && $rc -ne 0 ]]; then
-        log "work folder kept: $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated (deadline of ${DEADLINE}s reached?)"; exit 143' TERM
-# shellcheck disable=SC2016
-bash -c 'sleep "$1" & s=$!; trap "kill $s 2>/dev/null; exit 0" TERM; wait $s && kill -TERM "$2"' _ "$DEADLINE" "$$" &
-WATCHDOG_PID=$!
-
-log "work folder $WORK"
+# --- Work folder, servers, watchdog, cleanup (bench/lib.sh) -------------------------------------
+start_work
 log "machine: $(nproc) vCPU, $(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 log "parameters: notes=$NOTES attachments=$ATTACHMENTS seed=$SEED latency=${LATENCY_MS}ms backup concurrency=$BACKUP_CONC restore concurrency=($RESTORE_CONC) rerun=$RERUN_C"
-
-start_server() { # start_server LATENCY_MS
-    local data=$WORK/server-data
-    mkdir -p "$data"
-    : >"$WORK/server.out"
-    # --verbose: one line per request, so each case can report how many requests it made.
-    "$FAKE_SERVER" serve --data "$data" --user "$EMAIL:$ACCOUNT_PASSWORD" --latency-ms "$1" --verbose \
-        >"$WORK/server.out" 2>>"$WORK/server.err" &
-    SERVER_PID=$!
-    local i line=""
-    for ((i = 0; i < 300; i++)); do
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; SERVER_PID=""; die "fake server exited at startup"; }
-        line=$(grep -m1 '"api"' "$WORK/server.out" 2>/dev/null || true)
-        [[ -n "$line" ]] && break
-        sleep 0.1
-    done
-    [[ -n "$line" ]] || die "fake server printed no \"api\" line within 30 s"
-    API=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["api"])' "$line")
-    [[ $API == http://127.0.0.1:* ]] || die "server api is not loopback: $API"
-    log "fake server pid $SERVER_PID at $API (latency $1 ms)"
-}
-server_lines() { wc -l <"$WORK/server.err"; }
-
-start_moto() {
-    "$MOTO" -H 127.0.0.1 -p 0 >"$WORK/moto.out" 2>"$WORK/moto.err" &
-    MOTO_PID=$!
-    local i port=""
-    for ((i = 0; i < 300; i++)); do
-        kill -0 "$MOTO_PID" 2>/dev/null || { cat "$WORK/moto.err" >&2; MOTO_PID=""; die "moto_server exited at startup"; }
-        port=$(grep -ohE 'http://127\.0\.0\.1:[0-9]+' "$WORK/moto.err" "$WORK/moto.out" 2>/dev/null | head -1 | sed 's/.*://' || true)
-        [[ -n $port ]] && break
-        sleep 0.1
-    done
-    [[ -n $port ]] || die "moto_server printed no address within 30 s"
-    export AWS_ACCESS_KEY_ID=AKIAOBSYNCBENCH00000 AWS_SECRET_ACCESS_KEY=bench-secret-not-real
-    export AWS_REGION=us-east-1 AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-    "$PY" -c 'import boto3, sys
-boto3.client("s3", endpoint_url=sys.argv[1]).create_bucket(Bucket=sys.argv[2])' "$AWS_ENDPOINT_URL" "$BUCKET" ||
-        die "could not create the bucket in moto"
-    log "moto_server $("$PY" -c 'import moto; print(moto.__version__)' 2>/dev/null || echo "?") pid $MOTO_PID at $AWS_ENDPOINT_URL, bucket $BUCKET"
-}
-# CPU seconds moto_server has used so far (utime + stime of its process).
-moto_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / hz}' "/proc/$MOTO_PID/stat" 2>/dev/null || echo 0; }
-# Requests moto served (werkzeug logs one line per request on stderr).
-moto_lines() { grep -cE '"(GET|PUT|POST|HEAD|DELETE) [^"]*" [0-9]{3} ' "$WORK/moto.err" || true; }
-
-seed() { # seed VAULT_NAME SRC_DIR
-    local t0=$SECONDS
-    "$FAKE_SERVER" seed --data "$WORK/server-data" --owner "$EMAIL" --vault "$1" --password "$VAULT_PASSWORD" \
-        --encryption-version 3 "$2" >"$WORK/seed-$1.out" 2>&1 || { cat "$WORK/seed-$1.out" >&2; die "seed $1 failed"; }
-    log "seeded vault $1 from $2 in $((SECONDS - t0)) s"
-}
 
 # --- Measuring ----------------------------------------------------------------------------------
 # timed NAME CMD...: runs CMD under /usr/bin/time -v and `timeout`; sets T_RC, T_WALL (s), T_CPU
@@ -262,94 +150,47 @@ seed() { # seed VAULT_NAME SRC_DIR
 timed() {
     local name=$1
     shift
-    local before s3_before moto_before rc=0
+    local before s3_before moto_before
     before=$(server_lines)
     s3_before=$(moto_lines)
     moto_before=$(moto_cpu)
-    /usr/bin/time -v -o "$WORK/$name.time" timeout -k 10 "$STEP_TIMEOUT" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
-    T_RC=$rc
+    run_timed "$name" "$STEP_TIMEOUT" "$@"
     T_REQ=$(($(server_lines) - before))
     T_S3=$(($(moto_lines) - s3_before))
     T_MOTO=$(awk -v a="$(moto_cpu)" -v b="$moto_before" 'BEGIN{printf "%.2f", a-b}')
-    T_WALL=$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; printf "%.2f\n", s}' "$WORK/$name.time")
-    T_CPU=$(awk -F': ' '/(User|System) time \(seconds\)/{s+=$2} END{printf "%.2f\n", s}' "$WORK/$name.time")
-    T_RSS=$(awk -F': ' '/Maximum resident set size/{print $2}' "$WORK/$name.time")
-    if ((rc == 124 || rc == 137)); then
-        log "$name: TIMED OUT after ${STEP_TIMEOUT}s"
-    elif ((rc != 0)); then
-        log "$name: exit $rc; last lines of stderr:"
-        tail -n 15 "$WORK/$name.err" | sed 's/^/    /' >&2
-    fi
-    log "$name: wall ${T_WALL}s, CPU ${T_CPU}s, peak RSS $((T_RSS / 1024)) MiB, exit $rc, ${T_REQ} Obsidian / ${T_S3} S3 requests"
+    time_results "$name" "$STEP_TIMEOUT"
+    log "$name: wall ${T_WALL}s, CPU ${T_CPU}s, peak RSS $((T_RSS / 1024)) MiB, exit $T_RC, ${T_REQ} Obsidian / ${T_S3} S3 requests"
 }
 
-# jfield NAME PATH...: a field of NAME's --json output ("vaults.0.created"), "?" when absent.
-jfield() {
-    "$PY" -c 'import json,sys
-try:
-    v = json.load(open(sys.argv[1]))
-    for k in sys.argv[2].split("."):
-        v = v[int(k)] if isinstance(v, list) else v[k]
-    print(len(v) if isinstance(v, list) else v)
-except Exception: print("?")' "$WORK/$1.out" "$2"
-}
-
-# verify EXPECTED ACTUAL: sets V ("ok", "DIFF content", "DIFF mtimes"); logs details. obsync's own
-# .obsync folder (a backup's marker) is not part of the vault.
-VERIFY_FAILED=0
-verify() {
-    local expected=$1 actual=$2
-    if ! diff -r -x .obsync "$expected" "$actual" >"$WORK/diff.out" 2>&1; then
-        V="DIFF content"
-        VERIFY_FAILED=1
-        log "verify $actual: CONTENT DIFFERS from $expected:"
-        head -n 20 "$WORK/diff.out" | sed 's/^/    /' >&2
-        return 0
-    fi
-    listing() { (cd "$1" && find . -path ./.obsync -prune -o -type f -printf '%s %Ts %P\n' | LC_ALL=C sort -k3); }
-    if ! diff <(listing "$expected") <(listing "$actual") >"$WORK/listing.diff"; then
-        V="DIFF mtimes"
-        VERIFY_FAILED=1
-        log "verify $actual: same bytes but sizes/mtimes differ:"
-        head -n 10 "$WORK/listing.diff" | sed 's/^/    /' >&2
-        return 0
-    fi
-    V="ok"
-    log "verify $actual: identical to the source ($SRC_FILES files, mtimes kept)"
-}
+# verify EXPECTED ACTUAL (bench/lib.sh): obsync's own .obsync folder (a backup's marker) is not part
+# of the vault.
+verify_restore() { verify "$1" "$2" -x .obsync; }
 
 # --- Results ------------------------------------------------------------------------------------
-ROWS=()
 declare -A WALL=()
 # row KEY CASE FILES BYTES VERIFIED NOTE (the rest from the last timed)
 row() {
-    local key=$1 files=$3 bytes=$4 wall=$T_WALL fps mbps
+    local key=$1 files=$3 bytes=$4 wall=$T_WALL
     WALL[$key]=$wall
-    fps=$(awk -v f="$files" -v w="$wall" 'BEGIN{ if (f>0 && w>0) printf "%.0f", f/w; else print "-" }')
-    mbps=$(awk -v b="$bytes" -v w="$wall" 'BEGIN{ if (b>0 && w>0) printf "%.1f", b/1e6/w; else print "-" }')
-    ROWS+=("$2|$files|$(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}')|$wall|$fps|$mbps|$T_CPU|$(awk -v k="$T_RSS" 'BEGIN{printf "%.1f", k/1024}')|$T_REQ|$T_S3|$T_MOTO|$5|$6")
-}
-print_table() {
-    local r
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' case files MB "wall s" files/s MB/s \
-        "CPU s" "peak RSS MiB" "Obsidian req" "S3 req" "moto CPU s" verified notes
-    printf '|%s\n' '---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|'
-    for r in "${ROWS[@]}"; do
-        IFS='|' read -r c f m w fps mbps cpu rss req s3 moto v note <<<"$r"
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$f" "$m" "$w" "$fps" "$mbps" "$cpu" "$rss" "$req" "$s3" "$moto" "$v" "$note"
-    done
+    ROWS+=("$2|$files|$(mb "$bytes")|$wall|$(per_s "$files" "$wall" %.0f)|$(per_s "$bytes" "$wall" %.1f 1e6)|$T_CPU|$(mib "$T_RSS")|$T_REQ|$T_S3|$T_MOTO|$5|$6")
 }
 ratio() { awk -v a="${WALL[$1]}" -v b="${WALL[$2]}" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "?" }'; }
+# ratio_rows KIND WHAT: the ratio table's rows of restore_from KIND.
+ratio_rows() {
+    local c
+    for c in "${RCONC_LIST[@]}"; do
+        echo "| from $2, concurrency $c | $(ratio "restore-$1-c$c" "backup-$1-L") | $(ratio "restore-$1-c$c" "backup-$1-0") |"
+    done
+    echo "| from $2, rerun (complete folder) | $(ratio "rerun-$1" "backup-$1-L") | $(ratio "rerun-$1" "backup-$1-0") |"
+}
 
 # --- The run ------------------------------------------------------------------------------------
-start_moto
+start_moto "$BUCKET"
 start_server "$LATENCY_MS"
 
 log "generating the vault (seed $SEED)"
-"$PY" "$HERE/gen_vault.py" vault "$WORK/src" "$NOTES" "$ATTACHMENTS" "$SEED"
-SRC_FILES=$(find "$WORK/src" -type f | wc -l)
-SRC_BYTES=$(find "$WORK/src" -type f -printf '%s\n' | awk '{s+=$1} END{print s+0}')
-log "source: $SRC_FILES files, $SRC_BYTES bytes, $(find "$WORK/src" -mindepth 1 -type d | wc -l) folders"
+gen_vault "$WORK/src"
+measure_source "$WORK/src"
 seed "$VAULT" "$WORK/src"
 
 export XDG_CONFIG_HOME=$WORK/obsync-config
@@ -369,7 +210,7 @@ backup() {
         if [[ $dest == s3://* ]]; then
             V="ok (exit 0; checked by its restore)"
         else
-            verify "$WORK/src" "$dest"
+            verify_restore "$WORK/src" "$dest"
         fi
     fi
     [[ $V == ok* ]] || VERIFY_FAILED=1
@@ -404,7 +245,7 @@ restore() {
     failures=$(jfield "$key" failures) unverified=$(jfield "$key" unverified)
     V="FAILED (exit $T_RC)"
     if ((T_RC == 0)); then
-        verify "$WORK/src" "$to"
+        verify_restore "$WORK/src" "$to"
         if [[ -n $rerun && $V == ok && ($written != 0 || $identical != "$SRC_FILES") ]]; then
             V="RERUN WROTE $written, identical $identical"
         elif [[ -z $rerun && $V == ok && $written != "$SRC_FILES" ]]; then
@@ -422,38 +263,34 @@ restore() {
         "duration_ms $(jfield "$key" duration_ms); written $written, identical $identical"
 }
 
-for c in "${RCONC_LIST[@]}"; do
-    restore "restore-s3-c$c" "s3://$BUCKET/vault-L" "$WORK/restored-s3-c$c" "$c" "$WORK/state-restore" \
-        "restore from S3 into an empty folder, concurrency $c"
-done
-restore rerun-s3 "s3://$BUCKET/vault-L" "$WORK/restored-s3-c$RERUN_C" "$RERUN_C" "$WORK/state-restore" \
-    "restore from S3 rerun over the complete folder, concurrency $RERUN_C" rerun
-for c in "${RCONC_LIST[@]}"; do
-    restore "restore-local-c$c" "$WORK/backup-L" "$WORK/restored-local-c$c" "$c" "$WORK/state-backup-local-L" \
-        "restore from the local folder into an empty folder, concurrency $c"
-done
-restore rerun-local "$WORK/backup-L" "$WORK/restored-local-c$RERUN_C" "$RERUN_C" "$WORK/state-backup-local-L" \
-    "restore from the local folder rerun over the complete folder, concurrency $RERUN_C" rerun
+# restore_from KIND FROM STATE WHAT: a restore into an empty folder at each --restore-concurrency,
+# then the rerun over the complete folder.
+restore_from() {
+    local kind=$1 from=$2 state=$3 what=$4 c
+    for c in "${RCONC_LIST[@]}"; do
+        restore "restore-$kind-c$c" "$from" "$WORK/restored-$kind-c$c" "$c" "$state" \
+            "restore from $what into an empty folder, concurrency $c"
+    done
+    restore "rerun-$kind" "$from" "$WORK/restored-$kind-c$RERUN_C" "$RERUN_C" "$state" \
+        "restore from $what rerun over the complete folder, concurrency $RERUN_C" rerun
+}
+restore_from s3 "s3://$BUCKET/vault-L" "$WORK/state-restore" S3
+restore_from local "$WORK/backup-L" "$WORK/state-backup-local-L" "the local folder"
 
 # --- Report -------------------------------------------------------------------------------------
 {
     echo
     echo "Restore benchmark: $SRC_FILES files ($NOTES notes, $ATTACHMENTS attachments), $(awk -v b="$SRC_BYTES" 'BEGIN{printf "%.1f", b/1e6}') MB, seed $SEED; backups at fake-server latency ${LATENCY_MS} ms and 0 ms, concurrency $BACKUP_CONC; $(nproc) vCPU; load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
-    print_table
+    print_table "case|files|MB|wall s|files/s|MB/s|CPU s|peak RSS MiB|Obsidian req|S3 req|moto CPU s|verified|notes" \
+        '---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|'
     echo
     echo "Ratio restore wall time / backup wall time (below 1: the restore is faster):"
     echo
     echo "| restore | vs backup at ${LATENCY_MS} ms | vs backup at 0 ms |"
     echo "|---|---:|---:|"
-    for c in "${RCONC_LIST[@]}"; do
-        echo "| from S3, concurrency $c | $(ratio "restore-s3-c$c" backup-s3-L) | $(ratio "restore-s3-c$c" backup-s3-0) |"
-    done
-    echo "| from S3, rerun (complete folder) | $(ratio rerun-s3 backup-s3-L) | $(ratio rerun-s3 backup-s3-0) |"
-    for c in "${RCONC_LIST[@]}"; do
-        echo "| from the local folder, concurrency $c | $(ratio "restore-local-c$c" backup-local-L) | $(ratio "restore-local-c$c" backup-local-0) |"
-    done
-    echo "| from the local folder, rerun (complete folder) | $(ratio rerun-local backup-local-L) | $(ratio rerun-local backup-local-0) |"
+    ratio_rows s3 S3
+    ratio_rows local "the local folder"
     echo
     ((VERIFY_FAILED == 0)) && echo "every backup and restore verified identical to the source (diff -r, sizes, mtimes); the reruns wrote nothing" ||
         echo "SOME BACKUPS OR RESTORES FAILED OR DIFFER (see the log above)"
