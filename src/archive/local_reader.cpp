@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "archive/readers.hpp"
+#include "sink/backup_marker.hpp"
 #include "sink/local_dir.hpp"
 #include "sink/posix_dir.hpp"
 #include "sync/path_policy.hpp"
@@ -44,7 +45,7 @@ public:
         std::string document;
         try {
             ArchivedEntry marker;
-            marker.path = std::string(sync::k_backup_meta_dir) + "/backup.json";
+            marker.path = std::string(sync::k_backup_meta_dir) + "/" + sink::k_backup_marker_name;
             document = read_all(marker);
         } catch (const Error&) {
             co_return std::nullopt;  // no marker: a folder obsync did not write, or an old one

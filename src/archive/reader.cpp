@@ -3,30 +3,21 @@
 #include <algorithm>
 #include <set>
 
-#include <boost/json.hpp>
-
+#include "sink/backup_marker.hpp"
 #include "sync/sink.hpp"
 
 namespace obsync::archive {
 
 std::optional<std::string> marker_vault_id(std::string_view document) {
-    boost::system::error_code ec;
-    const boost::json::value parsed = boost::json::parse(document, ec);
-    if (ec || !parsed.is_object()) {
-        return std::nullopt;
-    }
-    const auto* id = parsed.as_object().if_contains("vault_id");
-    if (id == nullptr || !id->is_string()) {
-        return std::nullopt;
-    }
-    return std::string(id->as_string());
+    std::string id = sink::parse_backup_marker(document).vault_id;
+    return id.empty() ? std::nullopt : std::optional<std::string>(std::move(id));
 }
 
 void finish_listing(std::vector<ArchivedEntry>& entries) {
     std::sort(entries.begin(), entries.end(),
               [](const ArchivedEntry& a, const ArchivedEntry& b) { return a.path < b.path; });
     const std::string meta = "/" + std::string(sync::k_backup_meta_dir);
-    const std::string marker = meta + "/backup.json";
+    const std::string marker = meta + "/" + sink::k_backup_marker_name;
     std::set<std::string> folders;  // "P/.obsync"
     for (const ArchivedEntry& entry : entries) {
         if (!entry.folder && entry.path.ends_with(marker)) {

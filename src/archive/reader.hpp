@@ -18,12 +18,11 @@
 namespace obsync::archive {
 
 // What a backup recorded about one file when it wrote it: S3 keeps it as object metadata
-// (x-amz-meta-content-hash, x-amz-meta-mtime, x-amz-meta-vault-id); a local folder keeps the
+// (x-amz-meta-content-hash, x-amz-meta-mtime); a local folder keeps the
 // hash in the saved state only, and the mtime on the file itself.
 struct Recorded {
     std::optional<std::string> content_hash;  // lowercase hex SHA-256 of the file's bytes
     std::optional<std::int64_t> mtime_ms;
-    std::optional<std::string> vault_id;
 };
 
 // One file or folder of a backup.
@@ -50,8 +49,7 @@ using RecordedHandler = std::function<boost::asio::awaitable<void>(const Recorde
 // holds the marker "backup.json", so a vault's own folder of that name elsewhere is kept.
 void finish_listing(std::vector<ArchivedEntry>& entries);
 
-// The vault id a backup marker (.obsync/backup.json, sink/backup_marker.hpp) names; nullopt for
-// anything else.
+// The vault id a backup marker document names (sink::parse_backup_marker), or nullopt.
 std::optional<std::string> marker_vault_id(std::string_view document);
 
 // A backup to read: a local folder or an S3 prefix, as `obsync sync` wrote it, optionally as it

@@ -6,6 +6,7 @@
 
 #include "archive/readers.hpp"
 #include "aws/s3_versions.hpp"
+#include "sink/s3_claim.hpp"
 #include "sync/path_policy.hpp"
 #include "sync/sink.hpp"
 #include "util/clock.hpp"
@@ -35,9 +36,6 @@ Recorded recorded_of(const aws::ObjectInfo& info) {
             recorded.mtime_ms = ms;
         }
     }
-    if (const auto vault = info.metadata.find("vault-id"); vault != info.metadata.end()) {
-        recorded.vault_id = vault->second;
-    }
     return recorded;
 }
 
@@ -47,6 +45,7 @@ public:
         : m_s3(client),
           m_location(std::move(location)),
           m_prefix(m_location.prefix.empty() ? std::string() : m_location.prefix + "/"),
+          m_keys(m_prefix),
           m_at_ms(at_ms) {}
 
     std::string describe() const override {
@@ -58,11 +57,9 @@ public:
     }
 
     asio::awaitable<std::optional<std::string>> vault_id() override {
-        const std::string key =
-            m_prefix + std::string(sync::k_backup_meta_dir) + "/" + "backup.json";
         const std::string current;
         const std::optional<aws::ObjectData> marker =
-            co_await m_s3.get_object(m_location.bucket, key, current);
+            co_await m_s3.get_object(m_location.bucket, m_keys.marker, current);
         if (!marker) {
             co_return std::nullopt;
         }
@@ -162,14 +159,13 @@ public:
 private:
     void add(const std::string& key, std::uint64_t size, std::string version_id,
              std::int64_t stored_ms, std::vector<ArchivedEntry>& out) {
-        const std::string base = m_prefix;
-        if (key.size() <= base.size() || !key.starts_with(base)) {
+        if (key.size() <= m_prefix.size() || !key.starts_with(m_prefix)) {
             return;  // the prefix's own folder marker
         }
-        std::string path = key.substr(base.size());
-        if (path.starts_with(std::string(sync::k_backup_meta_dir) + "/")) {
+        if (key.starts_with(m_keys.meta)) {
             return;  // the lock, the marker, upload records
         }
+        std::string path = key.substr(m_prefix.size());
         ArchivedEntry entry;
         entry.folder = path.back() == '/';
         if (entry.folder) {
@@ -192,6 +188,7 @@ private:
     // The keys' prefix, "" or "PREFIX/". A member, never a temporary: every string handed to a
     // co_await'ed call must outlive it (g++ 12 destroys such a temporary twice).
     const std::string m_prefix;
+    const sink::S3BackupKeys m_keys;  // where the sink keeps the lock and the marker
     std::optional<std::int64_t> m_at_ms;
     std::vector<std::string> m_skipped;
 };

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "sync/sink.hpp"
 
@@ -13,5 +14,13 @@ inline constexpr const char* k_backup_marker_name = "backup.json";
 
 // {"format":1,"vault_id":…,"vault_name":…,"created":"<ISO-8601 UTC>"}
 std::string backup_marker_document(const sync::BackupIdentity& backup);
+
+// What a marker document names. A marker that cannot be read still marks a backup: its fields
+// are then empty (the vault unknown).
+struct BackupMarker {
+    std::string vault_id;
+    std::string vault_name;
+};
+BackupMarker parse_backup_marker(std::string_view document);
 
 }  // namespace obsync::sink

@@ -59,29 +59,7 @@ std::optional<std::string> read_small_file(int dir, const char* name) {
     return text;
 }
 
-struct Marker {
-    std::string vault_id;
-    std::string vault_name;
-};
-
-// A marker that cannot be read still marks a backup: its vault is then unknown ("").
-Marker parse_marker(const std::string& text) {
-    Marker marker;
-    boost::system::error_code ec;
-    const bj::value doc = bj::parse(text, ec);
-    if (!ec && doc.is_object()) {
-        const bj::object& o = doc.as_object();
-        if (const auto* id = o.if_contains("vault_id"); id != nullptr && id->is_string()) {
-            marker.vault_id = std::string(id->as_string());
-        }
-        if (const auto* name = o.if_contains("vault_name"); name != nullptr && name->is_string()) {
-            marker.vault_name = std::string(name->as_string());
-        }
-    }
-    return marker;
-}
-
-std::string describe_vault(const Marker& marker) {
+std::string describe_vault(const BackupMarker& marker) {
     if (marker.vault_id.empty()) {
         return "another vault";
     }
@@ -102,11 +80,11 @@ void refuse_inside_other_backup(const std::string& root) {
         if (::stat(marker.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
             const int dir_fd =
                 ::open((dir / k_meta_dir).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            Marker found;
+            BackupMarker found;
             if (dir_fd >= 0) {
                 const UniqueFd meta(dir_fd);
-                found =
-                    parse_marker(read_small_file(meta.get(), k_backup_marker_name).value_or(""));
+                found = parse_backup_marker(
+                    read_small_file(meta.get(), k_backup_marker_name).value_or(""));
             }
             throw Error(ErrorKind::config, root + " lies inside the backup at " + dir.string() +
                                                " (" + describe_vault(found) +
@@ -185,7 +163,7 @@ std::unique_ptr<sync::DestinationLock> claim_local_dir(const std::string& root,
         marker_text = read_small_file(existing.get(), k_backup_marker_name);
     }
     const auto refuse_other_vault = [&](const std::string& text) {
-        const Marker marker = parse_marker(text);
+        const BackupMarker marker = parse_backup_marker(text);
         if (marker.vault_id != backup.vault_id) {
             throw Error(ErrorKind::config, root + " holds the backup of " + describe_vault(marker) +
                                                ": give each vault its own destination");
