@@ -115,6 +115,17 @@ def proc_status(pid: int | None) -> dict[str, int]:
     return out
 
 
+def close_all(closers: list, work: Path, log) -> None:
+    """Runs every closer, last opened first, then removes the work folder. Best effort: one
+    closer's failure is logged and the rest still run."""
+    for close in reversed(closers):
+        try:
+            close()
+        except Exception as e:  # noqa: BLE001  best effort: the rest must still close
+            log(f"cleanup: {e}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU time of a process so far (its own, not its children's)."""
     try:
@@ -430,12 +441,7 @@ def main() -> int:
         figures["requests"] = counts
         figures["machine"]["loadavg_end"] = os.getloadavg()
     finally:
-        for close in reversed(closers):
-            try:
-                close()
-            except Exception as e:  # noqa: BLE001  best effort: the rest must still close
-                log(f"cleanup: {e}")
-        shutil.rmtree(work, ignore_errors=True)
+        close_all(closers, work, log)
 
     # ---------------------------------------------------------------------- report
     ms = lambda s: f"{s * 1000:.1f}"  # noqa: E731

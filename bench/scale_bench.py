@@ -58,7 +58,7 @@ sys.path.insert(0, str(HERE))
 
 import esm_driver  # noqa: E402
 import loopback  # noqa: E402
-from lambda_bench import cpu_seconds, generate_vault, pctl, publish  # noqa: E402
+from lambda_bench import close_all, cpu_seconds, generate_vault, pctl, publish  # noqa: E402
 from runtime_emulator import RuntimeEmulator  # noqa: E402
 
 PREFIX = "backups"
@@ -395,12 +395,7 @@ def main() -> int:
             figures["runs"].append(run)
         figures["machine"]["loadavg_end"] = os.getloadavg()
     finally:
-        for close in reversed(closers):
-            try:
-                close()
-            except Exception as e:  # noqa: BLE001  best effort: the rest must still close
-                log(f"cleanup: {e}")
-        shutil.rmtree(work, ignore_errors=True)
+        close_all(closers, work, log)
 
     # ---------------------------------------------------------------------- report
     def s(value, digits=2):
