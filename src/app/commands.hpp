@@ -69,6 +69,9 @@ int run_login(const GlobalOptions& global, const std::optional<std::string>& mfa
 int run_logout(const GlobalOptions& global);
 int run_vaults(const GlobalOptions& global);
 int run_sync(const GlobalOptions& global, const SyncRequest& request);
+// The checks `sync` and `verify` make before any sign-in: a --dest is given, and every --exclude
+// glob is well formed. Throws Error{config}.
+void check_destination_flags(const std::string& dest, const std::vector<std::string>& excludes);
 // 0 when every backup equals the server, 1 when any differs (or a vault failed with --all).
 int run_verify(const GlobalOptions& global, const VerifyCommand& request);
 // Creates the DynamoDB state table (and its TTL) if it is missing.

@@ -176,6 +176,13 @@ private:
 
 }  // namespace
 
+void check_destination_flags(const std::string& dest, const std::vector<std::string>& excludes) {
+    if (dest.empty()) {
+        throw Error(ErrorKind::config, "--dest is empty: give a folder or s3://BUCKET/PREFIX");
+    }
+    sync::PathFilter::check_globs(excludes);
+}
+
 int run_sync(const GlobalOptions& global, const SyncRequest& request) {
     std::optional<Logger> log;
     if (global.json_logs) {
@@ -204,10 +211,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
         }
         const auto started = std::chrono::steady_clock::now();
         // Everything the command line alone can refute fails here, before any sign-in.
-        if (request.dest.empty()) {
-            throw Error(ErrorKind::config, "--dest is empty: give a folder or s3://BUCKET/PREFIX");
-        }
-        sync::PathFilter::check_globs(request.excludes);
+        check_destination_flags(request.dest, request.excludes);
         Session session(global);
         backup::StorageOptions storage_options;
         storage_options.dest = request.dest;

@@ -10,7 +10,6 @@
 #include "app/progress.hpp"
 #include "backup/storage.hpp"
 #include "backup/verify.hpp"
-#include "sync/path_filter.hpp"
 #include "util/display.hpp"
 #include "util/error.hpp"
 
@@ -121,10 +120,7 @@ void print_text(const backup::VaultVerification& v) {
 int run_verify(const GlobalOptions& global, const VerifyCommand& request) {
     try {
         // Everything the command line alone can refute fails here, before any sign-in.
-        if (request.dest.empty()) {
-            throw Error(ErrorKind::config, "--dest is empty: give a folder or s3://BUCKET/PREFIX");
-        }
-        sync::PathFilter::check_globs(request.excludes);
+        check_destination_flags(request.dest, request.excludes);
         Session session(global);
         backup::StorageOptions storage_options;
         storage_options.dest = request.dest;
