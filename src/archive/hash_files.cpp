@@ -45,8 +45,7 @@ FileHash hash_one(const std::string& file, crypto::Sha256& hasher,
         hasher.update(ByteView(buffer.data(), static_cast<std::size_t>(n)));
         result.bytes += static_cast<std::uint64_t>(n);
     }
-    const crypto::Sha256Digest digest = hasher.finish();
-    result.hash = to_hex(ByteView(digest.data(), digest.size()));
+    result.hash = to_hex(hasher.finish());
     return result;
 }
 

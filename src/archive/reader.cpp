@@ -3,14 +3,33 @@
 #include <algorithm>
 #include <set>
 
+#include "crypto/sha256.hpp"
 #include "sink/backup_marker.hpp"
 #include "sync/sink.hpp"
+#include "util/hex.hpp"
 
 namespace obsync::archive {
+
+namespace asio = boost::asio;
 
 std::optional<std::string> marker_vault_id(std::string_view document) {
     std::string id = sink::parse_backup_marker(document).vault_id;
     return id.empty() ? std::nullopt : std::optional<std::string>(std::move(id));
+}
+
+asio::awaitable<HashedRead> read_hashed(BackupReader& reader, const ArchivedEntry& entry) {
+    crypto::Sha256 hasher;
+    HashedRead out;
+    // Named, as every std::function handed to a coroutine here: g++ 12 destroys a temporary
+    // inside a co_await expression twice.
+    const ByteHandler on_bytes = [&](ByteView bytes) -> asio::awaitable<void> {
+        hasher.update(bytes);
+        out.bytes += bytes.size();
+        co_return;
+    };
+    out.recorded = co_await reader.read(entry, on_bytes);
+    out.hash = to_hex(hasher.finish());
+    co_return out;
 }
 
 void finish_listing(std::vector<ArchivedEntry>& entries) {

@@ -88,4 +88,12 @@ public:
     }
 };
 
+// A file read whole through a reader and hashed on the way (nothing kept in memory).
+struct HashedRead {
+    std::string hash;  // lowercase hex SHA-256 of the bytes read
+    std::uint64_t bytes = 0;
+    Recorded recorded;  // what was recorded with exactly these bytes
+};
+boost::asio::awaitable<HashedRead> read_hashed(BackupReader& reader, const ArchivedEntry& entry);
+
 }  // namespace obsync::archive

@@ -41,24 +41,6 @@ void check_overlap(const BackupReader& reader, const std::string& target) {
     }
 }
 
-std::string hex_digest(crypto::Sha256& hasher) {
-    const crypto::Sha256Digest digest = hasher.finish();
-    return to_hex(ByteView(digest.data(), digest.size()));
-}
-
-// The SHA-256 of a file as `reader` reads it.
-asio::awaitable<std::string> hash_of(BackupReader& reader, const ArchivedEntry& entry) {
-    crypto::Sha256 hasher;
-    // Named, as every std::function handed to a coroutine here: g++ 12 destroys a temporary
-    // inside a co_await expression twice.
-    const ByteHandler on_bytes = [&hasher](ByteView bytes) -> asio::awaitable<void> {
-        hasher.update(bytes);
-        co_return;
-    };
-    co_await reader.read(entry, on_bytes);
-    co_return hex_digest(hasher);
-}
-
 class Restore {
 public:
     Restore(BackupReader& reader, const std::filesystem::path& to, const RestoreOptions& options,
@@ -208,11 +190,12 @@ private:
             }
             std::optional<std::string> wanted = entry.recorded.content_hash;
             if (!wanted) {
-                wanted = co_await hash_of(m_reader, entry);  // nothing recorded: the bytes decide
+                // Nothing recorded: the bytes decide.
+                wanted = (co_await read_hashed(m_reader, entry)).hash;
             }
             ArchivedEntry existing;
             existing.path = entry.path;
-            if (co_await hash_of(*m_existing, existing) == *wanted) {
+            if ((co_await read_hashed(*m_existing, existing)).hash == *wanted) {
                 step.kind = Kind::identical;
                 co_return;
             }
@@ -277,7 +260,7 @@ private:
                 co_await writer->write(bytes);
             };
             const Recorded recorded = co_await m_reader.read(entry, on_recorded, on_bytes);
-            const std::string hash = hex_digest(hasher);
+            const std::string hash = to_hex(hasher.finish());
             if (size != entry.size) {
                 throw Error(ErrorKind::storage, "read " + std::to_string(size) +
                                                     " bytes where the backup lists " +

@@ -10,12 +10,10 @@
 
 #include "archive/hash_files.hpp"
 #include "backup/vault_choice.hpp"
-#include "crypto/sha256.hpp"
 #include "obsidian/sync_session.hpp"
 #include "sync/deadline.hpp"
 #include "sync/path_filter.hpp"
 #include "util/error.hpp"
-#include "util/hex.hpp"
 #include "util/parallel.hpp"
 #include "util/run_coro.hpp"
 
@@ -281,20 +279,11 @@ void VerifyService::measure_s3(archive::BackupReader& reader,
         }
         try {
             if (k < deep) {
-                crypto::Sha256 hasher;
-                std::int64_t bytes = 0;
-                // Named: a temporary inside the co_await expression is what
-                // g++ 12 mishandles (obsidian/sync_session.hpp).
-                const archive::ByteHandler on_bytes = [&](ByteView piece) -> asio::awaitable<void> {
-                    hasher.update(piece);
-                    bytes += static_cast<std::int64_t>(piece.size());
-                    co_return;
-                };
-                m.entry.recorded = co_await reader.read(m.entry, on_bytes);
+                archive::HashedRead read = co_await archive::read_hashed(reader, m.entry);
+                m.entry.recorded = std::move(read.recorded);
                 m.entry.described = true;
-                const crypto::Sha256Digest digest = hasher.finish();
-                m.actual_hash = to_hex(ByteView(digest.data(), digest.size()));
-                v.bytes_hashed += bytes;
+                m.actual_hash = std::move(read.hash);
+                v.bytes_hashed += static_cast<std::int64_t>(read.bytes);
                 ++v.checked_deep;
             } else if (!m.entry.described) {
                 ++v.heads;
