@@ -174,22 +174,9 @@ asio::awaitable<std::string> S3Client::put_object(const std::string& bucket, con
 asio::awaitable<std::optional<ObjectInfo>> S3Client::head_object(const std::string& bucket,
                                                                  const std::string& key,
                                                                  const std::string& version_id) {
-    AwsRequest req = request(bucket, key, "HEAD", "HeadObject");
-    if (!version_id.empty()) {
-        req.query = {{"versionId", version_id}};
-    }
-    std::string where = where_of(bucket, key);
-    std::optional<net::HttpResponse> response;
-    try {
-        net::HttpResponse got = co_await send(std::move(req), std::move(where));
-        response.emplace(std::move(got));
-    } catch (const AwsError& error) {
-        // 404 for a missing key; 405 for a version id that names a delete marker.
-        if ((error.status() != 404 && error.status() != 405) ||
-            error.failure() == AwsFailure::no_such_bucket) {
-            throw;
-        }
-    }
+    AwsRequest req = version_request(bucket, key, version_id, "HEAD", "HeadObject");
+    const std::optional<net::HttpResponse> response =
+        co_await send_for_object(std::move(req), bucket, key);
     if (!response) {
         co_return std::nullopt;
     }
@@ -341,11 +328,9 @@ asio::awaitable<std::vector<ObjectVersion>> S3Client::list_object_versions(
 asio::awaitable<std::optional<ObjectData>> S3Client::get_object(const std::string& bucket,
                                                                 const std::string& key,
                                                                 const std::string& version_id) {
-    AwsRequest req = request(bucket, key, "GET", "GetObject");
-    if (!version_id.empty()) {
-        req.query = {{"versionId", version_id}};
-    }
-    std::optional<net::HttpResponse> response = co_await get(std::move(req), bucket, key);
+    AwsRequest req = version_request(bucket, key, version_id, "GET", "GetObject");
+    std::optional<net::HttpResponse> response =
+        co_await send_for_object(std::move(req), bucket, key);
     if (!response) {
         co_return std::nullopt;
     }
@@ -359,16 +344,14 @@ asio::awaitable<std::optional<ObjectData>> S3Client::get_object(const std::strin
 asio::awaitable<std::optional<ObjectData>> S3Client::get_object_range(
     const std::string& bucket, const std::string& key, const std::string& version_id,
     std::uint64_t first, std::uint64_t last, const std::string& if_match) {
-    AwsRequest req = request(bucket, key, "GET", "GetObject");
-    if (!version_id.empty()) {
-        req.query = {{"versionId", version_id}};
-    }
+    AwsRequest req = version_request(bucket, key, version_id, "GET", "GetObject");
     req.headers.emplace_back("range",
                              "bytes=" + std::to_string(first) + "-" + std::to_string(last));
     if (!if_match.empty()) {
         req.headers.emplace_back("if-match", if_match);
     }
-    std::optional<net::HttpResponse> response = co_await get(std::move(req), bucket, key);
+    std::optional<net::HttpResponse> response =
+        co_await send_for_object(std::move(req), bucket, key);
     if (!response) {
         co_return std::nullopt;
     }
@@ -386,9 +369,18 @@ asio::awaitable<std::optional<ObjectData>> S3Client::get_object_range(
     co_return data;
 }
 
-asio::awaitable<std::optional<net::HttpResponse>> S3Client::get(AwsRequest req,
-                                                                const std::string& bucket,
-                                                                const std::string& key) {
+AwsRequest S3Client::version_request(const std::string& bucket, const std::string& key,
+                                     const std::string& version_id, std::string method,
+                                     std::string operation) const {
+    AwsRequest req = request(bucket, key, std::move(method), std::move(operation));
+    if (!version_id.empty()) {
+        req.query = {{"versionId", version_id}};
+    }
+    return req;
+}
+
+asio::awaitable<std::optional<net::HttpResponse>> S3Client::send_for_object(
+    AwsRequest req, const std::string& bucket, const std::string& key) {
     std::string where = where_of(bucket, key);
     try {
         co_return co_await send(std::move(req), std::move(where));

@@ -192,10 +192,14 @@ private:
     AwsRequest request(const std::string& bucket, const std::string& key, std::string method,
                        std::string operation) const;
     boost::asio::awaitable<net::HttpResponse> send(AwsRequest request, std::string where);
-    // A GET whose 404 or 405 (no such key, a delete marker) is nullopt.
-    boost::asio::awaitable<std::optional<net::HttpResponse>> get(AwsRequest request,
-                                                                 const std::string& bucket,
-                                                                 const std::string& key);
+    // A request for `key`, or for its version `version_id` when that is not empty.
+    AwsRequest version_request(const std::string& bucket, const std::string& key,
+                               const std::string& version_id, std::string method,
+                               std::string operation) const;
+    // A HEAD or GET of one object whose 404 or 405 (no such key, or a delete marker: as the
+    // current version, or named by its version id) is nullopt; a missing bucket still throws.
+    boost::asio::awaitable<std::optional<net::HttpResponse>> send_for_object(
+        AwsRequest request, const std::string& bucket, const std::string& key);
 
     AwsClient* m_client;
 };
