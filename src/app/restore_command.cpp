@@ -151,7 +151,7 @@ void print_text(const RestoreRequest& request, const archive::RestoreResult& r) 
                   << "or restore into an empty folder:" << std::endl;
         for (const archive::RestoreConflict& c : r.conflicts) {
             std::cerr << "  " << (c.blocked ? "blocked" : "differs") << ": " << display_name(c.path)
-                      << " (" << c.reason << ")" << std::endl;
+                      << " (" << display_message(c.reason) << ")" << std::endl;
         }
     }
     for (const archive::RestoreFailure& f : r.failures) {
@@ -220,9 +220,12 @@ int list_versions(const GlobalOptions& global, const RestoreRequest& request) {
             std::cout << "deleted";
         } else {
             std::cout << human_bytes(static_cast<double>(v.size)) << "  "
-                      << v.recorded.content_hash.value_or("(no hash)");
+                      << (v.recorded.content_hash ? display_name(*v.recorded.content_hash)
+                                                  : std::string("(no hash)"));
         }
-        std::cout << "  " << v.version_id << (v.latest ? "  (latest)" : "") << "\n";
+        // Both come from the bucket (S3's version id, metadata anyone who can write the bucket
+        // sets): shown escaped, as every name the program did not make.
+        std::cout << "  " << display_name(v.version_id) << (v.latest ? "  (latest)" : "") << "\n";
     }
     return k_exit_ok;
 }
