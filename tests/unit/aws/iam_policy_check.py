@@ -2,8 +2,8 @@
 """Checks an IAM policy against the AWS operations the code calls, in both directions.
 
 Every AWS operation named in the C++ sources (an AwsRequest's `operation`, the operation of an
-S3Client::request(), DynamoDb::call()/query_all(), the store's conditional()) is mapped to the IAM
-action it needs; the policy must grant exactly those actions: nothing used that is not granted,
+S3Client::request() or version_request(), DynamoDb::call()/query_all(), the store's
+conditional()) is mapped to the IAM action it needs; the policy must grant exactly those actions: nothing used that is not granted,
 nothing granted that is unused. An operation this script does not know fails the check, so a new
 call cannot slip past it: add it to OPERATIONS (and the policy) in the same change.
 
@@ -154,8 +154,10 @@ PLATFORM_ACTIONS = {
 
 # Where operation names appear in the sources.
 PATTERNS = [
-    # S3Client::request(bucket, key, "METHOD", "Operation")
-    re.compile(r'\brequest\([^;()]*"(?:GET|PUT|POST|DELETE|HEAD)"\s*,\s*"([A-Za-z0-9]+)"\s*\)'),
+    # S3Client::request(bucket, key, "METHOD", "Operation") and
+    # S3Client::version_request(bucket, key, version_id, "METHOD", "Operation")
+    re.compile(r'\b(?:version_)?request\([^;()]*"(?:GET|PUT|POST|DELETE|HEAD)"\s*,\s*'
+               r'"([A-Za-z0-9]+)"\s*\)'),
     # request.operation = "Operation"; AwsRequest{..., .operation = "Operation"}
     re.compile(r'\.?\boperation\s*=\s*"([A-Za-z0-9.]+)"'),
     # db.call("Operation", ...), query_all("Operation", ...), conditional("Operation", ...)
