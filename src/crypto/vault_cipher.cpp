@@ -1,5 +1,6 @@
 #include "crypto/vault_cipher.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -32,6 +33,7 @@ int to_int(EncryptionVersion version) noexcept {
 struct VaultCipher::Impl {
     EncryptionVersion version;
     std::string keyhash;
+    bool has_key = true;
     Key32 content_key;
     std::optional<SivCipher> siv;  // v2/v3 only
 };
@@ -58,6 +60,30 @@ VaultCipher::VaultCipher(const Key32& raw_key, std::string_view salt, Encryption
     m_impl->siv.emplace(mac_key.view(), ctr_key.view());
 }
 
+VaultCipher VaultCipher::keyhash_only(std::string_view keyhash, EncryptionVersion version) {
+    const bool hex =
+        keyhash.size() == 64 && std::all_of(keyhash.begin(), keyhash.end(), [](char c) {
+            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        });
+    if (!hex) {
+        throw Error(ErrorKind::config, "a keyhash is 64 lowercase hex characters (obsync keyhash)");
+    }
+    VaultCipher cipher;
+    cipher.m_impl = std::make_unique<Impl>();
+    cipher.m_impl->version = version;
+    cipher.m_impl->keyhash = std::string(keyhash);
+    cipher.m_impl->has_key = false;
+    return cipher;
+}
+
+const VaultCipher::Impl& VaultCipher::keyed() const {
+    if (!m_impl->has_key) {
+        throw Error(ErrorKind::crypto,
+                    "this vault was opened with its keyhash only: nothing can be decrypted");
+    }
+    return *m_impl;
+}
+
 VaultCipher::VaultCipher(VaultCipher&&) noexcept = default;
 VaultCipher& VaultCipher::operator=(VaultCipher&&) noexcept = default;
 VaultCipher::~VaultCipher() = default;
@@ -70,34 +96,40 @@ const std::string& VaultCipher::keyhash() const noexcept {
     return m_impl->keyhash;
 }
 
+bool VaultCipher::has_key() const noexcept {
+    return m_impl->has_key;
+}
+
 std::string VaultCipher::encode(std::string_view text) const {
+    const Impl& impl = keyed();
     const ByteView plain = as_bytes(text);
-    if (m_impl->siv) {
-        return to_hex(m_impl->siv->seal(plain));
+    if (impl.siv) {
+        return to_hex(impl.siv->seal(plain));
     }
     // v0: AES-GCM with IV = SHA-256(plaintext)[0:12], so equal names encode equally.
     const Sha256Digest digest = sha256(plain);
-    return to_hex(encrypt_blob(m_impl->content_key, plain, ByteView(digest).first(k_gcm_iv_size)));
+    return to_hex(encrypt_blob(impl.content_key, plain, ByteView(digest).first(k_gcm_iv_size)));
 }
 
 std::string VaultCipher::decode(std::string_view hex) const {
+    const Impl& impl = keyed();
     const Bytes sealed = from_hex(hex);
-    if (m_impl->siv) {
-        return to_string(m_impl->siv->open(sealed));
+    if (impl.siv) {
+        return to_string(impl.siv->open(sealed));
     }
-    return to_string(decrypt_blob(m_impl->content_key, sealed));
+    return to_string(decrypt_blob(impl.content_key, sealed));
 }
 
 Bytes VaultCipher::encrypt_content(ByteView plaintext) const {
-    return encrypt_blob(m_impl->content_key, plaintext);
+    return encrypt_blob(keyed().content_key, plaintext);
 }
 
 Bytes VaultCipher::decrypt_content(ByteView blob) const {
-    return decrypt_blob(m_impl->content_key, blob);
+    return decrypt_blob(keyed().content_key, blob);
 }
 
 BlobDecryptor VaultCipher::content_decryptor() const {
-    return BlobDecryptor(m_impl->content_key);
+    return BlobDecryptor(keyed().content_key);
 }
 
 }  // namespace obsync::crypto

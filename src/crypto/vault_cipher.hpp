@@ -28,6 +28,11 @@ public:
                                      EncryptionVersion version);
     // From the raw 32-byte scrypt output (what the official client stores as `encryptionKey`).
     VaultCipher(const Key32& raw_key, std::string_view salt, EncryptionVersion version);
+    // Only the keyhash (64 hex characters, as `obsync keyhash` prints it): enough for the server
+    // to serve the vault's encrypted records (§3.2), not to read any of them. encode(), decode()
+    // and the content functions throw Error{crypto}; has_key() is false. Throws Error{config} on
+    // a keyhash that is not 64 hex characters.
+    static VaultCipher keyhash_only(std::string_view keyhash, EncryptionVersion version);
 
     VaultCipher(VaultCipher&&) noexcept;
     VaultCipher& operator=(VaultCipher&&) noexcept;
@@ -36,6 +41,8 @@ public:
     EncryptionVersion version() const noexcept;
     // Lowercase hex, 64 characters; sent in /vault/access and in the WebSocket init.
     const std::string& keyhash() const noexcept;
+    // False for keyhash_only(): nothing of the vault can be decrypted (encrypted-at-rest backups).
+    bool has_key() const noexcept;
 
     // Deterministic encoding of a path or a content hash into lowercase hex (§3.4, §3.5).
     std::string encode(std::string_view text) const;
@@ -49,6 +56,9 @@ public:
 
 private:
     struct Impl;
+    VaultCipher() = default;
+    const Impl& keyed() const;  // throws Error{crypto} without a key
+
     std::unique_ptr<Impl> m_impl;
 };
 

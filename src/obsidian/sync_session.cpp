@@ -28,10 +28,14 @@ bool contains(std::string_view haystack, std::string_view needle) {
     return haystack.find(needle) != std::string_view::npos;
 }
 
-bool is_sha256_hex(std::string_view s) {
-    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+bool is_lower_hex(std::string_view s) {
+    return s.size() % 2 == 0 && std::all_of(s.begin(), s.end(), [](char c) {
                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
            });
+}
+
+bool is_sha256_hex(std::string_view s) {
+    return s.size() == 64 && is_lower_hex(s);
 }
 
 std::string op_of(const boost::json::object& message) {
@@ -55,6 +59,20 @@ RemoteRecord decode_push(const boost::json::object& push, const crypto::VaultCip
     record.device = json::get_optional_string(push, "device", k_push_context).value_or("");
     if (record.size < 0) {
         throw Error(ErrorKind::protocol, "sync server push: negative size");
+    }
+    if (!cipher.has_key()) {
+        // Keyhash only (an encrypted-at-rest backup): the record keeps its encoded path and hash,
+        // which stand for the plaintext ones everywhere downstream. Hex is all they can be checked
+        // for here; the restore that holds the password checks the rest.
+        if (!is_lower_hex(path_hex) || path_hex.empty() ||
+            (!hash_hex.empty() && !is_lower_hex(hash_hex))) {
+            record.error = "the encoded path or hash of record " + std::to_string(record.uid) +
+                           " is not lowercase hex";
+            return record;
+        }
+        record.path = path_hex;
+        record.hash = hash_hex;
+        return record;
     }
     try {
         record.path = cipher.decode(path_hex);

@@ -22,7 +22,9 @@ namespace obsync::obsidian {
 // A server record (§4.3 push), with path and hash decrypted.
 struct RemoteRecord {
     std::int64_t uid = 0;
-    std::string path;  // decoded vault path; empty when `error` is set
+    // The decoded vault path; empty when `error` is set. With a keyhash-only cipher
+    // (VaultCipher::has_key() false), the encoded path and hash as the server sent them (hex).
+    std::string path;
     std::string hash;  // lowercase hex SHA-256 of the plaintext; empty for folders and deletions
     std::int64_t size = 0;  // encrypted size in bytes (0 for empty files, folders, deletions)
     std::int64_t ctime = 0;
