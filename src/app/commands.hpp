@@ -41,6 +41,7 @@ struct SyncRequest {
     std::vector<std::string> excludes;
     // --time-limit: the whole run ends within it, stopped early and resumable (a deadline).
     std::optional<std::chrono::milliseconds> time_limit;
+    bool encrypted = false;  // --encrypted: keep the vault's ciphertext (encrypted at rest)
 };
 
 // obsync verify: compares the server, the destination and the saved state; writes nothing.

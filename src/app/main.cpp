@@ -127,7 +127,13 @@ int run(int argc, char** argv) {
     sync_cmd->add_flag("--dry-run", sync.dry_run, "Print the plan, write nothing");
     sync_cmd->add_option("--concurrency", sync.concurrency, "Parallel sessions (1-16)")
         ->check(whole_number(1, 16));
-    sync_cmd->add_option("--exclude", sync.excludes, "Glob of paths to skip (repeatable)");
+    auto* exclude_opt =
+        sync_cmd->add_option("--exclude", sync.excludes, "Glob of paths to skip (repeatable)");
+    sync_cmd
+        ->add_flag("--encrypted", sync.encrypted,
+                   "Keep the vault's end-to-end encryption: store the server's encrypted files, "
+                   "readable only with the vault password (docs/encryption-at-rest.md)")
+        ->excludes(exclude_opt);
     sync_cmd->add_flag("--keep-deleted", sync.keep_deleted, "Never remove anything from DEST");
     sync_cmd
         ->add_option_function<std::string>(

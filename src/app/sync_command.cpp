@@ -227,6 +227,7 @@ int run_sync(const GlobalOptions& global, const SyncRequest& request) {
             backup_request.vault = request.vault;
         }
         backup_request.folder_per_vault = request.all;
+        backup_request.encrypted = request.encrypted;
         sync::EngineOptions& engine = backup_request.engine;
         engine.full = request.full;
         engine.dry_run = request.dry_run;

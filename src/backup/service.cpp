@@ -97,12 +97,16 @@ VaultOutcome BackupService::sync_vault(const obsidian::VaultInfo& vault, const s
         // A wrong password fails here, before a sink or a state entry exists.
         const crypto::VaultCipher& cipher =
             unlock_vault(m_io, m_http, m_account, m_keys, vault, token);
-        auto sink = storage.open_sink(folder);
+        auto sink = storage.open_sink(folder, request.encrypted);
         failed.destination = sink->describe();
         const sync::StateScope scope{vault.id, sink->describe()};
         auto state = storage.open_state(scope, request.engine.dry_run);
         sync::EngineOptions options = request.engine;
         options.vault_name = vault.name;
+        if (request.encrypted) {
+            options.encrypted = sync::EncryptedLayout{vault.encryption_version, vault.salt,
+                                                      cipher.keyhash(), vault.managed()};
+        }
         sync::EngineResult result;
         run_coro(m_io, [&]() -> asio::awaitable<void> {
             const obsidian::SessionTarget target{vault.host, vault.id, token};

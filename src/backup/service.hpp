@@ -38,6 +38,9 @@ struct BackupRequest {
     // (stop_at, cut_at: see end_by), which also keeps vaults from starting. The service fills in
     // the vault's own name.
     sync::EngineOptions engine;
+    // Keep the vault's ciphertext (sync --encrypted, docs/encryption-at-rest.md): the run holds
+    // only the keyhash, and the destination gets the encrypted layout.
+    bool encrypted = false;
 };
 
 // Told what happens while a backup runs (the CLI draws its progress bar and prints each vault's

@@ -7,6 +7,7 @@
 #include "archive/readers.hpp"
 #include "aws/client.hpp"
 #include "aws/s3.hpp"
+#include "sink/encrypted_sink.hpp"
 #include "sink/local_dir.hpp"
 #include "sink/s3_sink.hpp"
 #include "state/dynamodb_store.hpp"
@@ -121,13 +122,14 @@ aws::AwsClient& Storage::aws() {
     return *m_aws;
 }
 
-std::unique_ptr<sync::Sink> Storage::open_sink(const std::string& folder) {
+std::unique_ptr<sync::Sink> Storage::open_sink(const std::string& folder, bool encrypted) {
     if (!is_s3(m_options.dest)) {
         std::filesystem::path root = m_options.dest;
         if (!folder.empty()) {
             root /= folder;
         }
-        return sink::open_local_dir(root);
+        auto local = sink::open_local_dir(root);
+        return encrypted ? sink::make_encrypted_sink(std::move(local), true) : std::move(local);
     }
     sink::S3SinkOptions options;
     options.location = aws::parse_s3_location(m_options.dest);
@@ -138,7 +140,8 @@ std::unique_ptr<sync::Sink> Storage::open_sink(const std::string& folder) {
     options.sse = m_options.sse;
     options.sse_kms_key_id = m_options.sse_kms_key_id;
     options.sync_time = m_options.sync_time;
-    return sink::open_s3_sink(aws(), options);
+    auto s3 = sink::open_s3_sink(aws(), options);
+    return encrypted ? sink::make_encrypted_sink(std::move(s3), false) : std::move(s3);
 }
 
 std::string Storage::destination(const std::string& folder) {

@@ -39,8 +39,9 @@ public:
     Storage& operator=(const Storage&) = delete;
     ~Storage();
 
-    // The destination of one vault: DEST itself, or DEST/<folder> with --all.
-    std::unique_ptr<sync::Sink> open_sink(const std::string& folder);
+    // The destination of one vault: DEST itself, or DEST/<folder> with --all; `encrypted`, in
+    // the encrypted-at-rest layout (sink/encrypted_sink.hpp).
+    std::unique_ptr<sync::Sink> open_sink(const std::string& folder, bool encrypted = false);
     // The destination of one vault as the state names it (Sink::describe()): opens nothing.
     std::string destination(const std::string& folder);
     // Whether DEST is an S3 prefix (else a local folder).

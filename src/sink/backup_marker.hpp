@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,7 +13,9 @@ namespace obsync::sink {
 // repeats the vault id as metadata, so a HEAD can read it.
 inline constexpr const char* k_backup_marker_name = "backup.json";
 
-// {"format":1,"vault_id":…,"vault_name":…,"created":"<ISO-8601 UTC>"}
+// {"format":1,"vault_id":…,"vault_name":…,"created":"<ISO-8601 UTC>"}. The marker of an
+// encrypted backup is its manifest: "format":2, "layout":"encrypted" and
+// "encryption":{"version":…,"salt":…,"keyhash":…} (never the password or the key).
 std::string backup_marker_document(const sync::BackupIdentity& backup);
 
 // What a marker document names. A marker that cannot be read still marks a backup: its fields
@@ -20,7 +23,14 @@ std::string backup_marker_document(const sync::BackupIdentity& backup);
 struct BackupMarker {
     std::string vault_id;
     std::string vault_name;
+    std::optional<sync::EncryptedLayout> encrypted;
 };
 BackupMarker parse_backup_marker(std::string_view document);
+
+// Throws Error{config} (naming `where`) unless a destination marked `found` may take `backup`:
+// the same vault, the same layout and, when encrypted, the same keyhash (a vault whose password
+// changed since is backed up into a new destination, never mixed with its older blobs).
+void check_backup_marker(const BackupMarker& found, const sync::BackupIdentity& backup,
+                         const std::string& where);
 
 }  // namespace obsync::sink

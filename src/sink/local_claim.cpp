@@ -163,11 +163,7 @@ std::unique_ptr<sync::DestinationLock> claim_local_dir(const std::string& root,
         marker_text = read_small_file(existing.get(), k_backup_marker_name);
     }
     const auto refuse_other_vault = [&](const std::string& text) {
-        const BackupMarker marker = parse_backup_marker(text);
-        if (marker.vault_id != backup.vault_id) {
-            throw Error(ErrorKind::config, root + " holds the backup of " + describe_vault(marker) +
-                                               ": give each vault its own destination");
-        }
+        check_backup_marker(parse_backup_marker(text), backup, root);
     };
     if (marker_text) {
         refuse_other_vault(*marker_text);

@@ -239,16 +239,22 @@ asio::awaitable<std::unique_ptr<sync::DestinationLock>> claim_s3_prefix(
     try {
         const auto marker = co_await s3.head_object(bucket, keys.marker);
         if (marker) {
-            if (metadata_value(marker, "vault-id") != backup.vault_id) {
-                throw Error(ErrorKind::config, where + " holds the backup of " +
-                                                   describe_vault(marker) +
-                                                   ": give each vault its own destination");
+            // The metadata repeats what check_backup_marker needs: one HEAD, no GET.
+            BackupMarker found;
+            found.vault_id = metadata_value(marker, "vault-id");
+            if (metadata_value(marker, "layout") == "encrypted") {
+                found.encrypted.emplace().keyhash = metadata_value(marker, "keyhash");
             }
+            check_backup_marker(found, backup, where);
         } else {
             co_await refuse_around_other_backup(s3, bucket, keys, where);
             net::Headers headers;
             headers.emplace_back("content-type", "application/json");
             headers.emplace_back("x-amz-meta-vault-id", backup.vault_id);
+            if (backup.encrypted) {
+                headers.emplace_back("x-amz-meta-layout", "encrypted");
+                headers.emplace_back("x-amz-meta-keyhash", backup.encrypted->keyhash);
+            }
             co_await s3.put_object(bucket, keys.marker, backup_marker_document(backup), headers);
         }
     } catch (...) {

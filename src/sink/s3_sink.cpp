@@ -127,6 +127,9 @@ public:
         if (!m_options.sync_time.empty()) {
             headers.emplace_back("x-amz-meta-sync-time", m_options.sync_time);
         }
+        for (const auto& [name, value] : meta.attributes) {
+            headers.emplace_back("x-amz-meta-" + name, value);
+        }
         asio::any_io_executor executor = co_await asio::this_coro::executor;
         co_return make_s3_file_writer(m_s3, std::move(executor), m_bucket, std::move(key),
                                       std::move(headers), m_options.part_size, m_keys);

@@ -40,6 +40,13 @@ std::int64_t plaintext_size(std::int64_t encrypted) {
     return encrypted > 28 ? encrypted - 28 : 0;
 }
 
+// All an encrypted backup can check of a blob it cannot decrypt: the size the record announced,
+// and a length a blob can have (empty, an IV alone, or an IV, ciphertext and tag).
+bool plausible_blob(std::uint64_t received, std::int64_t announced) {
+    return static_cast<std::int64_t>(received) == announced &&
+           (received == 0 || received == 12 || received >= 28);
+}
+
 asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {
     asio::steady_timer timer(co_await asio::this_coro::executor, delay);
     co_await timer.async_wait(k_nothrow);
@@ -173,17 +180,19 @@ private:
         if (m_result.complete && !m_options.dry_run) {
             // What the destination already holds: with --full, files the snapshot lacks are
             // removed; in any complete run, a file whose stored hash matches is not fetched again.
-            const auto listed = co_await m_sink.list_files();
+            const auto listed = co_await listed_paths(snapshot, changes);
             m_present.insert(listed.begin(), listed.end());
             if (m_options.full) {
                 input.present = m_present;
             }
         } else if (m_options.full) {
-            const auto listed = co_await m_sink.list_files();
+            const auto listed = co_await listed_paths(snapshot, changes);
             input.present.emplace(listed.begin(), listed.end());
         }
         Plan plan = make_plan(input);
-        m_result.portability = portability_issues(vault_paths(snapshot, changes, filter));
+        if (m_cipher.has_key()) {  // encoded paths are hex: nothing to warn about
+            m_result.portability = portability_issues(vault_paths(snapshot, changes, filter));
+        }
         // A newer record of a refused path supersedes the refusal; a record refused again
         // replaces it below.
         for (const auto& record : changes.records) {
@@ -230,6 +239,40 @@ private:
     }
 
 private:
+    // The destination's files (Sink::list_files) as the vault paths they store. In the encrypted
+    // layout an entry's name derives from its path one way: the names of every path the state
+    // and the change list know are matched back; the rest keep their stored names (files the
+    // vault no longer has, which the sink removes by that name).
+    asio::awaitable<std::vector<std::string>> listed_paths(const StateSnapshot& snapshot,
+                                                           const obsidian::ChangeSet& changes) {
+        std::vector<std::string> listed = co_await m_sink.list_files();
+        if (!m_sink.encrypted_layout()) {
+            co_return listed;
+        }
+        std::map<std::string, std::string> paths;  // stored name → path
+        const auto add = [&](const std::string& path) {
+            if (!path.empty()) {
+                try {
+                    paths.emplace(m_sink.stored_name(path), path);
+                } catch (const Error&) {
+                    // Not storable (plan refuses it): nothing of it can be listed either.
+                }
+            }
+        };
+        for (const FileState& file : snapshot.files) {
+            add(file.path);
+        }
+        for (const obsidian::RemoteRecord& record : changes.records) {
+            add(record.path);
+        }
+        for (std::string& name : listed) {
+            if (const auto it = paths.find(name); it != paths.end()) {
+                name = it->second;
+            }
+        }
+        co_return listed;
+    }
+
     // Connects the first session and takes the change list from it. False when the run's
     // deadline cut it (the session is then gone); other failures throw.
     asio::awaitable<bool> list_changes(std::unique_ptr<obsidian::SyncSession>& first,
@@ -458,39 +501,56 @@ private:
         if (co_await already_there(action)) {
             co_return;
         }
+        const bool keyed = m_cipher.has_key();
         FileMeta meta;
         meta.mtime_ms = record.mtime;
         meta.content_hash = record.hash;
-        meta.size = static_cast<std::uint64_t>(plaintext_size(record.size));
+        meta.size = static_cast<std::uint64_t>(keyed ? plaintext_size(record.size) : record.size);
         std::unique_ptr<FileWriter> writer;
         const obsidian::SyncSession::SentHandler on_sent = [&]() -> asio::awaitable<void> {
             co_await commit(finished);
             check_claims();
             writer = co_await m_sink.create_file(action.path, meta);
         };
-        crypto::BlobDecryptor decryptor = m_cipher.content_decryptor();
+        // Keyhash only (an encrypted backup): the blob is stored as it comes.
+        std::optional<crypto::BlobDecryptor> decryptor;
+        if (keyed) {
+            decryptor.emplace(m_cipher.content_decryptor());
+        }
         crypto::Sha256 hasher;
+        std::uint64_t received = 0;
         const obsidian::SyncSession::PieceHandler on_piece =
             [&](ByteView piece) -> asio::awaitable<void> {
-            const ByteView plain = decryptor.update(piece);
-            hasher.update(plain);
+            received += piece.size();
             m_progress_state.bytes_done += static_cast<std::int64_t>(piece.size());
             counted += static_cast<std::int64_t>(piece.size());
             report();
+            if (!decryptor) {
+                co_await writer->write(piece);
+                co_return;
+            }
+            const ByteView plain = decryptor->update(piece);
+            hasher.update(plain);
             co_await writer->write(plain);
         };
         co_await session.pull(record.uid, on_piece, on_sent);
-        decryptor.finish();
-        if (to_hex(hasher.finish()) != record.hash) {
-            throw Error(ErrorKind::crypto,
-                        "content does not match its hash (corrupted on the server)");
+        if (decryptor) {
+            decryptor->finish();
+            if (to_hex(hasher.finish()) != record.hash) {
+                throw Error(ErrorKind::crypto,
+                            "content does not match its hash (corrupted on the server)");
+            }
+        } else if (!plausible_blob(received, record.size)) {
+            throw Error(ErrorKind::crypto, "the server sent " + std::to_string(received) +
+                                               " bytes for a blob of " +
+                                               std::to_string(record.size));
         }
         FileState state;
         state.path = action.path;
         state.hash = record.hash;
         state.uid = record.uid;
         state.mtime = record.mtime;
-        state.size = static_cast<std::int64_t>(decryptor.bytes_out());
+        state.size = static_cast<std::int64_t>(decryptor ? decryptor->bytes_out() : received);
         finished = Finished{std::move(writer), action, std::move(state), attempts, counted};
     }
 
@@ -849,6 +909,21 @@ Engine::Engine(asio::any_io_executor executor, obsidian::SessionTarget target,
       m_options(std::move(options)) {}
 
 asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
+    // An encrypted backup holds the server's blobs under their encoded paths, a plaintext one
+    // decrypted files: the cipher, the sink and the options must agree on which this is.
+    const bool encrypted = m_options.encrypted.has_value();
+    if (encrypted != !m_cipher.has_key() || encrypted != m_sink.encrypted_layout()) {
+        throw Error(ErrorKind::config,
+                    encrypted || !m_cipher.has_key()
+                        ? "an encrypted backup needs the keyhash-only cipher and the encrypted "
+                          "layout together (sync --encrypted)"
+                        : "a plaintext backup cannot be written into the encrypted layout");
+    }
+    if (encrypted && !m_options.excludes.empty()) {
+        throw Error(ErrorKind::config,
+                    "--exclude cannot apply to an encrypted backup: its paths "
+                    "stay encrypted, so no pattern can match them");
+    }
     if (m_options.dry_run) {
         Run run(m_executor, m_target, m_cipher, m_sink, m_state, m_options, std::move(progress),
                 nullptr);
@@ -856,7 +931,8 @@ asio::awaitable<EngineResult> Engine::run(ProgressFn progress) {
     }
     // The destination first: it is what two runs must never share, whatever state store each
     // of them uses.
-    const BackupIdentity backup{m_target.vault_id, m_options.vault_name, m_options.lease_owner};
+    const BackupIdentity backup{m_target.vault_id, m_options.vault_name, m_options.lease_owner,
+                                m_options.encrypted};
     const auto claimed_steady = Clock::now();
     const auto claimed_wall = std::chrono::system_clock::now();
     std::unique_ptr<DestinationLock> lock = co_await m_sink.claim(backup, m_options.lease_ttl);

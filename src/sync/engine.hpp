@@ -13,6 +13,7 @@
 #include "obsidian/sync_session.hpp"
 #include "sync/file_state.hpp"
 #include "sync/portable_names.hpp"
+#include "sync/sink.hpp"
 #include "util/error.hpp"
 
 namespace obsync::crypto {
@@ -35,6 +36,11 @@ struct EngineOptions {
     int attempts = 3;  // per file, across reconnects
     std::string lease_owner;
     std::string vault_name;  // recorded in the destination's marker (Sink::claim)
+    // An encrypted-at-rest backup (sync --encrypted): the cipher holds only the keyhash, the sink
+    // is the encrypted layout, and this goes into its manifest. Records keep their encoded paths
+    // and hashes, and each file is stored as the server's blob, checked by size alone (nothing
+    // here can check a GCM tag: the restore that holds the password does).
+    std::optional<EncryptedLayout> encrypted;
     std::chrono::seconds lease_ttl{120};
     obsidian::SessionOptions session;
     // The run's deadline (docs/sync-engine.md, "Deadline"), for a host with a hard time limit.
@@ -74,7 +80,7 @@ struct EngineResult {
     std::int64_t updated = 0;
     std::int64_t deleted = 0;
     std::int64_t unchanged = 0;
-    std::int64_t bytes = 0;             // plaintext bytes written
+    std::int64_t bytes = 0;  // bytes written: plaintext, or the blobs of an encrypted backup
     std::vector<FileFailure> failures;  // transient: the cursor stays below them
     // Refused for good (unsafe or undecryptable paths, names the destination cannot hold): the
     // cursor passes them, the state keeps them, and every run reports them while they stand.

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -23,6 +24,10 @@ struct FileMeta {
     // is kept, and commit() throws Error{storage}. A restore without --overwrite writes so; a
     // sync replaces (S3 always does: PutObject cannot refuse without a conditional header).
     bool replace = true;
+    // Kept with the file where the destination keeps metadata (S3: x-amz-meta-NAME). Names are
+    // lowercase ASCII letters and '-'. The encrypted layout (sink/encrypted_sink.hpp) keeps each
+    // entry's encoded path here.
+    std::vector<std::pair<std::string, std::string>> attributes;
 };
 
 // One file being written. Nothing is visible at the destination until commit() returns; a
@@ -46,10 +51,23 @@ inline constexpr std::string_view k_backup_meta_dir = ".obsync";
 
 // Which backup a run writes: the marker a destination keeps, so that a destination is never
 // shared by two vaults, nor nested inside another backup.
+// An encrypted-at-rest backup (sync --encrypted, docs/encryption-at-rest.md): what its manifest
+// records beside the vault, so that a restore holding the password derives the key without the
+// server, and no run mixes two keys or two layouts in one destination. Nothing here decrypts.
+struct EncryptedLayout {
+    int encryption_version = 0;  // protocol §3.2
+    std::string salt;            // the vault's scrypt salt (VaultInfo::salt)
+    std::string keyhash;         // 64 hex: checks a password offline
+    // Managed ("standard") encryption: the key comes from the account (its vault password), not
+    // from a password of the owner's.
+    bool managed = false;
+};
+
 struct BackupIdentity {
     std::string vault_id;
     std::string vault_name;
     std::string owner;  // this run (the lease owner): shown to a run that finds the lock held
+    std::optional<EncryptedLayout> encrypted;  // set: the destination keeps the vault's ciphertext
 };
 
 // A destination claimed by one run (Sink::claim). Dropping it without release() leaves the lock
@@ -74,6 +92,12 @@ public:
     // "/abs/path" or "s3://bucket/prefix": shown to users and used as the state scope.
     virtual std::string describe() const = 0;
 
+    // The name under which the entry at `path` is stored: `path` itself, or in the encrypted
+    // layout a name derived from it. list_files() lists stored names.
+    virtual std::string stored_name(std::string_view path) const { return std::string(path); }
+    // Whether this is the encrypted layout (the engine writes it with a keyhash-only cipher).
+    virtual bool encrypted_layout() const { return false; }
+
     // Claims the destination for one run of `backup`, before anything is written. The lock
     // belongs to the destination itself, whatever path, symbolic link or state store named it:
     // a lock file in the folder's real location (flock), or a lock object under the S3 prefix
@@ -97,7 +121,8 @@ public:
     // Removes the folder only if it is empty; returns whether it is gone.
     virtual boost::asio::awaitable<bool> remove_folder_if_empty(std::string_view path) = 0;
     virtual boost::asio::awaitable<std::optional<EntryInfo>> stat(std::string_view path) = 0;
-    // Every file below the root, as vault paths (for --full clean-up), without obsync's own.
+    // Every file below the root, as stored names (for --full clean-up), without obsync's own.
+    // Every method that takes a path also takes a stored name this lists.
     virtual boost::asio::awaitable<std::vector<std::string>> list_files() = 0;
     // Whether this backup wrote the file at `path` (S3: its metadata names the vault; a local
     // folder cannot tell and answers false). A --full run removes an extra file only if the state
