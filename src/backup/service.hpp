@@ -33,6 +33,10 @@ struct BackupRequest {
     // Each vault in its own folder (prefix) DEST/<vault name> (the id when the name cannot be a
     // folder name, or another vault already took it): the CLI's --all, and always on Lambda.
     bool folder_per_vault = false;
+    // Keep the vault's ciphertext (`sync --encrypted`): the engine gets a keyhash-only cipher
+    // (unlock_vault), so this run can download every record but decrypt none, and credentials
+    // that hold only the vault's keyhash suffice.
+    bool encrypted = false;
     // How each vault is synced: full (a complete sync), dry_run, keep_deleted, concurrency,
     // excludes, lease_owner (unique per run: process_owner.hpp), lease_ttl, the deadline
     // (stop_at, cut_at: see end_by), which also keeps vaults from starting. The service fills in
