@@ -179,6 +179,45 @@ TEST_F(CliKeyhashTest, AKeyhashAloneInTheCredentialsRefusesAPlaintextSync) {
     EXPECT_FALSE(fs::exists(dest));
 }
 
+// The keyhash alone is enough for an encrypted backup: no password anywhere in the run.
+TEST_F(CliKeyhashTest, AKeyhashAloneInTheCredentialsBacksUpEncrypted) {
+    const std::string keyhash = obsync("keyhash V3").out.substr(0, 64);
+    ASSERT_TRUE(crypto::is_keyhash(keyhash));
+    const fs::path credentials = work.path() / "credentials.json";
+    write_file(credentials, R"({"vaults":{"V3":{"keyhash":")" + keyhash + R"("}}})");
+    const std::string env =
+        "OBSIDIAN_VAULT_PASSWORD= OBSYNC_CREDENTIALS=" + shell_quote(credentials.string());
+    const CliResult r =
+        obsync("sync V3 --encrypted --json --dest " + shell_quote(dest.string()), env);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find(R"("created":1)"), std::string::npos) << r.out;
+    EXPECT_TRUE(fs::exists(dest / ".obsync" / "backup.json"));
+    EXPECT_FALSE(fs::exists(dest / "Hello.md"));
+    EXPECT_EQ(r.out.find(keyhash), std::string::npos);
+    EXPECT_EQ(r.err.find(keyhash), std::string::npos);
+    const CliResult again =
+        obsync("sync V3 --encrypted --json --dest " + shell_quote(dest.string()), env);
+    ASSERT_EQ(again.code, 0) << again.err;
+    EXPECT_NE(again.out.find(R"("created":0)"), std::string::npos) << again.out;
+}
+
+// A keyhash of the right form that is not the vault's: the server refuses it, which is the
+// password problem it stands for (exit 2), and nothing is written.
+TEST_F(CliKeyhashTest, AWrongKeyhashIsExit2AndWritesNothing) {
+    const std::string wrong =
+        obsync("keyhash Other --password " + shell_quote(k_other_password)).out.substr(0, 64);
+    ASSERT_TRUE(crypto::is_keyhash(wrong));
+    const fs::path credentials = work.path() / "credentials.json";
+    write_file(credentials, R"({"vaults":{"V3":{"keyhash":")" + wrong + R"("}}})");
+    const CliResult r =
+        obsync("sync V3 --encrypted --dest " + shell_quote(dest.string()),
+               "OBSIDIAN_VAULT_PASSWORD= OBSYNC_CREDENTIALS=" + shell_quote(credentials.string()));
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("keyhash"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(wrong), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dest));
+}
+
 TEST_F(CliKeyhashTest, AMalformedKeyhashIsAConfigErrorThatHidesIt) {
     const std::string bad = std::string(63, 'a') + "Z";
     const CliResult r = obsync("vaults", "OBSIDIAN_VAULT_KEYHASH=" + bad);
