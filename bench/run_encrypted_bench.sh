@@ -92,14 +92,12 @@ done
 . "$HERE/lib.sh"
 BENCH_TAG=encrypted-bench BENCH_VAR=ENC_BENCH
 check_tools
-command -v "$MOTO" >/dev/null || { echo "run_encrypted_bench: SKIPPED: moto_server not found (pip install 'moto[server]'), or set OBSYNC_MOTO_SERVER" >&2; exit 0; }
-"$PY" -c 'import boto3' 2>/dev/null || { echo "run_encrypted_bench: SKIPPED: python3 boto3 is missing" >&2; exit 0; }
+require_moto
 
 # Fake credentials of the fake server and of moto (never real ones).
 readonly EMAIL=alice@example.com ACCOUNT_PASSWORD=hunter2 VAULT=Bench VAULT_PASSWORD='correct horse'
 readonly BUCKET=obsync-encrypted-bench
 unset_client_env
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_DYNAMODB AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
 
 if [[ -z "${ENC_BENCH_IN_NETNS:-}" ]]; then
     enter_netns "$NETNS" ENC_BENCH_IN_NETNS env ENC_BENCH_BUILD_DIR="$BUILD_DIR" ENC_BENCH_NOTES="$NOTES" \

@@ -72,6 +72,13 @@ public:
         return out;
     }
 
+    // The environment of a run whose credentials hold only `keyhash` for vault V3: no password.
+    std::string keyhash_only_env(const std::string& keyhash) {
+        const fs::path credentials = work.path() / "credentials.json";
+        write_file(credentials, R"({"vaults":{"V3":{"keyhash":")" + keyhash + R"("}}})");
+        return "OBSIDIAN_VAULT_PASSWORD= OBSYNC_CREDENTIALS=" + shell_quote(credentials.string());
+    }
+
     std::string expected_keyhash(const std::string& name, const std::string& password) {
         const obsidian::VaultInfo vault = listed(name);
         return crypto::VaultCipher::from_password(
@@ -166,11 +173,8 @@ TEST_F(CliKeyhashTest, AVaultIsRequired) {
 TEST_F(CliKeyhashTest, AKeyhashAloneInTheCredentialsRefusesAPlaintextSync) {
     const std::string keyhash = obsync("keyhash V3").out.substr(0, 64);
     ASSERT_TRUE(crypto::is_keyhash(keyhash));
-    const fs::path credentials = work.path() / "credentials.json";
-    write_file(credentials, R"({"vaults":{"V3":{"keyhash":")" + keyhash + R"("}}})");
-    const CliResult r =
-        obsync("sync V3 --dest " + shell_quote(dest.string()),
-               "OBSIDIAN_VAULT_PASSWORD= OBSYNC_CREDENTIALS=" + shell_quote(credentials.string()));
+    const std::string env = keyhash_only_env(keyhash);
+    const CliResult r = obsync("sync V3 --dest " + shell_quote(dest.string()), env);
     EXPECT_EQ(r.code, 4) << r.err;
     EXPECT_NE(r.err.find("has only a keyhash in the credentials: only encrypted backups "
                          "(--encrypted) are possible"),
@@ -183,10 +187,7 @@ TEST_F(CliKeyhashTest, AKeyhashAloneInTheCredentialsRefusesAPlaintextSync) {
 TEST_F(CliKeyhashTest, AKeyhashAloneInTheCredentialsBacksUpEncrypted) {
     const std::string keyhash = obsync("keyhash V3").out.substr(0, 64);
     ASSERT_TRUE(crypto::is_keyhash(keyhash));
-    const fs::path credentials = work.path() / "credentials.json";
-    write_file(credentials, R"({"vaults":{"V3":{"keyhash":")" + keyhash + R"("}}})");
-    const std::string env =
-        "OBSIDIAN_VAULT_PASSWORD= OBSYNC_CREDENTIALS=" + shell_quote(credentials.string());
+    const std::string env = keyhash_only_env(keyhash);
     const CliResult r =
         obsync("sync V3 --encrypted --json --dest " + shell_quote(dest.string()), env);
     ASSERT_EQ(r.code, 0) << r.err;
@@ -207,11 +208,8 @@ TEST_F(CliKeyhashTest, AWrongKeyhashIsExit2AndWritesNothing) {
     const std::string wrong =
         obsync("keyhash Other --password " + shell_quote(k_other_password)).out.substr(0, 64);
     ASSERT_TRUE(crypto::is_keyhash(wrong));
-    const fs::path credentials = work.path() / "credentials.json";
-    write_file(credentials, R"({"vaults":{"V3":{"keyhash":")" + wrong + R"("}}})");
-    const CliResult r =
-        obsync("sync V3 --encrypted --dest " + shell_quote(dest.string()),
-               "OBSIDIAN_VAULT_PASSWORD= OBSYNC_CREDENTIALS=" + shell_quote(credentials.string()));
+    const std::string env = keyhash_only_env(wrong);
+    const CliResult r = obsync("sync V3 --encrypted --dest " + shell_quote(dest.string()), env);
     EXPECT_EQ(r.code, 2) << r.err;
     EXPECT_NE(r.err.find("keyhash"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find(wrong), std::string::npos) << r.err;

@@ -19,6 +19,14 @@ public:
     const std::string prefix = "obsidian/encrypted-backups";
     const std::string backup = "s3://" + k_bucket + "/" + prefix;
 
+    // Every test backs up the same vault of distinctive names and contents.
+    void SetUp() override {
+        CliAwsTest::SetUp();
+        start();
+        make_secret_corpus();
+        seed();
+    }
+
     void make_secret_corpus() {
         write_file(corpus / "Zanzibar/Quetzalcoatl.md", "# Treasure\nunder the old oak tree\n");
         write_file(corpus / "Zanzibar/deeper/Marmalade recipe.md", "PLUTONIUM-RECIPE: 3 oranges");
@@ -61,9 +69,6 @@ public:
 };
 
 TEST_F(CliEncryptedTest, KeepsTheServersCiphertextAndNoPlaintextAnywhere) {
-    start();
-    make_secret_corpus();
-    seed();
     AwsProbe probe;
     probe.create_bucket(k_bucket);
     init_table();
@@ -129,9 +134,6 @@ TEST_F(CliEncryptedTest, KeepsTheServersCiphertextAndNoPlaintextAnywhere) {
 }
 
 TEST_F(CliEncryptedTest, AnIncrementalRunUpdatesAndRemovesEntries) {
-    start();
-    make_secret_corpus();
-    seed();
     AwsProbe probe;
     probe.create_bucket(k_bucket);
     init_table();
@@ -170,9 +172,6 @@ TEST_F(CliEncryptedTest, AnIncrementalRunUpdatesAndRemovesEntries) {
 }
 
 TEST_F(CliEncryptedTest, ALocalFolderHoldsOnlyCiphertextAndSidecars) {
-    start();
-    make_secret_corpus();
-    seed();
     const fs::path dest = work.path() / "local-backup";
     const CliResult run = obsync("sync Vault --encrypted --dest " + dest.string() + " --json");
     ASSERT_EQ(run.code, 0) << run.err;
@@ -201,9 +200,6 @@ TEST_F(CliEncryptedTest, ALocalFolderHoldsOnlyCiphertextAndSidecars) {
 }
 
 TEST_F(CliEncryptedTest, OneDestinationKeepsOneLayout) {
-    start();
-    make_secret_corpus();
-    seed();
     AwsProbe probe;
     probe.create_bucket(k_bucket);
     ASSERT_EQ(obsync("sync Vault --dest " + backup + " --json").code, 0);
