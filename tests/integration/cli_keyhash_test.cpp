@@ -196,10 +196,16 @@ TEST_F(CliKeyhashTest, AKeyhashAloneInTheCredentialsBacksUpEncrypted) {
     EXPECT_FALSE(fs::exists(dest / "Hello.md"));
     EXPECT_EQ(r.out.find(keyhash), std::string::npos);
     EXPECT_EQ(r.err.find(keyhash), std::string::npos);
+    // An incremental run with the same keyhash takes the change.
+    const fs::path file = work.path() / "inject.tmp";
+    write_file(file, "# Hello again\n");
+    server->admin("inject", {"--vault", "V3", "--password", k_vault_password, "--path", "Hello.md",
+                             "--content-file", file.string()});
     const CliResult again =
         obsync("sync V3 --encrypted --json --dest " + shell_quote(dest.string()), env);
     ASSERT_EQ(again.code, 0) << again.err;
-    EXPECT_NE(again.out.find(R"("created":0)"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find(R"("updated":1)"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find(R"("complete":false)"), std::string::npos) << again.out;
 }
 
 // A keyhash of the right form that is not the vault's: the server refuses it, which is the

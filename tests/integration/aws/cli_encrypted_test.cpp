@@ -131,6 +131,9 @@ TEST_F(CliEncryptedTest, KeepsTheServersCiphertextAndNoPlaintextAnywhere) {
     }
     const auto items = probe.dynamodb("Scan", {{"TableName", k_table}});
     expect_no_plaintext(boost::json::serialize(items), "the DynamoDB state");
+    // Nor what the run printed: its JSON summary and its log.
+    expect_no_plaintext(first.out + first.err, "the run's output");
+    EXPECT_EQ((first.out + first.err).find(c.keyhash()), std::string::npos);
 }
 
 TEST_F(CliEncryptedTest, AnIncrementalRunUpdatesAndRemovesEntries) {
@@ -197,6 +200,47 @@ TEST_F(CliEncryptedTest, ALocalFolderHoldsOnlyCiphertextAndSidecars) {
     const std::string body = read_file(
         dest / "e" / crypto::sha256_hex(as_bytes(c.encode("Zanzibar/deeper/Marmalade recipe.md"))));
     EXPECT_EQ(to_string(c.decrypt_content(as_bytes(body))), "PLUTONIUM-RECIPE: 3 oranges");
+}
+
+// The layout is the same for every encryption version and for a managed vault (whose key the
+// account holds); the manifest says which, and the blobs decrypt with that version's key.
+TEST_F(CliEncryptedTest, VersionZeroAndManagedVaultsKeepTheirOwnCiphertext) {
+    const std::string managed_password = "6113761f8929d1c8527f80414030f6df";
+    server->seed({"--owner", "alice@example.com", "--vault", "Old", "--password", k_vault_password,
+                  "--encryption-version", "0", corpus.string()});
+    server->seed({"--owner", "alice@example.com", "--vault", "Team", "--password", managed_password,
+                  "--encryption-version", "3", "--managed", corpus.string()});
+    AwsProbe probe;
+    probe.create_bucket(k_bucket);
+    struct Case {
+        std::string vault;
+        std::string password;
+        int version;
+        bool managed;
+    };
+    for (const Case& v :
+         {Case{"Old", k_vault_password, 0, false}, Case{"Team", managed_password, 3, true}}) {
+        const std::string where = prefix + "-" + v.vault;
+        const CliResult run =
+            obsync("sync " + v.vault + " --encrypted --dest s3://" + k_bucket + "/" + where);
+        ASSERT_EQ(run.code, 0) << v.vault << ": " << run.err;
+        const boost::json::object manifest = parse(probe.get(where + "/.obsync/backup.json").body);
+        const auto& encryption = manifest.at("encryption").as_object();
+        EXPECT_EQ(encryption.at("version").as_int64(), v.version) << v.vault;
+        EXPECT_EQ(encryption.at("managed").as_bool(), v.managed) << v.vault;
+        const crypto::VaultCipher c =
+            crypto::VaultCipher::from_password(v.password, encryption.at("salt").as_string(),
+                                               crypto::encryption_version_from_int(v.version));
+        EXPECT_EQ(encryption.at("keyhash").as_string(), c.keyhash()) << v.vault;
+        const std::string rel = "Zanzibar/deeper/Marmalade recipe.md";
+        const S3Object object =
+            probe.get(where + "/e/" + crypto::sha256_hex(as_bytes(c.encode(rel))));
+        EXPECT_EQ(to_string(c.decrypt_content(as_bytes(object.body))), read_file(corpus / rel))
+            << v.vault;
+        for (const std::string& key : probe.keys(where, true)) {
+            expect_no_plaintext(key + probe.get(where + "/" + key).body, v.vault + " " + key);
+        }
+    }
 }
 
 TEST_F(CliEncryptedTest, OneDestinationKeepsOneLayout) {

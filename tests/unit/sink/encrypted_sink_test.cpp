@@ -100,6 +100,9 @@ TEST(EncryptedNames, SidecarsRoundTripAndRejectWhatIsNotHex) {
     EXPECT_TRUE(parse_sidecar(sidecar_document(entry))->folder);
     EXPECT_FALSE(parse_sidecar(R"({"epath":"../x","hash":"","mtime":1,"size":0})"));
     EXPECT_FALSE(parse_sidecar(R"({"epath":"ab"})"));
+    EXPECT_FALSE(parse_sidecar(R"({"epath":"abc","hash":"","mtime":1,"size":0})"));  // odd
+    EXPECT_FALSE(parse_sidecar(R"({"epath":"ab","hash":")" + std::string(186, 'a') +
+                               R"(","mtime":1,"size":0})"));  // no encoded hash is that long
     EXPECT_FALSE(parse_sidecar("not json"));
 }
 
