@@ -318,19 +318,21 @@ const crypto::VaultCipher* VerifyService::unlock_encrypted(const obsidian::Vault
                     "--exclude cannot apply to an encrypted backup: its paths stay encrypted, so "
                     "no pattern can match them");
     }
-    if (request.deep_percent > 0) {
-        const bool password =
-            vault.managed() ||
-            m_account.credentials().password_for_vault(vault.id, vault.name).has_value();
-        if (!password) {
-            throw Error(ErrorKind::auth,
-                        destination +
-                            " is an encrypted backup: --deep decrypts its files and needs the "
-                            "password of vault \"" +
-                            vault.name +
-                            "\" (--password or OBSIDIAN_VAULT_PASSWORD); without --deep, verify "
-                            "checks it without (presence, sizes, encrypted hashes)");
-        }
+    // Only a deep share needs the password, so only then is one looked for.
+    const bool password =
+        request.deep_percent > 0 &&
+        (vault.managed() ||
+         m_account.credentials().password_for_vault(vault.id, vault.name).has_value());
+    if (request.deep_percent > 0 && !password && request.deep_requires_password) {
+        throw Error(ErrorKind::auth,
+                    destination +
+                        " is an encrypted backup: --deep decrypts its files and needs the "
+                        "password of vault \"" +
+                        vault.name +
+                        "\" (--password or OBSIDIAN_VAULT_PASSWORD); without --deep, verify "
+                        "checks it without (presence, sizes, encrypted hashes)");
+    }
+    if (password) {
         // Checked with the server like any key; then against the backup's.
         const crypto::VaultCipher& key =
             unlock_vault(m_io, m_http, m_account, m_keys, vault, token);

@@ -27,6 +27,10 @@ struct VerifyRequest {
     // others are checked by their metadata (one HEAD each). A local folder is always hashed whole.
     // An encrypted backup (S3 or local): the share decrypted, which needs the vault's password.
     int deep_percent = 0;
+    // An encrypted backup and no vault password: the deep share is refused (Error{auth} naming
+    // --password: the command line, where --deep was asked for) or, false, skipped (a scheduled
+    // verify: presence, sizes and encoded hashes are still checked).
+    bool deep_requires_password = false;
     std::vector<std::string> excludes;  // --exclude globs, as the backup was made with
     int s3_in_flight = 16;              // HEADs and GETs at once
     unsigned hash_threads = 0;          // local hashing; 0 = one per core (at most 8)
@@ -111,10 +115,11 @@ private:
                          std::vector<archive::MeasuredEntry>& entries,
                          const std::vector<std::size_t>& files, const VerifyRequest& request,
                          bool encrypted, const crypto::VaultCipher* key, VaultVerification& v);
-    // An encrypted backup (its manifest `layout`): the vault's key when --deep reads its files
-    // (the password's, checked with the server and against the manifest), else nullptr once the
-    // server still takes the manifest's keyhash. Error{auth} when it does not, or --deep has no
-    // password; Error{config} for --exclude (no pattern matches an encoded path).
+    // An encrypted backup (its manifest `layout`): the vault's key when a deep share reads its
+    // files and a password is at hand (checked with the server and against the manifest), else
+    // nullptr once the server still takes the manifest's keyhash. Error{auth} when it does not,
+    // or a deep share has no password and deep_requires_password; Error{config} for --exclude
+    // (no pattern matches an encoded path).
     const crypto::VaultCipher* unlock_encrypted(const obsidian::VaultInfo& vault,
                                                 const std::string& token,
                                                 const sync::EncryptedLayout& layout,

@@ -8,7 +8,12 @@
 
 #include <sys/stat.h>
 
+#include "backup/account.hpp"
+#include "backup/storage.hpp"
+#include "backup/token_cache.hpp"
+#include "backup/verify.hpp"
 #include "crypto/vault_cipher.hpp"
+#include "net/http_client.hpp"
 #include "support/cli_aws_fixture.hpp"
 #include "support/verify_json.hpp"
 #include "util/clock.hpp"
@@ -362,6 +367,47 @@ TEST_F(CliEncryptedRestoreTest, VerifyWithoutThePasswordFindsMissingAndStaleEntr
         << named.out;
     // No pattern can match an encoded path.
     EXPECT_EQ(obsync(verify + " --exclude '*.md'", account_only(), false).code, 4);
+}
+
+TEST_F(CliEncryptedRestoreTest, AScheduledDeepShareWithoutThePasswordIsSkipped) {
+    start();
+    make_corpus();
+    seed();
+    AwsProbe probe;  // exports moto's AWS_* for the storage below
+    probe.create_bucket(k_bucket);
+    sync_encrypted(backup);
+
+    // The service as the Lambda function calls it, with the account and no vault password: a
+    // deep share it cannot decrypt is skipped, the rest checked.
+    boost::asio::io_context io;
+    net::HttpClient http(io.get_executor());
+    backup::Credentials credentials;
+    credentials.email = "alice@example.com";
+    credentials.password = k_account_password;
+    backup::FixedCredentials source(credentials);
+    backup::MemoryTokenCache tokens;
+    backup::Account account(io, http, server->api_url(), source, tokens);
+    backup::KeyCache key_cache;
+    backup::StorageOptions options;
+    options.dest = backup;
+    options.sqlite_file = work.path() / "verify-state.db";
+    backup::Storage storage(io, options);
+    backup::VerifyService service(io, http, account, key_cache);
+    backup::VerifyRequest request;
+    request.vault = "Vault";
+    request.deep_percent = 100;
+    const backup::VerifyReport skipped = service.run(request, storage);
+    ASSERT_EQ(skipped.vaults.size(), 1U);
+    const backup::VaultVerification& v = skipped.vaults[0];
+    EXPECT_FALSE(v.error) << v.error->message;
+    EXPECT_TRUE(v.ok());
+    EXPECT_EQ(v.files, 11);
+    EXPECT_EQ(v.checked_deep, 0);
+
+    request.deep_requires_password = true;  // the command line's --deep
+    const backup::VerifyReport refused = service.run(request, storage);
+    ASSERT_TRUE(refused.vaults.at(0).error);
+    EXPECT_EQ(refused.vaults[0].error->kind, ErrorKind::auth);
 }
 
 }  // namespace
