@@ -174,8 +174,9 @@ void print_text(const RestoreRequest& request, const archive::RestoreResult& r) 
     }
     if (!r.skipped.empty()) {
         std::cerr << "skipped " << r.skipped.size()
-                  << " entries of the backup: symbolic links, special files, or names no vault "
-                     "path can have (listed with --json)"
+                  << " entries of the backup: symbolic links, special files, names no vault "
+                     "path can have, or encrypted bodies without their sidecar or metadata "
+                     "(listed with --json)"
                   << std::endl;
     }
 }
