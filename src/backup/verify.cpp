@@ -151,7 +151,8 @@ VaultVerification VerifyService::verify_vault(const obsidian::VaultInfo& vault,
         // An encrypted backup is compared in the terms it keeps: a keyhash-only session hands
         // the server's records over with their encoded paths and hashes, as its state has them.
         const crypto::VaultCipher& cipher =
-            encrypted ? *keyhash_only : unlock_vault(m_io, m_http, m_account, m_keys, vault, token);
+            encrypted ? *keyhash_only
+                      : unlock_vault(m_io, m_http, m_account, m_keys, vault, token, false);
         const obsidian::SessionTarget target{vault.host, vault.id, token};
         obsidian::SessionOptions options;
         options.cut_at = deadline.cut_at();  // what is in flight then is abandoned
@@ -334,8 +335,9 @@ const crypto::VaultCipher* VerifyService::unlock_encrypted(const obsidian::Vault
     }
     if (password) {
         // Checked with the server like any key; then against the backup's.
+        // The derived key (encrypted=false): the deep share decrypts with it.
         const crypto::VaultCipher& key =
-            unlock_vault(m_io, m_http, m_account, m_keys, vault, token);
+            unlock_vault(m_io, m_http, m_account, m_keys, vault, token, false);
         if (key.keyhash() != layout.keyhash) {
             throw Error(ErrorKind::auth,
                         destination + " was backed up with another key of vault \"" + vault.name +
