@@ -173,6 +173,17 @@ backup::StorageOptions Function::storage_options(const Destination& dest,
     return options;
 }
 
+bool Function::encrypted_mode(const SyncEvent& event) const {
+    return event.encrypted.value_or(m_config.encrypted);
+}
+
+RequestPolicy Function::request_policy(bool message) const {
+    // A message never carries credentials (decode_message refuses them); the flag only keeps
+    // the refusal's wording right should one ever get through.
+    return RequestPolicy{m_config.allowed_buckets, !message && m_config.allow_request_credentials,
+                         m_config.bucket, m_config.prefix, m_config.encrypted};
+}
+
 backup::Account& Function::account_of(const AccountRef& ref) {
     return ref.own() ? *m_account : m_accounts.get(ref);
 }
@@ -239,9 +250,7 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
 Reply Function::handle_request(const SyncEvent& event, const Invocation& invocation,
                                const Budget& budget) {
     const auto started = Clock::now();
-    const RequestPolicy policy{m_config.allowed_buckets, m_config.allow_request_credentials,
-                               m_config.bucket, m_config.prefix};
-    auto checked = check_request(event, policy);
+    auto checked = check_request(event, request_policy(false));
     if (const auto* refusal = std::get_if<Refusal>(&checked)) {
         return refuse(*refusal, invocation);
     }
@@ -274,6 +283,7 @@ Reply Function::handle_request(const SyncEvent& event, const Invocation& invocat
                {{"event_source", std::string(to_string(event.source))},
                 {"action", std::string(to_string(event.action))},
                 {"sync_type", std::string(to_string(event.sync_type))},
+                {"encrypted", encrypted_mode(event)},
                 {"vault_id", event.vault.value_or("")},
                 {"account", ref.key()},
                 {"dest_bucket", dest.bucket},
@@ -323,6 +333,7 @@ Reply Function::handle_request(const SyncEvent& event, const Invocation& invocat
 
     ResponseDetails details;
     details.sync_type = event.sync_type;
+    details.encrypted = encrypted_mode(event);
     details.dest_bucket = dest.bucket;
     details.dest_prefix = dest.prefix;
     details.lambda_memory_mb = m_config.memory_mb;
@@ -359,6 +370,7 @@ backup::BackupReport Function::run_backup(const SyncEvent& event, const Destinat
     backup::BackupRequest request;
     request.vault = event.vault;
     request.folder_per_vault = true;
+    request.encrypted = encrypted_mode(event);
     request.engine.full = event.sync_type == SyncType::complete;
     request.engine.concurrency = m_config.concurrency;
     // Unique per invocation: two execution environments can share a host name and a pid.
