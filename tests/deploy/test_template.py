@@ -122,8 +122,15 @@ class TransformTest(unittest.TestCase):
                                           "OBSYNC_SSE_KMS_KEY_ID", "OBSYNC_LOG_LEVEL",
                                           "OBSYNC_VAULT_METRICS", "OBSYNC_QUEUE_URL",
                                           "OBSYNC_DEAD_LETTER_QUEUE_URL",
-                                          "OBSYNC_ACCOUNT_CONCURRENCY", "ALLOWED_SECRET_PREFIX"})
+                                          "OBSYNC_ACCOUNT_CONCURRENCY", "ALLOWED_SECRET_PREFIX",
+                                          "OBSYNC_ENCRYPTED"})
         self.assertEqual(variables["OBSYNC_VAULT_METRICS"], {"Ref": "VaultMetrics"})
+        # Encrypted at rest (issue #15): recommended, but off by default, so that updating a
+        # stack does not switch its vault folders to a layout they refuse.
+        self.assertEqual(variables["OBSYNC_ENCRYPTED"], {"Ref": "EncryptedAtRest"})
+        self.assertEqual(self.source["Parameters"]["EncryptedAtRest"]["Default"], "false")
+        self.assertEqual(self.source["Parameters"]["EncryptedAtRest"]["AllowedValues"],
+                         ["true", "false"])
         # The scale-out (issue #13): a queue's Ref is its URL, what the function sends to.
         self.assertEqual(variables["OBSYNC_QUEUE_URL"], {"Ref": "WorkQueue"})
         self.assertEqual(variables["OBSYNC_DEAD_LETTER_QUEUE_URL"], {"Ref": "DeadLetterQueue"})
@@ -858,6 +865,7 @@ class MotoDeployTest(unittest.TestCase):
         self.assertEqual(variables["OBSYNC_SECRET_ID"], outputs["SecretArn"])
         self.assertEqual(variables["S3_PREFIX"], "obsidian/backups")
         self.assertEqual(variables["OBSYNC_SSE"], "AES256")
+        self.assertEqual(variables["OBSYNC_ENCRYPTED"], "false")  # EncryptedAtRest's default
         for value in variables.values():
             for secret in (ACCOUNT_PASSWORD, TOTP_SECRET, VAULT_PASSWORD):
                 self.assertNotIn(secret, value)
