@@ -203,10 +203,25 @@ class TransformTest(unittest.TestCase):
         self.assertEqual(parameters["VerifyDeepPercent"]["Default"], 1)
         [target] = properties["Targets"]
         # The input as the function reads it ({"action":"verify","deep_percent":N}), with the
-        # parameter's default put in.
-        template = target["Input"]["Fn::Sub"]
+        # parameter's default put in; with EncryptedAtRest=true no deep share (it would need the
+        # vault password, which a keyhash-only secret does not have).
+        condition, encrypted, plain = target["Input"]["Fn::If"]
+        self.assertEqual(condition, "EncryptedBackups")
+        self.assertEqual(self.t["Conditions"]["EncryptedBackups"],
+                         {"Fn::Equals": [{"Ref": "EncryptedAtRest"}, "true"]})
+        self.assertEqual(json.loads(encrypted), {"action": "verify"})
+        template = plain["Fn::Sub"]
         self.assertEqual(json.loads(template.replace("${VerifyDeepPercent}", "1")),
                          {"action": "verify", "deep_percent": 1})
+        for value, expected in (("true", {"action": "verify"}),
+                                ("false", {"action": "verify", "deep_percent": 1})):
+            resolved = sam.resolve_conditions(self.t, {"EncryptedAtRest": value})
+            rule = resources_of_type(resolved, "AWS::Events::Rule")["SyncFunctionVerifySchedule"]
+            [target] = rule["Properties"]["Targets"]
+            text = target["Input"]
+            if isinstance(text, dict):
+                text = text["Fn::Sub"].replace("${VerifyDeepPercent}", "1")
+            self.assertEqual(json.loads(text), expected, value)
 
     def test_state_table(self):
         table = one(self.t, "AWS::DynamoDB::Table")["Properties"]
