@@ -81,5 +81,8 @@ int run_status(const GlobalOptions& global, const std::optional<std::string>& va
 int run_reset(const GlobalOptions& global, const std::optional<std::string>& vault, bool all);
 int run_restore(const GlobalOptions& global, const RestoreRequest& request);
 int run_totp(const GlobalOptions& global);
+// Prints the keyhash of `vault` (id or exact name), derived from its password and accepted by
+// the server; stdout stays empty on any failure.
+int run_keyhash(const GlobalOptions& global, const std::string& vault);
 
 }  // namespace obsync::app

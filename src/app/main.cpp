@@ -225,6 +225,23 @@ int run(int argc, char** argv) {
     versions_opt->excludes(to_opt);
     restore_cmd->add_flag("--json", global.json, "Print one JSON summary on stdout");
 
+    std::string keyhash_vault;
+    auto* keyhash_cmd = app.add_subcommand(
+        "keyhash",
+        "Print a vault's keyhash (checked with the server), to put in the credentials instead of "
+        "its password");
+    keyhash_cmd->footer(
+        "With the keyhash in the credentials (\"keyhash\" in the vault's entry, or "
+        "OBSIDIAN_VAULT_KEYHASH) in place of the vault password, the backup host can only make "
+        "encrypted backups (sync --encrypted): it holds nothing that decrypts a note. Keep the "
+        "keyhash like a secret all the same: it decrypts nothing, but with the account's token "
+        "it downloads the vault's ciphertext.");
+    keyhash_cmd->add_option("vault", keyhash_vault, "Vault id or exact name")->required();
+    add_optional(keyhash_cmd, "--password", global.flags.vault_password,
+                 "Vault password (env OBSIDIAN_VAULT_PASSWORD; managed vaults need none)");
+    keyhash_cmd->add_flag("--json", global.json,
+                          "Print {\"vault_id\",\"vault_name\",\"encryption_version\",\"keyhash\"}");
+
     auto* totp = app.add_subcommand("totp", "Print the current 2FA code");
     add_optional(totp, "--secret", global.flags.totp_secret,
                  "Base32 secret (env OBSIDIAN_TOTP_SECRET)");
@@ -281,6 +298,9 @@ int run(int argc, char** argv) {
             return k_exit_usage;
         }
         return run_restore(global, restore);
+    }
+    if (keyhash_cmd->parsed()) {
+        return run_keyhash(global, keyhash_vault);
     }
     return run_totp(global);
 }

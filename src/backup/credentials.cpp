@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "crypto/vault_cipher.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 
@@ -28,6 +29,31 @@ std::optional<std::string> non_empty(std::optional<std::string> value) {
     return value;
 }
 
+// A keyhash is checked where it is read, so that a mistyped one is a configuration error naming
+// its place (`where`), not a refusal by the server much later. The value is never in the
+// message: a keyhash lets anyone with the account's token download the vault's ciphertext.
+std::optional<std::string> checked_keyhash(std::optional<std::string> value,
+                                           const std::string& where) {
+    value = non_empty(std::move(value));
+    if (value && !crypto::is_keyhash(*value)) {
+        throw Error(ErrorKind::config, where +
+                                           " is not a keyhash: 64 lowercase hex characters, as "
+                                           "obsync keyhash prints them");
+    }
+    return value;
+}
+
+// Finds a vault's entry in `by_vault` (keyed by vault id or name), the id first.
+std::optional<std::string> find_for_vault(const std::map<std::string, std::string>& by_vault,
+                                          const std::string& id, const std::string& name) {
+    for (const std::string& key : {id, name}) {
+        if (const auto it = by_vault.find(key); it != by_vault.end()) {
+            return it->second;
+        }
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 Credentials Credentials::from_document(const std::string& text, const std::string& context) {
@@ -43,6 +69,12 @@ Credentials Credentials::from_document(const std::string& text, const std::strin
                         json::get_optional_string(entry.as_object(), "password", context))) {
                     c.vault_passwords[std::string(key)] = *pw;
                 }
+                const std::string where =
+                    context + ": \"keyhash\" of vault entry \"" + std::string(key) + "\"";
+                if (auto keyhash = checked_keyhash(
+                        json::get_optional_string(entry.as_object(), "keyhash", context), where)) {
+                    c.vault_keyhashes[std::string(key)] = *keyhash;
+                }
             }
         }
     }
@@ -55,6 +87,7 @@ Credentials Credentials::from_variables(const EnvLookup& lookup) {
     c.password = non_empty(lookup("OBSIDIAN_PASSWORD"));
     c.totp_secret = non_empty(lookup("OBSIDIAN_TOTP_SECRET"));
     c.vault_password = non_empty(lookup("OBSIDIAN_VAULT_PASSWORD"));
+    c.vault_keyhash = checked_keyhash(lookup("OBSIDIAN_VAULT_KEYHASH"), "OBSIDIAN_VAULT_KEYHASH");
     return c;
 }
 
@@ -74,6 +107,12 @@ void Credentials::override_with(const Credentials& other) {
     for (const auto& [key, value] : other.vault_passwords) {
         vault_passwords[key] = value;
     }
+    if (other.vault_keyhash) {
+        vault_keyhash = other.vault_keyhash;
+    }
+    for (const auto& [key, value] : other.vault_keyhashes) {
+        vault_keyhashes[key] = value;
+    }
 }
 
 std::optional<std::string> Credentials::password_for_vault(const std::string& id,
@@ -81,12 +120,15 @@ std::optional<std::string> Credentials::password_for_vault(const std::string& id
     if (vault_password) {
         return vault_password;
     }
-    for (const std::string& key : {id, name}) {
-        if (const auto it = vault_passwords.find(key); it != vault_passwords.end()) {
-            return it->second;
-        }
+    return find_for_vault(vault_passwords, id, name);
+}
+
+std::optional<std::string> Credentials::keyhash_for_vault(const std::string& id,
+                                                          const std::string& name) const {
+    if (vault_keyhash) {
+        return vault_keyhash;
     }
-    return std::nullopt;
+    return find_for_vault(vault_keyhashes, id, name);
 }
 
 Credentials credentials_from_environment(const EnvLookup& lookup, const SecretReader& read_secret,

@@ -10,19 +10,27 @@
 
 namespace obsync::backup {
 
-// Account credentials and vault passwords (docs/cli.md, "Credentials"). The JSON document of a
-// credentials file or a Secrets Manager secret:
-//   {"email":…, "password":…, "totp_secret":…, "vaults": {"<vault id or name>": {"password":…}}}
+// Account credentials and vault passwords or keyhashes (docs/cli.md, "Credentials"). The JSON
+// document of a credentials file or a Secrets Manager secret:
+//   {"email":…, "password":…, "totp_secret":…,
+//    "vaults": {"<vault id or name>": {"password":…, "keyhash":…}}}
+// A keyhash (what `obsync keyhash` prints) opens a vault for encrypted backups only: it lets the
+// server serve the vault's ciphertext but decrypts nothing, so a host holding only keyhashes
+// cannot read a note.
 struct Credentials {
     std::optional<std::string> email;
     std::optional<std::string> password;
     std::optional<std::string> totp_secret;
     std::optional<std::string> vault_password;           // one password for every vault
     std::map<std::string, std::string> vault_passwords;  // by vault id or name
+    std::optional<std::string> vault_keyhash;            // one keyhash for every vault
+    std::map<std::string, std::string> vault_keyhashes;  // by vault id or name
 
-    // Parses the JSON document; errors name `context` and the field, never a value.
+    // Parses the JSON document; errors name `context` and the field, never a value. A keyhash
+    // that is not 64 lowercase hex characters is Error{config}.
     static Credentials from_document(const std::string& text, const std::string& context);
-    // OBSIDIAN_EMAIL, OBSIDIAN_PASSWORD, OBSIDIAN_TOTP_SECRET, OBSIDIAN_VAULT_PASSWORD.
+    // OBSIDIAN_EMAIL, OBSIDIAN_PASSWORD, OBSIDIAN_TOTP_SECRET, OBSIDIAN_VAULT_PASSWORD,
+    // OBSIDIAN_VAULT_KEYHASH (checked like a document's keyhash).
     static Credentials from_variables(const EnvLookup& lookup);
 
     // Each field `other` has replaces this one's.
@@ -30,6 +38,9 @@ struct Credentials {
     bool can_sign_in() const { return email.has_value() && password.has_value(); }
     std::optional<std::string> password_for_vault(const std::string& id,
                                                   const std::string& name) const;
+    // The same lookup for keyhashes: the one for every vault, else the entry by id, else by name.
+    std::optional<std::string> keyhash_for_vault(const std::string& id,
+                                                 const std::string& name) const;
 };
 
 // Reads a secret's string value (Secrets Manager); throws obsync::Error.

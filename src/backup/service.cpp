@@ -96,7 +96,7 @@ VaultOutcome BackupService::sync_vault(const obsidian::VaultInfo& vault, const s
     try {
         // A wrong password fails here, before a sink or a state entry exists.
         const crypto::VaultCipher& cipher =
-            unlock_vault(m_io, m_http, m_account, m_keys, vault, token);
+            unlock_vault(m_io, m_http, m_account, m_keys, vault, token, request.encrypted);
         auto sink = storage.open_sink(folder, request.encrypted);
         failed.destination = sink->describe();
         const sync::StateScope scope{vault.id, sink->describe()};

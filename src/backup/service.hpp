@@ -38,8 +38,10 @@ struct BackupRequest {
     // (stop_at, cut_at: see end_by), which also keeps vaults from starting. The service fills in
     // the vault's own name.
     sync::EngineOptions engine;
-    // Keep the vault's ciphertext (sync --encrypted, docs/encryption-at-rest.md): the run holds
-    // only the keyhash, and the destination gets the encrypted layout.
+    // Keep the vault's ciphertext (sync --encrypted, docs/encryption-at-rest.md): the engine gets
+    // a keyhash-only cipher (unlock_vault), so this run can download every record but decrypt
+    // none, and credentials that hold only the vault's keyhash suffice; the destination gets the
+    // encrypted layout.
     bool encrypted = false;
 };
 

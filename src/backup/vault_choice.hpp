@@ -30,10 +30,19 @@ struct VaultChoice {
 // Backup, verify and restore all name folders here. Throws Error (auth, not_found...).
 VaultChoice choose_vaults(Account& account, const std::optional<std::string>& vault);
 
-// The vault's cipher (derived, or from `keys`), checked with the server: a wrong password fails
-// here (Error{auth}), before anything at the destination is opened.
+// The vault's cipher (derived, or from `keys`), checked with the server: a wrong password or
+// keyhash fails here (Error{auth}), before anything at the destination is opened.
+//
+// `encrypted` (the backup keeps the vault's ciphertext, `sync --encrypted`): a keyhash-only
+// cipher, from the vault's keyhash in the credentials (no scrypt), else from the keyhash of the
+// key the password derives, so the caller never holds a key. Neither a keyhash nor a password:
+// Error{auth}.
+// Not encrypted: the key the password derives. No password: Error{config} when the credentials
+// hold a keyhash for the vault (only encrypted backups are possible), else Error{auth}.
+// Managed vaults take their password from the vault list.
 const crypto::VaultCipher& unlock_vault(boost::asio::io_context& io, net::HttpClient& http,
                                         Account& account, KeyCache& keys,
-                                        const obsidian::VaultInfo& vault, const std::string& token);
+                                        const obsidian::VaultInfo& vault, const std::string& token,
+                                        bool encrypted);
 
 }  // namespace obsync::backup

@@ -111,7 +111,7 @@ VaultVerification VerifyService::verify_vault(const obsidian::VaultInfo& vault,
     };
     try {
         const crypto::VaultCipher& cipher =
-            unlock_vault(m_io, m_http, m_account, m_keys, vault, token);
+            unlock_vault(m_io, m_http, m_account, m_keys, vault, token, false);
         const obsidian::SessionTarget target{vault.host, vault.id, token};
         obsidian::SessionOptions options;
         options.cut_at = deadline.cut_at();  // what is in flight then is abandoned

@@ -60,12 +60,14 @@ VaultCipher::VaultCipher(const Key32& raw_key, std::string_view salt, Encryption
     m_impl->siv.emplace(mac_key.view(), ctr_key.view());
 }
 
+bool is_keyhash(std::string_view text) noexcept {
+    return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
 VaultCipher VaultCipher::keyhash_only(std::string_view keyhash, EncryptionVersion version) {
-    const bool hex =
-        keyhash.size() == 64 && std::all_of(keyhash.begin(), keyhash.end(), [](char c) {
-            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-        });
-    if (!hex) {
+    if (!is_keyhash(keyhash)) {
         throw Error(ErrorKind::config, "a keyhash is 64 lowercase hex characters (obsync keyhash)");
     }
     VaultCipher cipher;

@@ -18,6 +18,10 @@ enum class EncryptionVersion { v0 = 0, v2 = 2, v3 = 3 };
 EncryptionVersion encryption_version_from_int(long long value);
 int to_int(EncryptionVersion version) noexcept;
 
+// Whether `text` has the form of a keyhash as VaultCipher::keyhash() gives it: 64 lowercase hex
+// characters. The one rule for every place that reads a keyhash someone typed or stored.
+bool is_keyhash(std::string_view text) noexcept;
+
 // Everything a client derives from a vault's key: the keyhash the server checks, the encoding
 // of paths and content hashes, and the content key. Immutable and thread-safe once built.
 class VaultCipher {

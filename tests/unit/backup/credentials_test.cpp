@@ -90,6 +90,101 @@ TEST(CredentialsTest, AMalformedSecretNamesTheSecretButNoValue) {
     }
 }
 
+const std::string k_keyhash_a(64, 'a');
+const std::string k_keyhash_b = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+TEST(CredentialsTest, AVaultEntryMayHoldAKeyhashInsteadOfOrBesidesAPassword) {
+    const Credentials c = Credentials::from_document(
+        R"({"vaults":{"Notes":{"keyhash":")" + k_keyhash_a +
+            R"("},"v-2":{"password":"v2-pw","keyhash":")" + k_keyhash_b + R"("}}})",
+        "credentials file f.json");
+    EXPECT_EQ(c.keyhash_for_vault("v-1", "Notes"), k_keyhash_a);
+    EXPECT_FALSE(c.password_for_vault("v-1", "Notes").has_value());
+    EXPECT_EQ(c.keyhash_for_vault("v-2", "Other"), k_keyhash_b);
+    EXPECT_EQ(c.password_for_vault("v-2", "Other"), "v2-pw");
+    EXPECT_FALSE(c.keyhash_for_vault("v-3", "Third").has_value());
+}
+
+// Mirrors password_for_vault: the one for every vault, else the entry by id, else by name.
+TEST(CredentialsTest, AKeyhashIsFoundByIdBeforeNameAndTheVariableWinsOverBoth) {
+    Credentials c;
+    c.vault_keyhashes["Notes"] = k_keyhash_a;
+    c.vault_keyhashes["v-1"] = k_keyhash_b;
+    EXPECT_EQ(c.keyhash_for_vault("v-1", "Notes"), k_keyhash_b);
+    EXPECT_EQ(c.keyhash_for_vault("v-9", "Notes"), k_keyhash_a);
+
+    const Credentials merged = credentials_from_environment(
+        lookup_in({{"OBSYNC_SECRET_ID", "x"}, {"OBSIDIAN_VAULT_KEYHASH", k_keyhash_b}}),
+        [](const std::string&) {
+            return R"({"vaults":{"Notes":{"keyhash":")" + k_keyhash_a + R"("}}})";
+        });
+    EXPECT_EQ(merged.vault_keyhash, k_keyhash_b);
+    EXPECT_EQ(merged.keyhash_for_vault("v-1", "Notes"), k_keyhash_b);
+    EXPECT_EQ(merged.keyhash_for_vault("v-7", "Anything"), k_keyhash_b);
+    EXPECT_EQ(merged.vault_keyhashes.at("Notes"), k_keyhash_a);  // kept, only outranked
+}
+
+TEST(CredentialsTest, OverrideWithMergesKeyhashes) {
+    Credentials base;
+    base.vault_keyhashes["Notes"] = k_keyhash_a;
+    base.vault_keyhashes["Work"] = k_keyhash_a;
+    Credentials other;
+    other.vault_keyhashes["Work"] = k_keyhash_b;
+    other.vault_keyhash = k_keyhash_b;
+    base.override_with(other);
+    EXPECT_EQ(base.vault_keyhashes.at("Notes"), k_keyhash_a);
+    EXPECT_EQ(base.vault_keyhashes.at("Work"), k_keyhash_b);
+    EXPECT_EQ(base.vault_keyhash, k_keyhash_b);
+    // An override without keyhashes keeps them.
+    base.override_with(Credentials{});
+    EXPECT_EQ(base.vault_keyhash, k_keyhash_b);
+}
+
+// A keyhash is checked when it is read: a wrong one is a configuration error that names where it
+// is (the entry and the field, or the variable) and never shows the value.
+TEST(CredentialsTest, AKeyhashThatIsNot64LowercaseHexIsAConfigErrorWithoutItsValue) {
+    const std::string upper = "ABCDEF" + k_keyhash_b.substr(6);
+    for (const std::string& bad :
+         {upper, k_keyhash_a.substr(1), k_keyhash_a + "a", "g" + k_keyhash_a.substr(1),
+          std::string("not-a-keyhash-value")}) {
+        try {
+            (void)Credentials::from_document(
+                R"({"vaults":{"Notes":{"password":"pw","keyhash":")" + bad + R"("}}})",
+                "credentials secret obsync/creds");
+            ADD_FAILURE() << "accepted " << bad;
+        } catch (const Error& e) {
+            const std::string message = e.what();
+            EXPECT_EQ(e.kind(), ErrorKind::config);
+            EXPECT_NE(message.find("obsync/creds"), std::string::npos) << message;
+            EXPECT_NE(message.find("\"Notes\""), std::string::npos) << message;
+            EXPECT_NE(message.find("keyhash"), std::string::npos) << message;
+            EXPECT_EQ(message.find(bad), std::string::npos) << message;
+        }
+        try {
+            (void)Credentials::from_variables(lookup_in({{"OBSIDIAN_VAULT_KEYHASH", bad}}));
+            ADD_FAILURE() << "accepted " << bad;
+        } catch (const Error& e) {
+            const std::string message = e.what();
+            EXPECT_EQ(e.kind(), ErrorKind::config);
+            EXPECT_NE(message.find("OBSIDIAN_VAULT_KEYHASH"), std::string::npos) << message;
+            EXPECT_EQ(message.find(bad), std::string::npos) << message;
+        }
+    }
+}
+
+// As for every other field, "" is absent (a CloudFormation-built secret writes "" for unset
+// parameters): not a malformed keyhash.
+TEST(CredentialsTest, AnEmptyKeyhashIsAbsent) {
+    const Credentials c = credentials_from_environment(
+        lookup_in({{"OBSYNC_SECRET_ID", "x"}, {"OBSIDIAN_VAULT_KEYHASH", ""}}),
+        [](const std::string&) {
+            return std::string(R"({"vaults":{"Notes":{"password":"pw","keyhash":""}}})");
+        });
+    EXPECT_FALSE(c.vault_keyhash.has_value());
+    EXPECT_FALSE(c.keyhash_for_vault("v-1", "Notes").has_value());
+    EXPECT_EQ(c.password_for_vault("v-1", "Notes"), "pw");
+}
+
 TEST(CachedSecretCredentialsTest, ReadsTheSecretOnceWhileItIsFresh) {
     int reads = 0;
     CachedSecretCredentials source("id",

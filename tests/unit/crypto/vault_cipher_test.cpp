@@ -187,5 +187,23 @@ TEST(EncryptionVersion, OnlyZeroTwoAndThreeAreSupported) {
     }
 }
 
+// The form credentials and keyhash_only() check: exactly what keyhash() gives, nothing looser, so
+// that a mangled copy is a configuration error where it is read, not a refusal by the server.
+TEST(VaultCipher, IsKeyhashAcceptsExactlyTheFormKeyhashGives) {
+    EXPECT_TRUE(is_keyhash(v3().keyhash()));
+    EXPECT_TRUE(is_keyhash(v0().keyhash()));
+    std::string upper = v3().keyhash();
+    upper[0] = 'A';
+    upper[1] = 'F';
+    for (const std::string& bad :
+         {std::string(), upper, v3().keyhash().substr(1), v3().keyhash() + "0",
+          std::string(63, 'a') + "g", std::string(63, 'a') + " "}) {
+        EXPECT_FALSE(is_keyhash(bad)) << bad;
+        EXPECT_EQ(test::error_kind_of(
+                      [&] { (void)VaultCipher::keyhash_only(bad, EncryptionVersion::v3); }),
+                  ErrorKind::config);
+    }
+}
+
 }  // namespace
 }  // namespace obsync::crypto
