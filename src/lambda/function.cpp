@@ -54,7 +54,10 @@ private:
 };
 
 // The test hook (OBSYNC_LAMBDA_TEST_HOOKS=1 only): {"obsync_test_fault": "exception" | "abort"}
-// makes the handler fail the way a bug would, so the tests can see the runtime survive it.
+// makes the handler fail the way a bug would, so the tests can see the runtime survive it. The
+// exception's text ends with the event's "obsync_test_detail", if any: the tests put a secret
+// there to see the log mask it (it runs before the invocation's own secrets are registered
+// again, so the previous invocation's are in force).
 void run_test_fault(std::string_view payload) {
     boost::system::error_code ec;
     const auto doc = boost::json::parse(payload, ec);
@@ -66,7 +69,12 @@ void run_test_fault(std::string_view payload) {
         return;
     }
     if (fault->as_string() == "exception") {
-        throw std::logic_error("test fault: an exception escaped the handler");
+        std::string text = "test fault: an exception escaped the handler";
+        if (const auto* detail = doc.as_object().if_contains("obsync_test_detail");
+            detail != nullptr && detail->is_string()) {
+            text += ": " + std::string(detail->as_string());
+        }
+        throw std::logic_error(text);
     }
     if (fault->as_string() == "abort") {
         std::abort();
@@ -141,6 +149,14 @@ void Function::mask_secrets(const backup::Credentials& credentials) {
     }
     for (const auto& [vault, password] : credentials.vault_passwords) {
         m_log.add_secret(password);
+    }
+    // A keyhash decrypts nothing, but with the account's token it downloads the vault's
+    // ciphertext: it belongs in the secret, not in a log.
+    if (credentials.vault_keyhash) {
+        m_log.add_secret(*credentials.vault_keyhash);
+    }
+    for (const auto& [vault, keyhash] : credentials.vault_keyhashes) {
+        m_log.add_secret(keyhash);
     }
 }
 

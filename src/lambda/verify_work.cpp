@@ -97,6 +97,8 @@ Reply Function::handle_verify(const SyncEvent& event, const Destination& dest,
     }
 
     ResponseDetails details;
+    // The request's mode (the layout verified is each vault folder's own, from its manifest).
+    details.encrypted = encrypted_mode(event);
     details.dest_bucket = dest.bucket;
     details.dest_prefix = dest.prefix;
     details.lambda_memory_mb = m_config.memory_mb;
