@@ -91,6 +91,7 @@ bench: deps build
 	@bench/run_lambda_bench.sh $(BUILD_DIR)
 	@bench/run_scale_bench.sh $(BUILD_DIR)
 	@bench/run_restore_bench.sh --build-dir $(BUILD_DIR)
+	@bench/run_encrypted_bench.sh --build-dir $(BUILD_DIR)
 
 ## Upload build/lambda/obsync-lambda-$(LAMBDA_ARCH).zip as the code of LAMBDA_FUNCTION_NAME (default:
 ## the stack's function) in LAMBDA_REGION.

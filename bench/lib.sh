@@ -85,7 +85,17 @@ check_tools() {
 
 unset_client_env() {
     unset OBSIDIAN_API_URL OBSIDIAN_EMAIL OBSIDIAN_PASSWORD OBSIDIAN_TOTP_SECRET OBSIDIAN_VAULT_PASSWORD \
-        OBSYNC_CREDENTIALS OBSIDIAN_AUTH_TOKEN
+        OBSIDIAN_VAULT_KEYHASH OBSYNC_CREDENTIALS OBSIDIAN_AUTH_TOKEN
+}
+
+# The S3 benchmarks: without moto_server or boto3 (which creates the bucket) they are SKIPPED
+# (exit 0), like the other benchmarks of `make bench`; nothing of the caller's AWS setup may
+# redirect or authenticate their clients.
+require_moto() {
+    local me=run_${BENCH_TAG%-bench}_bench
+    command -v "$MOTO" >/dev/null || { echo "$me: SKIPPED: moto_server not found (pip install 'moto[server]'), or set OBSYNC_MOTO_SERVER" >&2; exit 0; }
+    "$PY" -c 'import boto3' 2>/dev/null || { echo "$me: SKIPPED: python3 boto3 is missing (it creates the bucket)" >&2; exit 0; }
+    unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_DYNAMODB AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
 }
 
 # --- Work folder, servers, watchdog, cleanup ----------------------------------------------------

@@ -109,16 +109,13 @@ RERUN_C=$(printf '%s\n' "${RCONC_LIST[@]}" | awk '{d=$1-8; if (d<0) d=-d; if (!n
 . "$HERE/lib.sh"
 BENCH_TAG=restore-bench BENCH_VAR=RESTORE_BENCH
 check_tools
-# Without moto there is no S3 to restore from: skipped (exit 0), like the other benchmarks of `make bench`.
-command -v "$MOTO" >/dev/null || { echo "run_restore_bench: SKIPPED: moto_server not found (pip install 'moto[server]'), or set OBSYNC_MOTO_SERVER" >&2; exit 0; }
-"$PY" -c 'import boto3' 2>/dev/null || { echo "run_restore_bench: SKIPPED: python3 boto3 is missing (it creates the bucket)" >&2; exit 0; }
+require_moto
 
 # Fake credentials of the fake server and of moto (never real ones).
 readonly EMAIL=alice@example.com ACCOUNT_PASSWORD=hunter2 VAULT=Bench VAULT_PASSWORD='correct horse'
 readonly BUCKET=obsync-restore-bench
 # Nothing from the caller's environment may redirect or authenticate the clients.
 unset_client_env
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_DYNAMODB AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
 
 # --- Load wait, then isolation: loopback-only network namespace (as run_sync_bench.sh) -----------
 if [[ -z "${RESTORE_BENCH_IN_NETNS:-}" ]]; then

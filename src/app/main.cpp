@@ -218,6 +218,9 @@ int run(int argc, char** argv) {
     add_optional(restore_cmd, "--state", restore.state,
                  "Where a local backup's state lives (its recorded hashes): sqlite://PATH or "
                  "dynamodb://TABLE");
+    add_optional(restore_cmd, "--password", global.flags.vault_password,
+                 "Vault password of an encrypted backup (env OBSIDIAN_VAULT_PASSWORD; managed "
+                 "vaults: the account's)");
     auto* versions_opt =
         add_optional(restore_cmd, "--list-versions", restore.list_versions,
                      "Show the versions of one file of an S3 backup (time, size, hash)")

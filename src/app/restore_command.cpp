@@ -1,18 +1,26 @@
 // obsync restore: a backup (or part of it, or the backup as it was at a moment) back into a folder;
 // obsync restore --list-versions: the versions of one file of an S3 backup (docs/restore.md).
+// An encrypted backup (sync --encrypted) is opened with the vault password first.
 #include <algorithm>
 #include <iostream>
+#include <set>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
+#include "app/account.hpp"
 #include "app/commands.hpp"
 #include "app/output.hpp"
 #include "app/progress.hpp"
+#include "archive/encrypted_reader.hpp"
 #include "archive/readers.hpp"
 #include "archive/restore.hpp"
 #include "aws/s3.hpp"
 #include "backup/storage.hpp"
+#include "backup/vault_choice.hpp"
+#include "crypto/vault_cipher.hpp"
+#include "sink/backup_marker.hpp"
+#include "sink/encrypted_sink.hpp"
 #include "util/clock.hpp"
 #include "util/display.hpp"
 #include "util/error.hpp"
@@ -166,9 +174,116 @@ void print_text(const RestoreRequest& request, const archive::RestoreResult& r) 
     }
     if (!r.skipped.empty()) {
         std::cerr << "skipped " << r.skipped.size()
-                  << " entries of the backup: symbolic links, special files, or names no vault "
-                     "path can have (listed with --json)"
+                  << " entries of the backup: symbolic links, special files, names no vault "
+                     "path can have, or encrypted bodies without their sidecar or metadata "
+                     "(listed with --json)"
                   << std::endl;
+    }
+}
+
+// The password of a vault with managed encryption, from the account's vault list: its key
+// comes from the account, so the account must be at hand.
+std::string managed_password(const GlobalOptions& global, const sink::BackupMarker& marker,
+                             const std::string& where) {
+    const std::string hint = where +
+                             " is an encrypted backup of a vault with managed encryption, whose "
+                             "key comes from the Obsidian account: sign in (obsync login, or "
+                             "OBSIDIAN_EMAIL and OBSIDIAN_PASSWORD), or give the vault's password "
+                             "with --password";
+    if (marker.vault_id.empty()) {
+        throw Error(ErrorKind::auth, hint + " (its manifest names no vault)");
+    }
+    Session session(global);
+    std::optional<std::string> password;
+    try {
+        password =
+            backup::choose_vaults(session.account(), marker.vault_id).chosen.at(0).managed_password;
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::auth && e.kind() != ErrorKind::not_found) {
+            throw;
+        }
+        throw Error(ErrorKind::auth, hint + " (" + e.what() + ")");
+    }
+    if (!password) {
+        throw Error(ErrorKind::auth, where +
+                                         " is an encrypted backup of a vault the account no longer "
+                                         "manages the key of: give its password with --password");
+    }
+    return *password;
+}
+
+// The key of an encrypted backup, from its manifest (salt, version) and the vault password:
+// --password, OBSIDIAN_VAULT_PASSWORD or the credentials, or for a managed vault the account's.
+// The manifest's keyhash tells a wrong password before anything is read or written.
+crypto::VaultCipher unlock_backup(const GlobalOptions& global, const sink::BackupMarker& marker,
+                                  const std::string& where) {
+    const sync::EncryptedLayout& layout = *marker.encrypted;
+    if (layout.salt.empty() || layout.keyhash.empty()) {
+        throw Error(ErrorKind::config, where +
+                                           " is an encrypted backup whose manifest names no salt "
+                                           "or keyhash (.obsync/backup.json): it cannot be opened");
+    }
+    const crypto::EncryptionVersion version =
+        crypto::encryption_version_from_int(layout.encryption_version);
+    std::optional<std::string> password =
+        cli_credentials(global).password_for_vault(marker.vault_id, marker.vault_name);
+    if (!password && layout.managed) {
+        password = managed_password(global, marker, where);
+    }
+    if (!password) {
+        throw Error(ErrorKind::auth, where +
+                                         " is an encrypted backup (sync --encrypted): give the "
+                                         "vault password with --password or "
+                                         "OBSIDIAN_VAULT_PASSWORD to restore it");
+    }
+    crypto::VaultCipher cipher =
+        crypto::VaultCipher::from_password(*password, layout.salt, version);
+    if (cipher.keyhash() != layout.keyhash) {
+        throw Error(ErrorKind::auth,
+                    "the password does not open " + where +
+                        ": it is not the password the backup was made with (a wrong password, or "
+                        "the vault's password changed after this backup: give the one it had "
+                        "then). Nothing was written");
+    }
+    return cipher;
+}
+
+// A plaintext backup needs no password: one given on the command line is said to be unused
+// (one from the environment or the credentials is not: it serves the other commands).
+void warn_unused_password(const GlobalOptions& global) {
+    if (global.flags.vault_password) {
+        std::cerr << "obsync: warning: the backup is not encrypted: --password is not used"
+                  << std::endl;
+    }
+}
+
+// The root of a `sync --all` destination may hold encrypted backups, each under its own
+// manifest and key: restored from there, their blobs would come back as files. Such a backup
+// is found by its entries ("<folder>/e/<sha256>") and its folder's manifest, and refused.
+asio::awaitable<void> refuse_nested_encrypted(backup::Storage& storage,
+                                              archive::BackupReader& reader,
+                                              const std::string& from) {
+    std::set<std::string> folders;
+    const std::vector<archive::ArchivedEntry> listed = co_await reader.list();
+    for (const archive::ArchivedEntry& entry : listed) {
+        const std::size_t slash = entry.path.find('/');
+        if (!entry.folder && slash != std::string::npos &&
+            sink::is_encrypted_entry_name(std::string_view(entry.path).substr(slash + 1))) {
+            folders.insert(entry.path.substr(0, slash));
+        }
+    }
+    const std::optional<std::int64_t> now;  // named, as every argument of a co_await'ed call
+    for (const std::string& folder : folders) {
+        const auto below = co_await storage.open_reader(folder, now);
+        const std::optional<std::string> document = co_await below->marker();
+        if (document && sink::parse_backup_marker(*document).encrypted) {
+            throw Error(ErrorKind::config,
+                        display_name(from) + "/" + display_name(folder) +
+                            " is an encrypted backup, opened with its own password: restore it "
+                            "on its own (--from " +
+                            display_name(from) + "/" + display_name(folder) +
+                            " --password …), and each other vault with its own --from");
+        }
     }
 }
 
@@ -183,12 +298,42 @@ int list_versions(const GlobalOptions& global, const RestoreRequest& request) {
     backup::StorageOptions options;
     options.dest = request.from;
     backup::Storage storage(io, options);
+    std::optional<std::string> document;
+    run_coro(io, [&]() -> asio::awaitable<void> {
+        const std::string whole;
+        const std::optional<std::int64_t> now;
+        const auto reader = co_await storage.open_reader(whole, now);
+        document = co_await reader->marker();
+    }());
+    const sink::BackupMarker marker =
+        document ? sink::parse_backup_marker(*document) : sink::BackupMarker{};
+    // An encrypted backup keeps the file as "e/<sha256 of its encoded path>".
+    std::optional<crypto::VaultCipher> cipher;
+    std::string stored = path;
+    if (marker.encrypted) {
+        cipher.emplace(unlock_backup(global, marker, display_name(request.from)));
+        stored = sink::encrypted_entry_name(cipher->encode(path));
+    } else {
+        warn_unused_password(global);
+    }
     std::vector<archive::FileVersion> versions;
     run_coro(io, [&]() -> asio::awaitable<void> {
         // Named: a temporary inside a co_await expression is destroyed twice by g++ 12.
         const aws::S3Location location = aws::parse_s3_location(request.from);
-        versions = co_await archive::list_file_versions(storage.aws(), location, path);
+        versions = co_await archive::list_file_versions(storage.aws(), location, stored);
     }());
+    if (cipher) {
+        for (archive::FileVersion& v : versions) {
+            v.size = archive::plaintext_size(v.size);
+            if (v.recorded.content_hash) {
+                try {
+                    v.recorded.content_hash = cipher->decode(*v.recorded.content_hash);
+                } catch (const Error&) {
+                    v.recorded.content_hash.reset();  // changed behind the backup's back
+                }
+            }
+        }
+    }
     if (versions.empty()) {
         throw Error(ErrorKind::not_found, "no version of \"" + display_name(path) + "\" in " +
                                               display_name(request.from));
@@ -258,6 +403,27 @@ int run_restore(const GlobalOptions& global, const RestoreRequest& request) {
         options.state = request.state;
         options.sqlite_file = Paths::from_environment().state_db();
         backup::Storage storage(io, options);
+        // The marker says whether the backup is encrypted: then the password opens it before
+        // anything is listed or written (a wrong one writes nothing, not even --to).
+        std::unique_ptr<archive::BackupReader> reader;
+        std::optional<std::string> document;
+        run_coro(io, [&]() -> asio::awaitable<void> {
+            const std::string whole;  // the backup named by --from itself, no vault folder
+            reader = co_await storage.open_reader(whole, at);
+            document = co_await reader->marker();
+        }());
+        const sink::BackupMarker marker =
+            document ? sink::parse_backup_marker(*document) : sink::BackupMarker{};
+        std::optional<crypto::VaultCipher> cipher;
+        if (marker.encrypted) {
+            cipher.emplace(unlock_backup(global, marker, display_name(request.from)));
+            reader = storage.encrypted_reader(std::move(reader), &*cipher);
+        } else {
+            warn_unused_password(global);
+            if (!document) {
+                run_coro(io, refuse_nested_encrypted(storage, *reader, request.from));
+            }
+        }
         archive::RestoreOptions restore_options;
         restore_options.paths = request.paths;
         restore_options.overwrite = request.overwrite;
@@ -275,8 +441,6 @@ int run_restore(const GlobalOptions& global, const RestoreRequest& request) {
         };
         archive::RestoreResult result;
         run_coro(io, [&]() -> asio::awaitable<void> {
-            const std::string whole;  // the backup named by --from itself, no vault folder
-            const auto reader = co_await storage.open_reader(whole, at);
             result = co_await archive::restore(*reader, request.to, restore_options, progress);
         }());
         if (bar) {

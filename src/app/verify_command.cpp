@@ -134,6 +134,7 @@ int run_verify(const GlobalOptions& global, const VerifyCommand& request) {
         }
         verify.folder_per_vault = request.all;
         verify.deep_percent = request.deep_percent;
+        verify.deep_requires_password = true;  // asked for here: say what it needs, never skip
         verify.excludes = request.excludes;
         backup::KeyCache keys;
         backup::VerifyService service(session.io(), session.http(), session.account(), keys);

@@ -176,6 +176,11 @@ DriftResult compare(const DriftInput& input) {
             report(
                 path, DriftKind::stale,
                 "backup has " + short_hash(*version) + ", the server " + short_hash(record->hash));
+        } else if (input.server_sizes &&
+                   measured->entry.size != static_cast<std::uint64_t>(record->size)) {
+            report(path, DriftKind::corrupt,
+                   "size " + std::to_string(measured->entry.size) + ", the server's blob has " +
+                       std::to_string(record->size));
         }
     }
 

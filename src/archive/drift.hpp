@@ -65,6 +65,9 @@ struct DriftInput {
     // The destination keeps each file's content hash with it (S3 metadata): an entry without one
     // is corrupt. A local folder keeps none (the state's hash stands in, when it has one).
     bool destination_records_hash = false;
+    // The backup keeps the server's blobs as they are (an encrypted backup, compared under the
+    // encoded paths and hashes of a keyhash-only session): each file's size is its record's.
+    bool server_sizes = false;
 };
 
 struct DriftResult {
@@ -91,6 +94,8 @@ struct DriftResult {
 //   or its bytes could not be read.
 // - stale: the hash of the backup's version (measured, else recorded) is not the server's; also
 //   a file where the server has a folder.
+// - corrupt too, with DriftInput::server_sizes: the hash is the server's (or unknown) and the
+//   size is not the size of the server's record (a blob cut or grown behind the backup's back).
 // corrupt is decided before stale.
 // - refused: a live server path the state refused (DriftInput::refused) is counted, and neither
 //   it nor a backup entry at that path is compared.

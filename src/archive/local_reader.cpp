@@ -41,16 +41,14 @@ public:
 
     std::string describe() const override { return m_root.string(); }
 
-    asio::awaitable<std::optional<std::string>> vault_id() override {
-        std::string document;
+    asio::awaitable<std::optional<std::string>> marker() override {
         try {
             ArchivedEntry marker;
             marker.path = std::string(sync::k_backup_meta_dir) + "/" + sink::k_backup_marker_name;
-            document = read_all(marker);
+            co_return read_all(marker);
         } catch (const Error&) {
             co_return std::nullopt;  // no marker: a folder obsync did not write, or an old one
         }
-        co_return marker_vault_id(document);
     }
 
     asio::awaitable<std::vector<ArchivedEntry>> list() override {

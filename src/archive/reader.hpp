@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "util/bytes.hpp"
+#include "util/error.hpp"
 
 namespace obsync::archive {
 
@@ -23,6 +25,10 @@ namespace obsync::archive {
 struct Recorded {
     std::optional<std::string> content_hash;  // lowercase hex SHA-256 of the file's bytes
     std::optional<std::int64_t> mtime_ms;
+    // Everything the destination kept with the file, by name (S3: each x-amz-meta-* with the
+    // prefix stripped, content-hash and mtime included; a local folder keeps none). The
+    // encrypted layout keeps what places an entry here (sink/encrypted_sink.hpp).
+    std::map<std::string, std::string> attributes;
 };
 
 // One file or folder of a backup.
@@ -52,6 +58,15 @@ void finish_listing(std::vector<ArchivedEntry>& entries);
 // The vault id a backup marker document names (sink::parse_backup_marker), or nullopt.
 std::optional<std::string> marker_vault_id(std::string_view document);
 
+// An entry list() found but cannot present as a vault path: an encrypted backup's entry whose
+// recorded path or hash does not decrypt, or belongs to another entry (tampered with). A restore
+// reports each as failed; nothing is written for it.
+struct UnreadableEntry {
+    std::string name;     // where the destination keeps it ("e/<sha256>")
+    std::string message;  // for people; never a secret
+    ErrorKind kind = ErrorKind::crypto;
+};
+
 // A backup to read: a local folder or an S3 prefix, as `obsync sync` wrote it, optionally as it
 // was at a moment (a versioned bucket). Never writes. Errors are obsync::Error (storage, network,
 // config for a missing bucket or folder, not_found for an object gone since the listing).
@@ -62,14 +77,20 @@ public:
     // "/abs/path" or "s3://bucket/prefix" (Sink::describe() of the same destination).
     virtual std::string describe() const = 0;
 
-    // The vault id of the backup's marker (.obsync/backup.json), or nullopt when it has none.
-    virtual boost::asio::awaitable<std::optional<std::string>> vault_id() = 0;
+    // The backup's marker document (.obsync/backup.json; the manifest of an encrypted backup),
+    // or nullopt when it has none. Always the current one, also for a reader at a moment: a
+    // destination keeps one vault and one key (sink::check_backup_marker).
+    virtual boost::asio::awaitable<std::optional<std::string>> marker() = 0;
+    // The vault id the marker names, or nullopt when there is none.
+    boost::asio::awaitable<std::optional<std::string>> vault_id();
 
     // Every file and folder of the backup, sorted by path, without obsync's own (.obsync/, temp
     // files) and without names no vault path can have (skipped(): counted, never restored).
     virtual boost::asio::awaitable<std::vector<ArchivedEntry>> list() = 0;
     // Names under the backup that list() left out because no vault path can have them.
     virtual std::vector<std::string> skipped() const = 0;
+    // Entries the last list() found and could not present (see UnreadableEntry).
+    virtual std::vector<UnreadableEntry> unreadable() const { return {}; }
 
     // Completes entry.recorded (S3: one HEAD of that version). Safe to run many at once.
     virtual boost::asio::awaitable<void> describe(ArchivedEntry& entry) = 0;

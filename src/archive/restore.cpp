@@ -60,6 +60,10 @@ public:
         }
         std::vector<ArchivedEntry> listed = co_await m_reader.list();
         m_result.skipped = m_reader.skipped();
+        // Entries that cannot be placed fail whatever --path says: where they belong is unknown.
+        for (const UnreadableEntry& entry : m_reader.unreadable()) {
+            m_result.failures.push_back({entry.name, entry.message, entry.kind});
+        }
         for (ArchivedEntry& entry : listed) {
             const bool wanted =
                 roots.empty() || std::any_of(roots.begin(), roots.end(), [&](const auto& root) {

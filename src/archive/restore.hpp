@@ -66,7 +66,8 @@ struct RestoreResult {
     // What is in the way at the target. Nothing at all is written while there is one that is
     // blocked, or (without --overwrite) any: a restore never half-mixes two trees.
     std::vector<RestoreConflict> conflicts;
-    // Not written: the bytes did not match the recorded hash or size, or could not be read.
+    // Not written: the bytes did not match the recorded hash or size, or could not be read, or
+    // (an encrypted backup) the entry could not be placed (BackupReader::unreadable()).
     std::vector<RestoreFailure> failures;
     std::vector<RestoreStep> plan;     // every step, in path order (dry runs and reports)
     std::vector<std::string> skipped;  // names in the backup that no vault path can have

@@ -25,6 +25,7 @@ constexpr std::uint64_t k_range_size = std::uint64_t{16} << 20;
 
 Recorded recorded_of(const aws::ObjectInfo& info) {
     Recorded recorded;
+    recorded.attributes = info.metadata;
     if (const auto hash = info.metadata.find("content-hash"); hash != info.metadata.end()) {
         recorded.content_hash = hash->second;
     }
@@ -56,14 +57,14 @@ public:
         return text;
     }
 
-    asio::awaitable<std::optional<std::string>> vault_id() override {
+    asio::awaitable<std::optional<std::string>> marker() override {
         const std::string current;
-        const std::optional<aws::ObjectData> marker =
+        std::optional<aws::ObjectData> marker =
             co_await m_s3.get_object(m_location.bucket, m_keys.marker, current);
         if (!marker) {
             co_return std::nullopt;
         }
-        co_return marker_vault_id(marker->body);
+        co_return std::move(marker->body);
     }
 
     asio::awaitable<std::vector<ArchivedEntry>> list() override {

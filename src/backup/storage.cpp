@@ -4,9 +4,11 @@
 #include <map>
 #include <system_error>
 
+#include "archive/encrypted_reader.hpp"
 #include "archive/readers.hpp"
 #include "aws/client.hpp"
 #include "aws/s3.hpp"
+#include "sink/backup_marker.hpp"
 #include "sink/encrypted_sink.hpp"
 #include "sink/local_dir.hpp"
 #include "sink/s3_sink.hpp"
@@ -190,14 +192,29 @@ asio::awaitable<std::unique_ptr<archive::BackupReader>> Storage::open_reader(
     co_return archive::open_local_reader(root, std::move(hashes));
 }
 
+std::unique_ptr<archive::BackupReader> Storage::encrypted_reader(
+    std::unique_ptr<archive::BackupReader> raw, const crypto::VaultCipher* cipher) const {
+    return archive::open_encrypted_reader(std::move(raw), cipher,
+                                          s3_destination()
+                                              ? archive::EncryptedMetadata::object_metadata
+                                              : archive::EncryptedMetadata::sidecars);
+}
+
 asio::awaitable<void> Storage::add_recorded_hashes(const std::filesystem::path& root,
                                                    const std::string& prefix,
                                                    std::map<std::string, std::string>& hashes) {
     const std::unique_ptr<archive::BackupReader> bare = archive::open_local_reader(root, {});
-    const std::optional<std::string> vault = co_await bare->vault_id();
-    if (!vault) {
+    const std::optional<std::string> document = co_await bare->marker();
+    if (!document) {
         co_return;
     }
+    const sink::BackupMarker marker = sink::parse_backup_marker(*document);
+    // An encrypted backup's state names encoded paths, no file of the folder: its sidecars
+    // keep the hashes (open_encrypted_reader).
+    if (marker.vault_id.empty() || marker.encrypted) {
+        co_return;
+    }
+    const std::optional<std::string> vault = marker.vault_id;
     const std::unique_ptr<sync::StateStore> state =
         open_state(sync::StateScope{*vault, bare->describe()}, /*dry_run=*/true);
     const sync::StateSnapshot snapshot = co_await state->load();

@@ -17,6 +17,10 @@ namespace obsync::aws {
 class AwsClient;
 }
 
+namespace obsync::crypto {
+class VaultCipher;
+}
+
 namespace obsync::backup {
 
 // Where backups go and where their state lives, as the command line names them.
@@ -56,6 +60,12 @@ public:
     // of each vault's backup below it; without a marker or a state it knows none.
     boost::asio::awaitable<std::unique_ptr<archive::BackupReader>> open_reader(
         std::string folder, std::optional<std::int64_t> at_ms);
+
+    // An encrypted backup (sync --encrypted; its marker says so) read through `raw`, the reader
+    // open_reader gave for it, as the vault it holds: with `cipher` (the vault's key) under the
+    // plaintext paths, without (nullptr) under the encoded ones (archive/encrypted_reader.hpp).
+    std::unique_ptr<archive::BackupReader> encrypted_reader(
+        std::unique_ptr<archive::BackupReader> raw, const crypto::VaultCipher* cipher) const;
 
     // Whether the state lives in the local SQLite database (`status` and `reset` read it).
     bool local_state() const noexcept { return !m_dynamodb_table.has_value(); }

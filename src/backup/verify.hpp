@@ -15,6 +15,7 @@
 #include "backup/storage.hpp"
 #include "net/http_client.hpp"
 #include "obsidian/vault.hpp"
+#include "sync/sink.hpp"
 
 namespace obsync::backup {
 
@@ -24,7 +25,12 @@ struct VerifyRequest {
     bool folder_per_vault = false;     // DEST/<vault folder>, as BackupRequest::folder_per_vault
     // S3: the share of the files (0-100) downloaded and hashed, chosen at random per run; the
     // others are checked by their metadata (one HEAD each). A local folder is always hashed whole.
+    // An encrypted backup (S3 or local): the share decrypted, which needs the vault's password.
     int deep_percent = 0;
+    // An encrypted backup and no vault password: the deep share is refused (Error{auth} naming
+    // --password: the command line, where --deep was asked for) or, false, skipped (a scheduled
+    // verify: presence, sizes and encoded hashes are still checked).
+    bool deep_requires_password = false;
     std::vector<std::string> excludes;  // --exclude globs, as the backup was made with
     int s3_in_flight = 16;              // HEADs and GETs at once
     unsigned hash_threads = 0;          // local hashing; 0 = one per core (at most 8)
@@ -81,10 +87,12 @@ struct VerifyReport {
 
 // obsync verify and the Lambda function's {"action":"verify"}: compares, for each vault, the
 // server's current files (a fresh snapshot, no downloads), the destination's contents and the
-// saved state (archive::compare). When there is drift and the saved cursor is not initial, a
-// second session asks for the records after the cursor, to mark the drift the next backup fixes
-// by itself (pending). Writes nothing anywhere: no marker, no lock, no lease, no
-// state. Failures are values, as in BackupService.
+// saved state (archive::compare). An encrypted backup (its manifest says so) is compared under
+// its encoded paths and hashes, with a keyhash-only session and no password; a deep share is
+// decrypted with the vault's password, which it then needs. When there is drift and the saved
+// cursor is not initial, a second session asks for the records after the cursor, to mark the drift
+// the next backup fixes by itself (pending). Writes nothing anywhere: no marker, no lock, no lease,
+// no state. Failures are values, as in BackupService.
 class VerifyService {
 public:
     VerifyService(boost::asio::io_context& io, net::HttpClient& http, Account& account,
@@ -100,11 +108,23 @@ private:
     void measure_local(const std::string& root, std::vector<archive::MeasuredEntry>& entries,
                        const std::vector<std::size_t>& files, const VerifyRequest& request,
                        VaultVerification& v);
-    // HEADs the files of an S3 backup, and downloads and hashes the deep sample; drops what
-    // was deleted since the listing (it is then missing).
-    void measure_s3(archive::BackupReader& reader, std::vector<archive::MeasuredEntry>& entries,
-                    const std::vector<std::size_t>& files, const VerifyRequest& request,
-                    VaultVerification& v);
+    // HEADs the files of an S3 backup (where the listing did not describe them), and reads and
+    // hashes the deep sample; an encrypted backup's (local or S3) decrypted with `key`, none
+    // without it. Drops what was deleted since the listing (it is then missing).
+    void measure_sampled(archive::BackupReader& reader,
+                         std::vector<archive::MeasuredEntry>& entries,
+                         const std::vector<std::size_t>& files, const VerifyRequest& request,
+                         bool encrypted, const crypto::VaultCipher* key, VaultVerification& v);
+    // An encrypted backup (its manifest `layout`): the vault's key when a deep share reads its
+    // files and a password is at hand (checked with the server and against the manifest), else
+    // nullptr once the server still takes the manifest's keyhash. Error{auth} when it does not,
+    // or a deep share has no password and deep_requires_password; Error{config} for --exclude
+    // (no pattern matches an encoded path).
+    const crypto::VaultCipher* unlock_encrypted(const obsidian::VaultInfo& vault,
+                                                const std::string& token,
+                                                const sync::EncryptedLayout& layout,
+                                                const VerifyRequest& request,
+                                                const std::string& destination);
 
     boost::asio::io_context& m_io;
     net::HttpClient& m_http;

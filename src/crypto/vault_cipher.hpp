@@ -22,6 +22,12 @@ int to_int(EncryptionVersion version) noexcept;
 // characters. The one rule for every place that reads a keyhash someone typed or stored.
 bool is_keyhash(std::string_view text) noexcept;
 
+// How many hex characters encode() gives for `plaintext_size` bytes (§3.4, §3.5): v2/v3 add the
+// 16-byte SIV tag, v0 the 12-byte IV and the 16-byte GCM tag. So an encoded content hash (64 hex
+// characters) is 160 characters in v2/v3 and 184 in v0, and an encoded path is longer than
+// encoded_hex_size(version, 0). All a keyhash-only session can check of what it cannot decode.
+std::size_t encoded_hex_size(EncryptionVersion version, std::size_t plaintext_size) noexcept;
+
 // Everything a client derives from a vault's key: the keyhash the server checks, the encoding
 // of paths and content hashes, and the content key. Immutable and thread-safe once built.
 class VaultCipher {

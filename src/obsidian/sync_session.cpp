@@ -62,12 +62,19 @@ RemoteRecord decode_push(const boost::json::object& push, const crypto::VaultCip
     }
     if (!cipher.has_key()) {
         // Keyhash only (an encrypted-at-rest backup): the record keeps its encoded path and hash,
-        // which stand for the plaintext ones everywhere downstream. Hex is all they can be checked
-        // for here; the restore that holds the password checks the rest.
-        if (!is_lower_hex(path_hex) || path_hex.empty() ||
-            (!hash_hex.empty() && !is_lower_hex(hash_hex))) {
+        // which stand for the plaintext ones everywhere downstream. Their form is all that can be
+        // checked here (lowercase hex of the lengths encode() gives: a live file's hash encodes a
+        // SHA-256 hex digest); the restore that holds the password checks the rest.
+        const std::size_t encoded_hash = crypto::encoded_hex_size(cipher.version(), 64);
+        const bool path_ok = is_lower_hex(path_hex) &&
+                             path_hex.size() > crypto::encoded_hex_size(cipher.version(), 0);
+        // A folder or a deletion carries no hash ("" from the official client), and a file whose
+        // hash is "" is taken as the keyed session takes it (its GCM tag still guards it).
+        const bool hash_ok =
+            hash_hex.empty() || (is_lower_hex(hash_hex) && hash_hex.size() == encoded_hash);
+        if (!path_ok || !hash_ok) {
             record.error = "the encoded path or hash of record " + std::to_string(record.uid) +
-                           " is not lowercase hex";
+                           " does not have the form of an encoded value";
             return record;
         }
         record.path = path_hex;

@@ -14,10 +14,15 @@ namespace {
 
 namespace asio = boost::asio;
 
+// Lowercase hex of whole bytes, as every encoded value is.
 bool is_lower_hex(std::string_view text) {
-    return std::all_of(text.begin(), text.end(),
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    return text.size() % 2 == 0 && std::all_of(text.begin(), text.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
 }
+
+// The longest encoded hash (v0: 184 hex characters, crypto::encoded_hex_size).
+constexpr std::size_t k_max_encoded_hash = 184;
 
 // An entry's stored name, from the engine's path: an encoded path, or a stored name that
 // list_files() gave (a --full run removing what the state does not list).
@@ -25,7 +30,7 @@ std::string entry_name(std::string_view path) {
     if (is_encrypted_entry_name(path)) {
         return std::string(path);
     }
-    if (path.empty() || path.size() % 2 != 0 || !is_lower_hex(path)) {
+    if (path.empty() || !is_lower_hex(path)) {
         throw Error(ErrorKind::bad_input, "\"" + shorten(path) +
                                               "\" is not an encoded path: an encrypted backup "
                                               "stores only what the server encrypted");
@@ -127,7 +132,7 @@ public:
     }
 
     // The sidecar goes first: a body left without one (a run killed in between) is not restored,
-    // and --full removes it as an entry the state does not list.
+    // and the state still lists the entry, so the next run applies the deletion again.
     asio::awaitable<void> remove_file(std::string_view path) override {
         const std::string name = entry_name(path);
         if (m_sidecars) {
@@ -236,7 +241,8 @@ std::optional<SidecarEntry> parse_sidecar(std::string_view document) {
                      : static_cast<std::uint64_t>(std::max<std::int64_t>(0, size->as_int64()));
     const auto* kind = o.if_contains(k_attr_kind);
     entry.folder = kind != nullptr && kind->is_string() && kind->as_string() == "folder";
-    if (entry.encoded_path.empty() || !is_lower_hex(entry.encoded_path) ||
+    if (entry.encoded_path.empty() || entry.encoded_path.size() > k_max_encoded_path ||
+        !is_lower_hex(entry.encoded_path) || entry.encoded_hash.size() > k_max_encoded_hash ||
         !is_lower_hex(entry.encoded_hash)) {
         return std::nullopt;
     }

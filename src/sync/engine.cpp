@@ -411,7 +411,8 @@ private:
             m_result.plan.push_back(
                 {a.update ? Kind::update : Kind::create, a.path, a.record.size});
             ++(a.update ? m_result.updated : m_result.created);
-            m_result.bytes += plaintext_size(a.record.size);
+            // What the run would write: the content, or the blob itself when it keeps those.
+            m_result.bytes += m_cipher.has_key() ? plaintext_size(a.record.size) : a.record.size;
         }
         for (const Action& a : plan.folder_removals) {
             if (a.touch_destination) {

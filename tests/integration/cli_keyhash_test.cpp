@@ -72,6 +72,13 @@ public:
         return out;
     }
 
+    // The environment of a run whose credentials hold only `keyhash` for vault V3: no password.
+    std::string keyhash_only_env(const std::string& keyhash) {
+        const fs::path credentials = work.path() / "credentials.json";
+        write_file(credentials, R"({"vaults":{"V3":{"keyhash":")" + keyhash + R"("}}})");
+        return "OBSIDIAN_VAULT_PASSWORD= OBSYNC_CREDENTIALS=" + shell_quote(credentials.string());
+    }
+
     std::string expected_keyhash(const std::string& name, const std::string& password) {
         const obsidian::VaultInfo vault = listed(name);
         return crypto::VaultCipher::from_password(
@@ -166,16 +173,52 @@ TEST_F(CliKeyhashTest, AVaultIsRequired) {
 TEST_F(CliKeyhashTest, AKeyhashAloneInTheCredentialsRefusesAPlaintextSync) {
     const std::string keyhash = obsync("keyhash V3").out.substr(0, 64);
     ASSERT_TRUE(crypto::is_keyhash(keyhash));
-    const fs::path credentials = work.path() / "credentials.json";
-    write_file(credentials, R"({"vaults":{"V3":{"keyhash":")" + keyhash + R"("}}})");
-    const CliResult r =
-        obsync("sync V3 --dest " + shell_quote(dest.string()),
-               "OBSIDIAN_VAULT_PASSWORD= OBSYNC_CREDENTIALS=" + shell_quote(credentials.string()));
+    const std::string env = keyhash_only_env(keyhash);
+    const CliResult r = obsync("sync V3 --dest " + shell_quote(dest.string()), env);
     EXPECT_EQ(r.code, 4) << r.err;
     EXPECT_NE(r.err.find("has only a keyhash in the credentials: only encrypted backups "
                          "(--encrypted) are possible"),
               std::string::npos)
         << r.err;
+    EXPECT_FALSE(fs::exists(dest));
+}
+
+// The keyhash alone is enough for an encrypted backup: no password anywhere in the run.
+TEST_F(CliKeyhashTest, AKeyhashAloneInTheCredentialsBacksUpEncrypted) {
+    const std::string keyhash = obsync("keyhash V3").out.substr(0, 64);
+    ASSERT_TRUE(crypto::is_keyhash(keyhash));
+    const std::string env = keyhash_only_env(keyhash);
+    const CliResult r =
+        obsync("sync V3 --encrypted --json --dest " + shell_quote(dest.string()), env);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find(R"("created":1)"), std::string::npos) << r.out;
+    EXPECT_TRUE(fs::exists(dest / ".obsync" / "backup.json"));
+    EXPECT_FALSE(fs::exists(dest / "Hello.md"));
+    EXPECT_EQ(r.out.find(keyhash), std::string::npos);
+    EXPECT_EQ(r.err.find(keyhash), std::string::npos);
+    // An incremental run with the same keyhash takes the change.
+    const fs::path file = work.path() / "inject.tmp";
+    write_file(file, "# Hello again\n");
+    server->admin("inject", {"--vault", "V3", "--password", k_vault_password, "--path", "Hello.md",
+                             "--content-file", file.string()});
+    const CliResult again =
+        obsync("sync V3 --encrypted --json --dest " + shell_quote(dest.string()), env);
+    ASSERT_EQ(again.code, 0) << again.err;
+    EXPECT_NE(again.out.find(R"("updated":1)"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find(R"("complete":false)"), std::string::npos) << again.out;
+}
+
+// A keyhash of the right form that is not the vault's: the server refuses it, which is the
+// password problem it stands for (exit 2), and nothing is written.
+TEST_F(CliKeyhashTest, AWrongKeyhashIsExit2AndWritesNothing) {
+    const std::string wrong =
+        obsync("keyhash Other --password " + shell_quote(k_other_password)).out.substr(0, 64);
+    ASSERT_TRUE(crypto::is_keyhash(wrong));
+    const std::string env = keyhash_only_env(wrong);
+    const CliResult r = obsync("sync V3 --encrypted --dest " + shell_quote(dest.string()), env);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("keyhash"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(wrong), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(dest));
 }
 

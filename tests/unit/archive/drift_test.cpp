@@ -61,6 +61,7 @@ struct Fixture {
     std::optional<std::vector<obsidian::RemoteRecord>> since_backup;
     sync::PathFilter filter{{}};
     bool s3 = true;
+    bool server_sizes = false;
 
     DriftResult run() const {
         DriftInput input;
@@ -71,6 +72,7 @@ struct Fixture {
         input.since_backup = since_backup ? &*since_backup : nullptr;
         input.filter = &filter;
         input.destination_records_hash = s3;
+        input.server_sizes = server_sizes;
         return compare(input);
     }
 
@@ -194,6 +196,19 @@ TEST(Drift, WithoutReadingASizeOtherThanTheStatesIsCorrupt) {
     EXPECT_EQ(result.drift[0].path, "a.md");
     EXPECT_EQ(result.drift[0].kind, DriftKind::corrupt);
     EXPECT_EQ(result.drift[0].detail, "size 11, the state recorded 10");
+}
+
+TEST(Drift, AnEncryptedBackupsBlobOfAnotherSizeThanTheServersIsCorrupt) {
+    Fixture f;
+    f.server_sizes = true;  // blobs as the server keeps them: file() records 100 bytes
+    f.server = {file(1, "a.md", k_a), file(2, "b.md", k_b), file(3, "c.md", k_c)};
+    // b.md: cut short with its hash intact; c.md: an older version, so stale whatever its size.
+    f.backup = {entry("a.md", k_a, 100), entry("b.md", k_b, 99), entry("c.md", k_a, 99)};
+    const DriftResult result = f.run();
+    EXPECT_EQ(f.kinds(), (Kinds{{"b.md", DriftKind::corrupt}, {"c.md", DriftKind::stale}}));
+    EXPECT_EQ(result.drift[0].detail, "size 99, the server's blob has 100");
+    f.server_sizes = false;  // plaintext: the server's size is the blob's, never the file's
+    EXPECT_EQ(f.kinds(), (Kinds{{"c.md", DriftKind::stale}}));
 }
 
 TEST(Drift, ReadBytesThatCheckOutOutrankTheStatesSize) {

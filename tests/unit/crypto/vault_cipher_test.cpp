@@ -205,5 +205,18 @@ TEST(VaultCipher, IsKeyhashAcceptsExactlyTheFormKeyhashGives) {
     }
 }
 
+// The shape a keyhash-only session checks: what encode() really gives, per version, and the
+// protocol's figures for an encoded content hash (§4: 160 hex characters in v3, 184 in v0).
+TEST(VaultCipher, EncodedHexSizeIsWhatEncodeGives) {
+    EXPECT_EQ(encoded_hex_size(EncryptionVersion::v3, 64), 160U);
+    EXPECT_EQ(encoded_hex_size(EncryptionVersion::v0, 64), 184U);
+    for (const std::string& text : {std::string("a"), std::string("Notes/n.md"),
+                                    std::string(64, 'f'), std::string(300, 'x')}) {
+        EXPECT_EQ(v3().encode(text).size(), encoded_hex_size(EncryptionVersion::v3, text.size()));
+        EXPECT_EQ(v2().encode(text).size(), encoded_hex_size(EncryptionVersion::v2, text.size()));
+        EXPECT_EQ(v0().encode(text).size(), encoded_hex_size(EncryptionVersion::v0, text.size()));
+    }
+}
+
 }  // namespace
 }  // namespace obsync::crypto

@@ -159,6 +159,58 @@ ErrorKind init_failure(SyncSessionTest& t, std::vector<WsAction> reply) {
     return kind;
 }
 
+// Keyhash only (sync --encrypted): records keep their encoded path and hash, and one whose form
+// no encode() gives (odd or non-hex, a path no longer than the tag, a hash of another length) is
+// kept with an error, as an undecodable one is with the key.
+TEST_F(SyncSessionTest, AKeyhashOnlySessionKeepsTheEncodedFormsAndChecksTheirShape) {
+    const crypto::VaultCipher keyhash_only =
+        crypto::VaultCipher::keyhash_only(cipher.keyhash(), crypto::EncryptionVersion::v3);
+    const auto with_field = [&](std::int64_t uid, const std::string& field,
+                                const std::string& value) {
+        boost::json::object p = boost::json::parse(push(uid, "n.md", "n")).as_object();
+        p[field] = value;
+        return boost::json::serialize(p);
+    };
+    const std::string path = cipher.encode("Notes/a.md");
+    const std::vector<std::string> pushes = {
+        push(2, "Notes/a.md", "hello"),
+        push(3, "gone.md", "", true),
+        with_field(4, "path", path.substr(1)),                 // odd length
+        with_field(5, "path", "Z" + path.substr(1)),           // not lowercase hex
+        with_field(6, "path", std::string(32, 'a')),           // only a tag's worth
+        with_field(7, "hash", cipher.encode("not a sha256")),  // another length
+        with_field(8, "hash", ""),                             // taken as with the key
+    };
+    test::ScriptedWsServer server(io, [&](const std::string&, bool) {
+        std::vector<WsAction> out = {WsAction::text(R"({"res":"ok"})")};
+        for (const std::string& p : pushes) {
+            out.push_back(WsAction::text(p));
+        }
+        out.push_back(WsAction::text(R"({"op":"ready","version":8})"));
+        return out;
+    });
+    ChangeSet changes;
+    test::run_coro(io, [&]() -> asio::awaitable<void> {
+        const SessionTarget target{server.host(), "vault1", "tok"};
+        auto session =
+            co_await SyncSession::connect(io.get_executor(), target, keyhash_only, options);
+        changes = co_await session->init(0, true);
+    }());
+    ASSERT_EQ(changes.records.size(), pushes.size());
+    EXPECT_EQ(changes.records[0].path, path);
+    EXPECT_EQ(changes.records[0].hash, cipher.encode(crypto::sha256_hex(as_bytes("hello"))));
+    EXPECT_TRUE(changes.records[0].error.empty());
+    EXPECT_EQ(changes.records[1].path, cipher.encode("gone.md"));
+    EXPECT_TRUE(changes.records[1].error.empty());
+    for (std::size_t i = 2; i < 6; ++i) {
+        EXPECT_NE(changes.records[i].error.find("record " + std::to_string(i + 2)),
+                  std::string::npos)
+            << i;
+    }
+    EXPECT_TRUE(changes.records[6].error.empty());
+    EXPECT_TRUE(changes.records[6].hash.empty());
+}
+
 TEST_F(SyncSessionTest, InitRefusalsAreTyped) {
     EXPECT_EQ(init_failure(*this, {WsAction::text(R"({"res":"err","msg":"Vault not found."})")}),
               ErrorKind::not_found);
