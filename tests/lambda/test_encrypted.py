@@ -310,17 +310,27 @@ class EncryptedTest(EncryptedCase):
         self.assertIs(requested["encrypted"], True)
         self.assertEqual({k: v["body"] for k, v in self.objects().items()}, before,
                          "a verify wrote something")
-        [vault] = body["vaults"]
-        error = vault.get("error") or {}
-        if error.get("kind") == "config" and "only encrypted backups" in error.get("message", ""):
-            # The verify side still unlocks every vault as a plaintext one (the keyhash-only
-            # verify of docs/encryption-at-rest.md is not in this build): it refuses, cleanly.
-            self.skipTest("verify of an encrypted backup without the password is not built yet")
         # Checked against the server's records under their encoded paths, without the
         # password: no drift, and the deep share skipped (reading the bytes means decrypting).
         self.assertTrue(body["success"], self.describe(result))
         self.assertEqual(body["drift_count"], 0, body)
+        [vault] = body["vaults"]
+        self.assertNotIn("error", vault)
         self.assertEqual(vault["checked_deep"], 0, vault)
+
+        # An object gone from the bucket is found, still without the password, and shown by its
+        # encoded path only: the answer and the logs name no file of the vault.
+        [gone] = [k for k in before if k.startswith(f"{self.prefix}/{VAULT}/e/")][:1]
+        self.s3.delete_object(Bucket=self.bucket, Key=gone)
+        result = emu.invoke({"action": "verify"})
+        self.assertEqual(result.kind, "response", self.describe(result))
+        body = self.body(result)
+        self.assertIs(body["success"], False)
+        self.assertEqual(body["drift_count"], 1, body)
+        self.assertEqual(body["vaults"][0]["counts"]["missing"], 1, body)
+        self.assert_no_plaintext(result.raw, "the verify's answer", tuple(keys.decrypting()))
+        for line in result.logs:
+            self.assert_no_plaintext(line, "a verify log line", tuple(keys.decrypting()))
 
     def test_a_bad_value_of_the_variable_fails_the_start(self):
         for value in ("yes", "encrypted", "2"):
