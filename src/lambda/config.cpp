@@ -234,6 +234,10 @@ LambdaConfig LambdaConfig::from_lookup(const Lookup& lookup) {
         config.allow_request_credentials = parse_flag("ALLOW_REQUEST_CREDENTIALS", *flag);
     }
 
+    if (auto flag = env.get("OBSYNC_ENCRYPTED")) {
+        config.encrypted = parse_flag("OBSYNC_ENCRYPTED", *flag);
+    }
+
     if (auto flag = env.get("OBSYNC_VAULT_METRICS")) {
         config.vault_metrics = parse_flag("OBSYNC_VAULT_METRICS", *flag);
     }

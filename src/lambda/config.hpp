@@ -38,6 +38,11 @@ struct LambdaConfig {
     // sorted, without duplicates.
     std::vector<std::string> allowed_buckets;
     bool allow_request_credentials = false;  // ALLOW_REQUEST_CREDENTIALS: true/false/1/0
+    // OBSYNC_ENCRYPTED (true/false, default false): back up each vault's ciphertext (the
+    // encrypted layout, docs/encryption-at-rest.md) instead of decrypting it. On, a request may
+    // not turn it off: the operator chose that this function never writes plaintext (and with
+    // only keyhashes in the secret it could not decrypt anyway).
+    bool encrypted = false;
     // OBSYNC_VAULT_METRICS (true/false, default true): whether each vault's metrics also get a
     // [VaultID, FunctionName] dimension set, one billed custom metric per name and vault.
     bool vault_metrics = true;

@@ -34,12 +34,13 @@ std::string field(std::string_view name) {
     return "field '" + display_name(name) + "'";
 }
 
-constexpr std::array<std::string_view, 12> k_request_fields = {
-    "vault_id", "sync_type",   "secret_id",      "dest_bucket", "dest_prefix", "email",
-    "password", "totp_secret", "vault_password", "dispatch",    "action",      "deep_percent",
+constexpr std::array<std::string_view, 13> k_request_fields = {
+    "vault_id", "sync_type",    "secret_id",   "dest_bucket",    "dest_prefix",
+    "email",    "password",     "totp_secret", "vault_password", "dispatch",
+    "action",   "deep_percent", "encrypted",
 };
-constexpr std::array<std::string_view, 10> k_message_fields = {
-    "vault_id", "sync_type",    "secret_id", "dest_bucket", "dest_prefix",
+constexpr std::array<std::string_view, 11> k_message_fields = {
+    "vault_id", "sync_type",    "secret_id", "dest_bucket", "dest_prefix", "encrypted",
     "obsync",   "continuation", "stalls",    "settled",     "waits",
 };
 // The message format encode_message() writes.
@@ -119,11 +120,11 @@ SyncEvent decode_fields(const json::object& object, EventSource source) {
         if (value.is_null()) {
             continue;
         }
-        if (key == "dispatch") {
+        if (key == "dispatch" || key == "encrypted") {
             if (!value.is_bool()) {
                 refuse(400, field(key) + " must be a boolean, not " + kind_name(value));
             }
-            event.dispatch = value.get_bool();
+            (key == "dispatch" ? event.dispatch : event.encrypted) = value.get_bool();
             continue;
         }
         if (key == "obsync") {
@@ -414,6 +415,9 @@ std::string encode_message(const SyncEvent& event) {
         body["vault_id"] = *event.vault;
     }
     body["sync_type"] = to_string(event.sync_type);
+    if (event.encrypted) {
+        body["encrypted"] = *event.encrypted;
+    }
     if (event.dest_bucket) {
         body["dest_bucket"] = *event.dest_bucket;
     }
@@ -515,6 +519,11 @@ std::variant<Destination, Refusal> check_request(const SyncEvent& event,
                                     "ALLOWED_BUCKETS)");
         }
         destination.bucket = *event.dest_bucket;
+    }
+    if (policy.encrypted && event.encrypted.has_value() && !*event.encrypted) {
+        return refused(403, field("encrypted") +
+                                " is false but this function keeps the vaults' ciphertext "
+                                "(OBSYNC_ENCRYPTED=true): a request cannot turn that off");
     }
     return destination;
 }

@@ -69,6 +69,10 @@ struct SyncEvent {
     RequestAction action = RequestAction::sync;  // requests only: "action"
     // Requests with action verify: the share (0-100) of S3 objects downloaded and hashed.
     int deep_percent = 0;
+    // "encrypted": back up (or verify) the vault's ciphertext, the encrypted layout; none = the
+    // function's OBSYNC_ENCRYPTED. A message carries the mode its request ran with, so that a
+    // dispatched vault and its continuations keep it.
+    std::optional<bool> encrypted;
     std::optional<std::string> email;
     std::optional<std::string> password;
     std::optional<std::string> totp_secret;
@@ -111,8 +115,8 @@ struct SqsBatch {
 std::variant<SyncEvent, SqsBatch, Refusal> decode_event(std::string_view payload);
 
 // A work message's body (JSON object): vault_id, secret_id, sync_type, dest_bucket, dest_prefix,
-// continuation, stalls and "obsync" (the message format, 1). Requests' dispatch and credentials
-// are refused: a queue never carries a password. Never throws.
+// encrypted, continuation, stalls and "obsync" (the message format, 1). Requests' dispatch and
+// credentials are refused: a queue never carries a password. Never throws.
 std::variant<SyncEvent, Refusal> decode_message(std::string_view body);
 
 // The body of a work message for `event` (the fields decode_message() reads; source ignored).
@@ -124,6 +128,8 @@ struct RequestPolicy {
     bool allow_request_credentials = false;
     std::string default_bucket;  // S3_BUCKET
     std::string default_prefix;  // S3_PREFIX
+    // OBSYNC_ENCRYPTED: on, a request or message asking for "encrypted": false is refused.
+    bool encrypted = false;
 };
 
 // Where the request's backup goes.
@@ -133,7 +139,10 @@ struct Destination {
 };
 
 // The request's destination under `policy`, or its refusal: 400 for a bad dest_prefix, 403 for
-// credentials in a request while they are disabled, or a dest_bucket that is not allowed.
+// credentials in a request while they are disabled, a dest_bucket that is not allowed, or
+// "encrypted": false while the function is set to encrypted backups (403, not 400: the request
+// is well formed, the operator forbids what it asks, as with a bucket; a caller must not make a
+// function set to keep ciphertext write plaintext).
 std::variant<Destination, Refusal> check_request(const SyncEvent& event,
                                                  const RequestPolicy& policy);
 

@@ -54,7 +54,10 @@ private:
 };
 
 // The test hook (OBSYNC_LAMBDA_TEST_HOOKS=1 only): {"obsync_test_fault": "exception" | "abort"}
-// makes the handler fail the way a bug would, so the tests can see the runtime survive it.
+// makes the handler fail the way a bug would, so the tests can see the runtime survive it. The
+// exception's text ends with the event's "obsync_test_detail", if any: the tests put a secret
+// there to see the log mask it (it runs before the invocation's own secrets are registered
+// again, so the previous invocation's are in force).
 void run_test_fault(std::string_view payload) {
     boost::system::error_code ec;
     const auto doc = boost::json::parse(payload, ec);
@@ -66,7 +69,12 @@ void run_test_fault(std::string_view payload) {
         return;
     }
     if (fault->as_string() == "exception") {
-        throw std::logic_error("test fault: an exception escaped the handler");
+        std::string text = "test fault: an exception escaped the handler";
+        if (const auto* detail = doc.as_object().if_contains("obsync_test_detail");
+            detail != nullptr && detail->is_string()) {
+            text += ": " + std::string(detail->as_string());
+        }
+        throw std::logic_error(text);
     }
     if (fault->as_string() == "abort") {
         std::abort();
@@ -142,6 +150,14 @@ void Function::mask_secrets(const backup::Credentials& credentials) {
     for (const auto& [vault, password] : credentials.vault_passwords) {
         m_log.add_secret(password);
     }
+    // A keyhash decrypts nothing, but with the account's token it downloads the vault's
+    // ciphertext: it belongs in the secret, not in a log.
+    if (credentials.vault_keyhash) {
+        m_log.add_secret(*credentials.vault_keyhash);
+    }
+    for (const auto& [vault, keyhash] : credentials.vault_keyhashes) {
+        m_log.add_secret(keyhash);
+    }
 }
 
 void Function::mask_account(const AccountRef& ref) {
@@ -171,6 +187,17 @@ backup::StorageOptions Function::storage_options(const Destination& dest,
     options.sse_kms_key_id = m_config.sse_kms_key_id;
     options.sync_time = iso8601_utc(epoch_ms());
     return options;
+}
+
+bool Function::encrypted_mode(const SyncEvent& event) const {
+    return event.encrypted.value_or(m_config.encrypted);
+}
+
+RequestPolicy Function::request_policy(bool message) const {
+    // A message never carries credentials (decode_message refuses them); the flag only keeps
+    // the refusal's wording right should one ever get through.
+    return RequestPolicy{m_config.allowed_buckets, !message && m_config.allow_request_credentials,
+                         m_config.bucket, m_config.prefix, m_config.encrypted};
 }
 
 backup::Account& Function::account_of(const AccountRef& ref) {
@@ -239,9 +266,7 @@ Reply Function::handle(const Invocation& invocation, bool cold) {
 Reply Function::handle_request(const SyncEvent& event, const Invocation& invocation,
                                const Budget& budget) {
     const auto started = Clock::now();
-    const RequestPolicy policy{m_config.allowed_buckets, m_config.allow_request_credentials,
-                               m_config.bucket, m_config.prefix};
-    auto checked = check_request(event, policy);
+    auto checked = check_request(event, request_policy(false));
     if (const auto* refusal = std::get_if<Refusal>(&checked)) {
         return refuse(*refusal, invocation);
     }
@@ -274,6 +299,7 @@ Reply Function::handle_request(const SyncEvent& event, const Invocation& invocat
                {{"event_source", std::string(to_string(event.source))},
                 {"action", std::string(to_string(event.action))},
                 {"sync_type", std::string(to_string(event.sync_type))},
+                {"encrypted", encrypted_mode(event)},
                 {"vault_id", event.vault.value_or("")},
                 {"account", ref.key()},
                 {"dest_bucket", dest.bucket},
@@ -323,6 +349,7 @@ Reply Function::handle_request(const SyncEvent& event, const Invocation& invocat
 
     ResponseDetails details;
     details.sync_type = event.sync_type;
+    details.encrypted = encrypted_mode(event);
     details.dest_bucket = dest.bucket;
     details.dest_prefix = dest.prefix;
     details.lambda_memory_mb = m_config.memory_mb;
@@ -359,6 +386,7 @@ backup::BackupReport Function::run_backup(const SyncEvent& event, const Destinat
     backup::BackupRequest request;
     request.vault = event.vault;
     request.folder_per_vault = true;
+    request.encrypted = encrypted_mode(event);
     request.engine.full = event.sync_type == SyncType::complete;
     request.engine.concurrency = m_config.concurrency;
     // Unique per invocation: two execution environments can share a host name and a pid.

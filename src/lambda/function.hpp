@@ -98,6 +98,11 @@ private:
     Reply handle_verify(const SyncEvent& event, const Destination& dest, const AccountRef& ref,
                         backup::Account* request_account, const Invocation& invocation,
                         const Budget& budget);
+    // Whether a run of `event` keeps the vaults' ciphertext: its "encrypted", else
+    // OBSYNC_ENCRYPTED (check_request refused "encrypted": false when that is on).
+    bool encrypted_mode(const SyncEvent& event) const;
+    // What a request (or, `message`, a work message) may ask for under this configuration.
+    RequestPolicy request_policy(bool message) const;
     // StorageOptions of the account's backups under `dest` (S3, the state table, SSE).
     backup::StorageOptions storage_options(const Destination& dest, const AccountRef& ref) const;
     backup::Account& account_of(const AccountRef& ref);

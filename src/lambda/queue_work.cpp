@@ -46,9 +46,11 @@ std::optional<backup::Failure> retryable_of(const std::vector<backup::Failure>& 
 }
 
 // The message of a vault (or, without `vault`, of an account) carrying what the request
-// chose besides the account: its sync type and destination, never credentials.
+// chose besides the account: its sync type, destination and mode (`encrypted`, resolved: the
+// vault keeps the mode it was dispatched with, whatever OBSYNC_ENCRYPTED says when its message
+// runs), never credentials.
 SyncEvent message_for(const SyncEvent& request, const AccountRef& ref,
-                      std::optional<std::string> vault) {
+                      std::optional<std::string> vault, bool encrypted) {
     SyncEvent m;
     m.source = EventSource::sqs;
     m.vault = std::move(vault);
@@ -58,6 +60,7 @@ SyncEvent message_for(const SyncEvent& request, const AccountRef& ref,
     m.sync_type = request.sync_type;
     m.dest_bucket = request.dest_bucket;
     m.dest_prefix = request.dest_prefix;
+    m.encrypted = encrypted;
     return m;
 }
 
@@ -123,7 +126,8 @@ Function::Dispatched Function::queue_vaults(const SyncEvent& event, const Accoun
         out.vault_folders.insert(vaults[i].name);
         out.vault_folders.insert(vaults[i].id);
         entries.push_back(
-            {"v" + std::to_string(i), encode_message(message_for(event, ref, vaults[i].id))});
+            {"v" + std::to_string(i),
+             encode_message(message_for(event, ref, vaults[i].id, encrypted_mode(event)))});
     }
     const aws::SqsBatchResult sent = send_entries(queue_url, std::move(entries));
     for (const auto& [id, message_id] : sent.sent) {
@@ -180,8 +184,9 @@ Function::Dispatched Function::queue_accounts(const SyncEvent& event, const std:
             continue;
         }
         refs.push_back(account);
-        entries.push_back({"a" + std::to_string(refs.size() - 1),
-                           encode_message(message_for(event, refs.back(), std::nullopt))});
+        entries.push_back(
+            {"a" + std::to_string(refs.size() - 1),
+             encode_message(message_for(event, refs.back(), std::nullopt, encrypted_mode(event)))});
     }
     if (entries.empty()) {
         return out;
@@ -224,7 +229,8 @@ Reply Function::dispatch(const SyncEvent& event, const Destination& dest, const 
             m_log.warning("the vault list failed: queueing the account instead",
                           {{"account", ref.key()}, {"error", own.errors.front().message}});
             const aws::SqsBatchResult sent = send_entries(
-                m_config.queue_url, {{"a", encode_message(message_for(event, ref, std::nullopt))}});
+                m_config.queue_url, {{"a", encode_message(message_for(event, ref, std::nullopt,
+                                                                      encrypted_mode(event)))}});
             if (sent.failed.empty()) {
                 own.errors.clear();
                 own.queued.push_back(json::object{{"account", ref.key()}});
@@ -258,6 +264,7 @@ Reply Function::dispatch(const SyncEvent& event, const Destination& dest, const 
         {"errors", std::move(errors)},
         {"duration_ms", elapsed.count()},
         {"details", json::object{{"sync_type", to_string(event.sync_type)},
+                                 {"encrypted", encrypted_mode(event)},
                                  {"dest_bucket", dest.bucket},
                                  {"dest_prefix", dest.prefix},
                                  {"lambda_memory", m_config.memory_mb}}},
@@ -354,8 +361,7 @@ bool Function::handle_record(const SqsRecord& record, const Invocation& invocati
         return park(record, refusal->failure);
     }
     const SyncEvent& message = std::get<SyncEvent>(record.message);
-    const RequestPolicy policy{m_config.allowed_buckets, false, m_config.bucket, m_config.prefix};
-    auto checked = check_request(message, policy);
+    auto checked = check_request(message, request_policy(true));
     if (const auto* refusal = std::get_if<Refusal>(&checked)) {
         return park(record, refusal->failure);
     }
@@ -370,6 +376,7 @@ bool Function::handle_record(const SqsRecord& record, const Invocation& invocati
                                     {"account", ref.key()},
                                     {"vault_id", message.vault.value_or("")},
                                     {"sync_type", std::string(to_string(message.sync_type))},
+                                    {"encrypted", encrypted_mode(message)},
                                     {"continuation", message.continuation},
                                     {"waits", message.waits}});
     if (!message.vault) {

@@ -28,6 +28,7 @@ inline constexpr std::size_t k_max_listed_errors = 100;
 // What the response says besides the report.
 struct ResponseDetails {
     SyncType sync_type = SyncType::incremental;
+    bool encrypted = false;  // the run kept the vaults' ciphertext (OBSYNC_ENCRYPTED, "encrypted")
     std::string dest_bucket;
     std::string dest_prefix;
     std::int64_t lambda_memory_mb = 0;  // AWS_LAMBDA_FUNCTION_MEMORY_SIZE

@@ -23,6 +23,10 @@ Reply Function::handle_verify(const SyncEvent& event, const Destination& dest,
     request.vault = event.vault;
     request.folder_per_vault = true;  // as every backup the function makes
     request.deep_percent = event.deep_percent;
+    // An encrypted backup's deep share decrypts, which needs the vault password a keyhash-only
+    // secret does not hold: skipped then (presence, sizes and encoded hashes are still checked),
+    // not a failure of every vault of the schedule's verify.
+    request.deep_requires_password = false;
     // Like a sync: nothing new starts once only the margin is left (a large deep sample, or many
     // vaults, may not fit one invocation; what was not checked is reported, not guessed), and a
     // session with the sync server still at work half-way through the margin is cut.
@@ -97,6 +101,8 @@ Reply Function::handle_verify(const SyncEvent& event, const Destination& dest,
     }
 
     ResponseDetails details;
+    // The request's mode (the layout verified is each vault folder's own, from its manifest).
+    details.encrypted = encrypted_mode(event);
     details.dest_bucket = dest.bucket;
     details.dest_prefix = dest.prefix;
     details.lambda_memory_mb = m_config.memory_mb;

@@ -122,8 +122,15 @@ class TransformTest(unittest.TestCase):
                                           "OBSYNC_SSE_KMS_KEY_ID", "OBSYNC_LOG_LEVEL",
                                           "OBSYNC_VAULT_METRICS", "OBSYNC_QUEUE_URL",
                                           "OBSYNC_DEAD_LETTER_QUEUE_URL",
-                                          "OBSYNC_ACCOUNT_CONCURRENCY", "ALLOWED_SECRET_PREFIX"})
+                                          "OBSYNC_ACCOUNT_CONCURRENCY", "ALLOWED_SECRET_PREFIX",
+                                          "OBSYNC_ENCRYPTED"})
         self.assertEqual(variables["OBSYNC_VAULT_METRICS"], {"Ref": "VaultMetrics"})
+        # Encrypted at rest (issue #15): recommended, but off by default, so that updating a
+        # stack does not switch its vault folders to a layout they refuse.
+        self.assertEqual(variables["OBSYNC_ENCRYPTED"], {"Ref": "EncryptedAtRest"})
+        self.assertEqual(self.source["Parameters"]["EncryptedAtRest"]["Default"], "false")
+        self.assertEqual(self.source["Parameters"]["EncryptedAtRest"]["AllowedValues"],
+                         ["true", "false"])
         # The scale-out (issue #13): a queue's Ref is its URL, what the function sends to.
         self.assertEqual(variables["OBSYNC_QUEUE_URL"], {"Ref": "WorkQueue"})
         self.assertEqual(variables["OBSYNC_DEAD_LETTER_QUEUE_URL"], {"Ref": "DeadLetterQueue"})
@@ -196,10 +203,25 @@ class TransformTest(unittest.TestCase):
         self.assertEqual(parameters["VerifyDeepPercent"]["Default"], 1)
         [target] = properties["Targets"]
         # The input as the function reads it ({"action":"verify","deep_percent":N}), with the
-        # parameter's default put in.
-        template = target["Input"]["Fn::Sub"]
+        # parameter's default put in; with EncryptedAtRest=true no deep share (it would need the
+        # vault password, which a keyhash-only secret does not have).
+        condition, encrypted, plain = target["Input"]["Fn::If"]
+        self.assertEqual(condition, "EncryptedBackups")
+        self.assertEqual(self.t["Conditions"]["EncryptedBackups"],
+                         {"Fn::Equals": [{"Ref": "EncryptedAtRest"}, "true"]})
+        self.assertEqual(json.loads(encrypted), {"action": "verify"})
+        template = plain["Fn::Sub"]
         self.assertEqual(json.loads(template.replace("${VerifyDeepPercent}", "1")),
                          {"action": "verify", "deep_percent": 1})
+        for value, expected in (("true", {"action": "verify"}),
+                                ("false", {"action": "verify", "deep_percent": 1})):
+            resolved = sam.resolve_conditions(self.t, {"EncryptedAtRest": value})
+            rule = resources_of_type(resolved, "AWS::Events::Rule")["SyncFunctionVerifySchedule"]
+            [target] = rule["Properties"]["Targets"]
+            text = target["Input"]
+            if isinstance(text, dict):
+                text = text["Fn::Sub"].replace("${VerifyDeepPercent}", "1")
+            self.assertEqual(json.loads(text), expected, value)
 
     def test_state_table(self):
         table = one(self.t, "AWS::DynamoDB::Table")["Properties"]
@@ -858,6 +880,7 @@ class MotoDeployTest(unittest.TestCase):
         self.assertEqual(variables["OBSYNC_SECRET_ID"], outputs["SecretArn"])
         self.assertEqual(variables["S3_PREFIX"], "obsidian/backups")
         self.assertEqual(variables["OBSYNC_SSE"], "AES256")
+        self.assertEqual(variables["OBSYNC_ENCRYPTED"], "false")  # EncryptedAtRest's default
         for value in variables.values():
             for secret in (ACCOUNT_PASSWORD, TOTP_SECRET, VAULT_PASSWORD):
                 self.assertNotIn(secret, value)

@@ -489,10 +489,12 @@ class QueueFaultsTest(QueueCase):
         self.assertEqual(loopback.bucket_files(self.s3, self.bucket, f"{self.prefix}/Bad"), {})
         bad_id = self.fake.vault_ids()["Bad"]
         parked = self.dlq_bodies()
+        # As the dispatch wrote them: the mode too, resolved (docs/lambda.md, "Encrypted at rest").
         self.assertEqual(sorted(json.dumps(b, sort_keys=True) for b in parked), sorted([
-            json.dumps({"obsync": 1, "vault_id": bad_id, "sync_type": "incremental"}, sort_keys=True),
+            json.dumps({"obsync": 1, "vault_id": bad_id, "sync_type": "incremental",
+                        "encrypted": False}, sort_keys=True),
             json.dumps({"obsync": 1, "secret_id": self.account_prefix + "carol",
-                        "sync_type": "incremental"}, sort_keys=True),
+                        "sync_type": "incremental", "encrypted": False}, sort_keys=True),
         ]))
         # Each tried once: a wrong password is not retried.
         for needle in (bad_id, self.account_prefix + "carol"):

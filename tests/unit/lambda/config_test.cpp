@@ -63,6 +63,7 @@ TEST(LambdaConfig, TheDefaultsAreTheContracts) {
     EXPECT_EQ(config.sse_kms_key_id, "");
     EXPECT_EQ(config.allowed_buckets, (std::vector<std::string>{"backups"}));
     EXPECT_FALSE(config.allow_request_credentials);
+    EXPECT_FALSE(config.encrypted);  // existing deployments keep their plaintext backups
     EXPECT_EQ(config.deadline_margin, 30s);
     EXPECT_FALSE(config.deadline_margin_explicit);
     EXPECT_EQ(config.log_level, LogLevel::info);
@@ -80,6 +81,7 @@ TEST(LambdaConfig, EverySettingIsRead) {
                                       {"OBSYNC_SSE_KMS_KEY_ID", "alias/backups"},
                                       {"ALLOWED_BUCKETS", "other-bucket"},
                                       {"ALLOW_REQUEST_CREDENTIALS", "true"},
+                                      {"OBSYNC_ENCRYPTED", "true"},
                                       {"OBSYNC_DEADLINE_MARGIN", "45"},
                                       {"OBSYNC_LOG_LEVEL", "debug"},
                                       {"AWS_LAMBDA_FUNCTION_NAME", "obsync-backup"},
@@ -92,6 +94,7 @@ TEST(LambdaConfig, EverySettingIsRead) {
     EXPECT_EQ(config.sse, "aws:kms");
     EXPECT_EQ(config.sse_kms_key_id, "alias/backups");
     EXPECT_TRUE(config.allow_request_credentials);
+    EXPECT_TRUE(config.encrypted);
     EXPECT_EQ(config.deadline_margin, 45s);
     EXPECT_TRUE(config.deadline_margin_explicit);
     EXPECT_EQ(config.log_level, LogLevel::debug);
@@ -206,6 +209,23 @@ TEST(LambdaConfig, RequestCredentialsAreAFlag) {
     EXPECT_FALSE(load({{"ALLOW_REQUEST_CREDENTIALS", "0"}}).allow_request_credentials);
     for (const std::string& value : std::vector<std::string>{"yes", "on", "2", "truee"}) {
         config_error({{"ALLOW_REQUEST_CREDENTIALS", value}}, "ALLOW_REQUEST_CREDENTIALS");
+    }
+}
+
+TEST(LambdaConfig, EncryptedBackupsAreAFlagAndAnythingElseFailsTheStart) {
+    EXPECT_FALSE(load({}).encrypted);
+    EXPECT_FALSE(load({{"OBSYNC_ENCRYPTED", ""}}).encrypted);  // empty is unset
+    EXPECT_TRUE(load({{"OBSYNC_ENCRYPTED", "true"}}).encrypted);
+    EXPECT_TRUE(load({{"OBSYNC_ENCRYPTED", "True"}}).encrypted);
+    EXPECT_TRUE(load({{"OBSYNC_ENCRYPTED", "1"}}).encrypted);
+    EXPECT_FALSE(load({{"OBSYNC_ENCRYPTED", "false"}}).encrypted);
+    EXPECT_FALSE(load({{"OBSYNC_ENCRYPTED", "0"}}).encrypted);
+    // A typo must not quietly back up in plaintext: it is a config error naming the variable
+    // and quoting the value (not a secret).
+    for (const std::string& value :
+         std::vector<std::string>{"yes", "on", "encrypted", "ture", " true", "2"}) {
+        const std::string why = config_error({{"OBSYNC_ENCRYPTED", value}}, "OBSYNC_ENCRYPTED");
+        EXPECT_NE(why.find("true, false, 1 or 0"), std::string::npos) << why;
     }
 }
 

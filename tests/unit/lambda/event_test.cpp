@@ -181,6 +181,27 @@ TEST(DirectEvents, EveryFieldIsRead) {
     EXPECT_TRUE(e.has_credentials());
 }
 
+TEST(DirectEvents, EncryptedIsAnOptionalBoolean) {
+    EXPECT_FALSE(decoded("{}").encrypted);  // the function's OBSYNC_ENCRYPTED decides
+    EXPECT_FALSE(decoded(R"({"encrypted":null})").encrypted);
+    EXPECT_EQ(decoded(R"({"encrypted":true})").encrypted, std::optional<bool>(true));
+    EXPECT_EQ(decoded(R"({"encrypted":false})").encrypted, std::optional<bool>(false));
+    EXPECT_EQ(decoded(R"({"action":"verify","encrypted":true})").encrypted,
+              std::optional<bool>(true));
+    for (const std::string_view payload :
+         {R"({"encrypted":"true"})", R"({"encrypted":1})", R"({"encrypted":[]})"}) {
+        const Refusal r = refused(payload);
+        EXPECT_EQ(r.status, 400U) << payload;
+        EXPECT_TRUE(contains(r.failure.message, "field 'encrypted' must be a boolean"))
+            << r.failure.message;
+    }
+    // In an HTTP body too.
+    const SyncEvent http = decoded(sample_with(
+        "apigw-request.json", [](json::object& o) { o["body"] = R"({"encrypted":true})"; }));
+    EXPECT_EQ(http.source, EventSource::api_gateway_v1);
+    EXPECT_EQ(http.encrypted, std::optional<bool>(true));
+}
+
 TEST(DirectEvents, EmptyObjectAndEmptyPayloadAskForTheDefaults) {
     for (const std::string_view payload : {"{}", "", " { } "}) {
         const SyncEvent e = decoded(payload);
@@ -483,6 +504,39 @@ TEST(CheckRequest, OnlyAllowedBucketsMayBeNamed) {
     p.allowed_buckets = {};
     e.dest_bucket = "archive";
     EXPECT_EQ(forbidden(e, p).status, 403U);
+}
+
+TEST(CheckRequest, AnEncryptedFunctionRefusesAPlaintextRequestWith403) {
+    RequestPolicy encrypted = policy();
+    encrypted.encrypted = true;
+    for (const EventSource source :
+         {EventSource::direct, EventSource::function_url, EventSource::sqs}) {
+        SyncEvent e;
+        e.source = source;
+        e.encrypted = false;
+        const Refusal r = forbidden(e, encrypted);
+        EXPECT_EQ(r.status, 403U);
+        EXPECT_EQ(r.source, source);
+        EXPECT_EQ(r.failure.kind, ErrorKind::bad_input);
+        EXPECT_TRUE(contains(r.failure.message, "field 'encrypted'")) << r.failure.message;
+        EXPECT_TRUE(contains(r.failure.message, "OBSYNC_ENCRYPTED=true")) << r.failure.message;
+        // Asking for it, or not asking, is fine.
+        e.encrypted = true;
+        EXPECT_EQ(allowed(e, encrypted).bucket, "backups");
+        e.encrypted.reset();
+        EXPECT_EQ(allowed(e, encrypted).bucket, "backups");
+    }
+    // A plaintext function lets a request turn the encrypted mode on, or say false explicitly.
+    SyncEvent on;
+    on.encrypted = true;
+    EXPECT_EQ(allowed(on).bucket, "backups");
+    SyncEvent off;
+    off.encrypted = false;
+    EXPECT_EQ(allowed(off).bucket, "backups");
+    // From a decoded HTTP body, the refusal keeps the HTTP source (so it is a 403 answer).
+    const SyncEvent e = decoded(sample_with(
+        "apigw-request.json", [](json::object& o) { o["body"] = R"({"encrypted":false})"; }));
+    EXPECT_EQ(forbidden(e, encrypted).source, EventSource::api_gateway_v1);
 }
 
 TEST(CheckRequest, DecodedSampleFlowsThroughTheChecks) {

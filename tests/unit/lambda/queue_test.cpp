@@ -71,6 +71,36 @@ TEST(WorkMessage, EncodeThenDecodeKeepsEveryField) {
     EXPECT_EQ(back.waits, 7);
 }
 
+TEST(WorkMessage, TheModeTravelsWithTheMessage) {
+    for (const bool mode : {true, false}) {
+        SyncEvent e;
+        e.vault = "vault-1";
+        e.encrypted = mode;
+        const std::string body = encode_message(e);
+        EXPECT_EQ(json::parse(body).as_object().at("encrypted").as_bool(), mode) << body;
+        EXPECT_EQ(message(body).encrypted, std::optional<bool>(mode)) << body;
+    }
+    // A message without it (sent by hand) takes the function's OBSYNC_ENCRYPTED.
+    EXPECT_FALSE(message(R"({"vault_id":"v"})").encrypted);
+    EXPECT_FALSE(json::parse(encode_message(SyncEvent{})).as_object().contains("encrypted"));
+    EXPECT_TRUE(contains(refusal(R"({"vault_id":"v","encrypted":"yes"})"), "encrypted"));
+    // A continuation or a wait keeps it.
+    SyncEvent running;
+    running.vault = "v";
+    running.encrypted = true;
+    const MessageDecision waited =
+        wait_for(running, backup::Failure{ErrorKind::busy, "busy", false});
+    EXPECT_EQ(message(encode_message(waited.next)).encrypted, std::optional<bool>(true));
+    backup::VaultOutcome stopped;
+    stopped.stopped_early = true;
+    stopped.created = 1;
+    backup::BackupReport report;
+    report.vaults.push_back(stopped);
+    const MessageDecision continued = decide_message(running, report);
+    ASSERT_EQ(continued.fate, MessageFate::continue_);
+    EXPECT_EQ(message(encode_message(continued.next)).encrypted, std::optional<bool>(true));
+}
+
 TEST(WorkMessage, AnAccountMessageHasNoVaultAndDefaultsToIncremental) {
     const SyncEvent e = message(R"({"secret_id":"obsync/accounts/a"})");
     EXPECT_FALSE(e.vault);

@@ -27,6 +27,7 @@ VaultOutcome vault(std::string name) {
 ResponseDetails details() {
     ResponseDetails d;
     d.sync_type = SyncType::complete;
+    d.encrypted = true;
     d.dest_bucket = "backups";
     d.dest_prefix = "obsidian";
     d.lambda_memory_mb = 1024;
@@ -64,6 +65,7 @@ TEST(ResponseBody, HasEveryFieldOfTheContract) {
     EXPECT_EQ(body.at("duration_ms"), 2500);
     EXPECT_TRUE(body.at("errors").as_array().empty());
     EXPECT_EQ(body.at("details"), (json::object{{"sync_type", "complete"},
+                                                {"encrypted", true},
                                                 {"dest_bucket", "backups"},
                                                 {"dest_prefix", "obsidian"},
                                                 {"lambda_memory", 1024}}));
@@ -325,6 +327,7 @@ TEST(VerifyResponseBody, CountsDriftPerVaultAndListsIt) {
     EXPECT_EQ(body.at("vaults_verified").as_int64(), 2);
     EXPECT_EQ(body.at("drift_count").as_int64(), 2);
     EXPECT_FALSE(body.contains("error"));  // drift is no failure: 200, no retry
+    EXPECT_EQ(body.at("details").at("encrypted"), true);
     const auto& second = body.at("vaults").at(1);
     EXPECT_EQ(second.at("counts").at("missing").as_int64(), 1);
     EXPECT_EQ(second.at("counts").at("stale").as_int64(), 1);
