@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "support/cli_aws_fixture.hpp"
+#include "support/cli_restore_fixture.hpp"
 #include "util/clock.hpp"
 
 namespace obsync::cli_aws {
@@ -17,66 +17,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Every file and folder below `root` (relative), files with their bytes.
-std::map<std::string, std::optional<std::string>> tree_of(const fs::path& root) {
-    std::map<std::string, std::optional<std::string>> out;
-    for (const auto& entry : fs::recursive_directory_iterator(root)) {
-        const std::string rel = fs::relative(entry.path(), root).string();
-        if (rel == ".obsync" || rel.starts_with(".obsync/")) {
-            continue;
-        }
-        out[rel] = entry.is_directory() ? std::nullopt
-                                        : std::optional<std::string>(read_file(entry.path()));
-    }
-    return out;
-}
-
-std::int64_t mtime_ms(const fs::path& path) {
-    struct stat st {};
-    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
-}
-
-class CliRestoreTest : public CliAwsTest {
+class CliRestoreTest : public CliRestoreFixture {
 public:
     // Longer than 16 bytes, like real prefixes: a string that short lives inside its object and
     // would hide a use after free (or a double free) of a key built from it.
     const std::string prefix = "obsidian/vault-backups-daily";
     const std::string backup = "s3://" + k_bucket + "/" + prefix;
-
-    fs::path keep(const std::string& name) {
-        const fs::path copy = work.path() / name;
-        fs::copy(corpus, copy, fs::copy_options::recursive);
-        return copy;
-    }
-
-    // A moment strictly between two backups: S3 keeps LastModified in whole seconds.
-    static std::string moment() {
-        std::this_thread::sleep_for(1100ms);
-        const std::string at = iso8601_utc_ms(epoch_ms());
-        std::this_thread::sleep_for(1100ms);
-        return at;
-    }
-
-    void inject(const std::string& path, const std::string& content) {
-        const fs::path file = work.path() / "inject.tmp";
-        write_file(file, content);
-        server->admin("inject", {"--vault", "Vault", "--password", k_vault_password, "--path", path,
-                                 "--content-file", file.string()});
-        write_file(corpus / path, content);
-    }
-
-    void inject_folder(const std::string& path) {
-        server->admin("inject", {"--vault", "Vault", "--password", k_vault_password, "--path", path,
-                                 "--folder"});
-        fs::create_directories(corpus / path);
-    }
-
-    void remove(const std::string& path) {
-        server->admin("inject", {"--vault", "Vault", "--password", k_vault_password, "--path", path,
-                                 "--deleted"});
-        fs::remove(corpus / path);
-    }
 
     void sync_to_s3() {
         const CliResult run = obsync("sync Vault --dest " + backup + " --json");

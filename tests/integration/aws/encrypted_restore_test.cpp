@@ -14,7 +14,7 @@
 #include "backup/verify.hpp"
 #include "crypto/vault_cipher.hpp"
 #include "net/http_client.hpp"
-#include "support/cli_aws_fixture.hpp"
+#include "support/cli_restore_fixture.hpp"
 #include "support/verify_json.hpp"
 #include "util/clock.hpp"
 
@@ -23,29 +23,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Every file and folder below `root` (relative), files with their bytes.
-std::map<std::string, std::optional<std::string>> tree_of(const fs::path& root) {
-    std::map<std::string, std::optional<std::string>> out;
-    for (const auto& entry : fs::recursive_directory_iterator(root)) {
-        const std::string rel = fs::relative(entry.path(), root).string();
-        if (rel == ".obsync" || rel.starts_with(".obsync/")) {
-            continue;
-        }
-        out[rel] = entry.is_directory() ? std::nullopt
-                                        : std::optional<std::string>(read_file(entry.path()));
-    }
-    return out;
-}
-
-std::int64_t mtime_ms(const fs::path& path) {
-    struct stat st {};
-    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
-}
-
 const std::string k_wrong_password = "wrong horse battery";
 
-class CliEncryptedRestoreTest : public CliAwsTest {
+class CliEncryptedRestoreTest : public CliRestoreFixture {
 public:
     // Longer than 16 bytes, like real prefixes (see cli_restore_test.cpp).
     const std::string prefix = "obsidian/encrypted-vault-backups";
@@ -55,34 +35,6 @@ public:
     std::string account_only() const {
         return "OBSIDIAN_EMAIL=alice@example.com OBSIDIAN_PASSWORD=" +
                shell_quote(k_account_password);
-    }
-
-    fs::path keep(const std::string& name) {
-        const fs::path copy = work.path() / name;
-        fs::copy(corpus, copy, fs::copy_options::recursive);
-        return copy;
-    }
-
-    // A moment strictly between two backups: S3 keeps LastModified in whole seconds.
-    static std::string moment() {
-        std::this_thread::sleep_for(1100ms);
-        const std::string at = iso8601_utc_ms(epoch_ms());
-        std::this_thread::sleep_for(1100ms);
-        return at;
-    }
-
-    void inject(const std::string& path, const std::string& content) {
-        const fs::path file = work.path() / "inject.tmp";
-        write_file(file, content);
-        server->admin("inject", {"--vault", "Vault", "--password", k_vault_password, "--path", path,
-                                 "--content-file", file.string()});
-        write_file(corpus / path, content);
-    }
-
-    void remove(const std::string& path) {
-        server->admin("inject", {"--vault", "Vault", "--password", k_vault_password, "--path", path,
-                                 "--deleted"});
-        fs::remove(corpus / path);
     }
 
     void sync_encrypted(const std::string& dest) {
