@@ -69,9 +69,7 @@ std::size_t encoded_hex_size(EncryptionVersion version, std::size_t plaintext_si
 }
 
 bool is_keyhash(std::string_view text) noexcept {
-    return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
-               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-           });
+    return text.size() == 64 && is_lower_hex(text);
 }
 
 VaultCipher VaultCipher::keyhash_only(std::string_view keyhash, EncryptionVersion version) {

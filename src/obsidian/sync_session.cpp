@@ -13,6 +13,7 @@
 #include "net/websocket_client.hpp"
 #include "obsidian/vault.hpp"
 #include "util/error.hpp"
+#include "util/hex.hpp"
 #include "util/json.hpp"
 
 namespace obsync::obsidian {
@@ -26,12 +27,6 @@ constexpr std::string_view k_push_context = "sync server push";
 
 bool contains(std::string_view haystack, std::string_view needle) {
     return haystack.find(needle) != std::string_view::npos;
-}
-
-bool is_lower_hex(std::string_view s) {
-    return s.size() % 2 == 0 && std::all_of(s.begin(), s.end(), [](char c) {
-               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-           });
 }
 
 bool is_sha256_hex(std::string_view s) {

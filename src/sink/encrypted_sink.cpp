@@ -7,19 +7,13 @@
 #include "crypto/sha256.hpp"
 #include "util/display.hpp"
 #include "util/error.hpp"
+#include "util/hex.hpp"
 
 namespace obsync::sink {
 
 namespace {
 
 namespace asio = boost::asio;
-
-// Lowercase hex of whole bytes, as every encoded value is.
-bool is_lower_hex(std::string_view text) {
-    return text.size() % 2 == 0 && std::all_of(text.begin(), text.end(), [](char c) {
-               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-           });
-}
 
 // The longest encoded hash (v0: 184 hex characters, crypto::encoded_hex_size).
 constexpr std::size_t k_max_encoded_hash = 184;

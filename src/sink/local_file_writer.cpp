@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sink/local_dir.hpp"
+#include "util/hex.hpp"
 
 namespace obsync::sink {
 namespace {
@@ -189,8 +190,7 @@ bool is_local_dir_temp_name(std::string_view name) noexcept {
     if (end.substr(0, k_temp_marker.size()) != k_temp_marker) {
         return false;
     }
-    return std::all_of(end.begin() + static_cast<std::ptrdiff_t>(k_temp_marker.size()), end.end(),
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    return is_lower_hex(end.substr(k_temp_marker.size()));
 }
 
 }  // namespace obsync::sink

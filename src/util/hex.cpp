@@ -1,5 +1,7 @@
 #include "util/hex.hpp"
 
+#include <algorithm>
+
 #include "util/error.hpp"
 
 namespace obsync {
@@ -19,6 +21,12 @@ int nibble(char c) noexcept {
 }
 
 }  // namespace
+
+bool is_lower_hex(std::string_view text) noexcept {
+    return text.size() % 2 == 0 && std::all_of(text.begin(), text.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
 
 std::string to_hex(ByteView bytes) {
     constexpr std::string_view k_digits = "0123456789abcdef";

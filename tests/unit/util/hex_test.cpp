@@ -40,5 +40,15 @@ TEST(Hex, RejectsOddLengthAndBadCharacters) {
     }
 }
 
+TEST(Hex, IsLowerHexIsWhatToHexWrites) {
+    EXPECT_TRUE(is_lower_hex(""));
+    EXPECT_TRUE(is_lower_hex("0123456789abcdef"));
+    EXPECT_TRUE(is_lower_hex(to_hex(Bytes{0x00, 0xff, 0x7a})));
+    EXPECT_FALSE(is_lower_hex("abc"));  // not whole bytes
+    EXPECT_FALSE(is_lower_hex("AB"));   // upper case
+    EXPECT_FALSE(is_lower_hex("0g"));
+    EXPECT_FALSE(is_lower_hex(std::string("0\0", 2)));
+}
+
 }  // namespace
 }  // namespace obsync
