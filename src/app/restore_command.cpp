@@ -324,7 +324,7 @@ int list_versions(const GlobalOptions& global, const RestoreRequest& request) {
     }());
     if (cipher) {
         for (archive::FileVersion& v : versions) {
-            v.size = archive::plaintext_size(v.size);
+            v.size = crypto::blob_plaintext_size(v.size);
             if (v.recorded.content_hash) {
                 try {
                     v.recorded.content_hash = cipher->decode(*v.recorded.content_hash);

@@ -21,8 +21,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-constexpr std::uint64_t k_blob_overhead = 12 + 16;  // IV and GCM tag
-
 std::optional<std::string> attribute(const Recorded& recorded, std::string_view name) {
     const auto found = recorded.attributes.find(std::string(name));
     if (found == recorded.attributes.end()) {
@@ -273,7 +271,7 @@ private:
                 m_skipped.push_back(entry.path);
                 return std::nullopt;
             }
-            entry.size = entry.folder ? 0 : plaintext_size(body.size);
+            entry.size = entry.folder ? 0 : crypto::blob_plaintext_size(body.size);
         }
         const auto [slot, added] = m_slots.emplace(entry.path, Slot{body, entry, placement});
         if (!added) {
@@ -315,10 +313,6 @@ private:
 };
 
 }  // namespace
-
-std::uint64_t plaintext_size(std::uint64_t blob_size) noexcept {
-    return blob_size > k_blob_overhead ? blob_size - k_blob_overhead : 0;
-}
 
 std::unique_ptr<BackupReader> open_encrypted_reader(std::unique_ptr<BackupReader> raw,
                                                     const crypto::VaultCipher* cipher,

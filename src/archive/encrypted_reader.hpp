@@ -41,10 +41,6 @@ std::unique_ptr<BackupReader> open_encrypted_reader(std::unique_ptr<BackupReader
                                                     EncryptedMetadata metadata,
                                                     int concurrency = 16);
 
-// The plaintext size of a blob of `blob_size` bytes (`iv(12) || ciphertext || tag(16)`; empty
-// content is 0 or 12 bytes).
-std::uint64_t plaintext_size(std::uint64_t blob_size) noexcept;
-
 // One entry of a reader WITHOUT key (its encoded path) read and decrypted with `cipher`: the
 // SHA-256 of the plaintext, hashed as it was decrypted (HashedRead::hash; `bytes` plaintext
 // bytes), and what was recorded with the blob (the encoded hash). Throws Error{crypto} when the

@@ -14,6 +14,19 @@ namespace obsync::crypto {
 // Empty content is never encrypted: a 0-byte blob is empty content, and so is a 12-byte blob
 // (an IV and nothing else), as the official client reads it.
 
+inline constexpr std::uint64_t k_blob_overhead = k_gcm_iv_size + k_gcm_tag_size;
+
+// The content size a blob of `blob_size` bytes holds (0 for the empty-content blobs).
+constexpr std::uint64_t blob_plaintext_size(std::uint64_t blob_size) noexcept {
+    return blob_size > k_blob_overhead ? blob_size - k_blob_overhead : 0;
+}
+
+// Whether a blob can be `blob_size` bytes long at all: empty, an IV alone, or an IV, ciphertext
+// and tag. All that can be checked of a blob without the key.
+constexpr bool plausible_blob_size(std::uint64_t blob_size) noexcept {
+    return blob_size == 0 || blob_size == k_gcm_iv_size || blob_size >= k_blob_overhead;
+}
+
 // Encrypts with a fresh random IV; empty plaintext gives an empty blob.
 Bytes encrypt_blob(const Key32& key, ByteView plaintext);
 // Deterministic variant, for v0 name encoding (§3.4) and test vectors.

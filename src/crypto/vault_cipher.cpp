@@ -60,14 +60,6 @@ VaultCipher::VaultCipher(const Key32& raw_key, std::string_view salt, Encryption
     m_impl->siv.emplace(mac_key.view(), ctr_key.view());
 }
 
-std::size_t encoded_hex_size(EncryptionVersion version, std::size_t plaintext_size) noexcept {
-    constexpr std::size_t siv_tag = 16;
-    constexpr std::size_t gcm_iv = 12;
-    constexpr std::size_t gcm_tag = 16;
-    const std::size_t overhead = version == EncryptionVersion::v0 ? gcm_iv + gcm_tag : siv_tag;
-    return 2 * (overhead + plaintext_size);
-}
-
 bool is_keyhash(std::string_view text) noexcept {
     return text.size() == 64 && is_lower_hex(text);
 }

@@ -6,6 +6,7 @@
 
 #include "crypto/blob_cipher.hpp"
 #include "crypto/secure_memory.hpp"
+#include "crypto/siv.hpp"
 #include "util/bytes.hpp"
 
 namespace obsync::crypto {
@@ -26,7 +27,12 @@ bool is_keyhash(std::string_view text) noexcept;
 // 16-byte SIV tag, v0 the 12-byte IV and the 16-byte GCM tag. So an encoded content hash (64 hex
 // characters) is 160 characters in v2/v3 and 184 in v0, and an encoded path is longer than
 // encoded_hex_size(version, 0). All a keyhash-only session can check of what it cannot decode.
-std::size_t encoded_hex_size(EncryptionVersion version, std::size_t plaintext_size) noexcept;
+constexpr std::size_t encoded_hex_size(EncryptionVersion version,
+                                       std::size_t plaintext_size) noexcept {
+    const std::size_t overhead =
+        version == EncryptionVersion::v0 ? k_gcm_iv_size + k_gcm_tag_size : SivCipher::k_tag_size;
+    return 2 * (overhead + plaintext_size);
+}
 
 // Everything a client derives from a vault's key: the keyhash the server checks, the encoding
 // of paths and content hashes, and the content key. Immutable and thread-safe once built.

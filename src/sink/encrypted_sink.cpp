@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "crypto/sha256.hpp"
+#include "crypto/vault_cipher.hpp"
 #include "util/display.hpp"
 #include "util/error.hpp"
 #include "util/hex.hpp"
@@ -15,8 +16,9 @@ namespace {
 
 namespace asio = boost::asio;
 
-// The longest encoded hash (v0: 184 hex characters, crypto::encoded_hex_size).
-constexpr std::size_t k_max_encoded_hash = 184;
+// The longest encoded content hash (v0's: 184 hex characters).
+constexpr std::size_t k_max_encoded_hash =
+    crypto::encoded_hex_size(crypto::EncryptionVersion::v0, 64);
 
 // An entry's stored name, from the engine's path: an encoded path, or a stored name that
 // list_files() gave (a --full run removing what the state does not list).

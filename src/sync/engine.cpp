@@ -35,16 +35,17 @@ namespace {
 
 constexpr auto k_nothrow = asio::as_tuple(asio::use_awaitable);
 
-// A content blob is `iv(12) || ciphertext || tag(16)`; empty content is a 0-byte blob (§3.3).
+// The content size of a record's blob (its size is never negative: the session refuses that).
 std::int64_t plaintext_size(std::int64_t encrypted) {
-    return encrypted > 28 ? encrypted - 28 : 0;
+    return static_cast<std::int64_t>(
+        crypto::blob_plaintext_size(static_cast<std::uint64_t>(encrypted)));
 }
 
 // All an encrypted backup can check of a blob it cannot decrypt: the size the record announced,
-// and a length a blob can have (empty, an IV alone, or an IV, ciphertext and tag).
+// and a length a blob can have.
 bool plausible_blob(std::uint64_t received, std::int64_t announced) {
     return static_cast<std::int64_t>(received) == announced &&
-           (received == 0 || received == 12 || received >= 28);
+           crypto::plausible_blob_size(received);
 }
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {

@@ -67,6 +67,23 @@ TEST(BlobCipher, ShortBlobsAreCryptoErrors) {
     }
 }
 
+// What can be told of a blob by its size alone (an encrypted-at-rest backup, without the key):
+// the sizes decrypt_blob accepts, and the content size an encrypted blob really has.
+TEST(BlobCipher, SizesTellWhatABlobHolds) {
+    const Key32 key = key_from_hex(k_gcm_key);
+    for (std::size_t n : {0, 1, 5, 1000}) {
+        const Bytes blob = encrypt_blob(key, Bytes(n, 0x42));
+        EXPECT_EQ(blob_plaintext_size(blob.size()), n);
+        EXPECT_TRUE(plausible_blob_size(blob.size())) << n;
+    }
+    EXPECT_EQ(blob_plaintext_size(12), 0U);  // an IV alone
+    EXPECT_EQ(blob_plaintext_size(28), 0U);
+    EXPECT_TRUE(plausible_blob_size(12));
+    for (std::size_t n : {1, 5, 11, 13, 20, 27}) {  // what ShortBlobsAreCryptoErrors refuses
+        EXPECT_FALSE(plausible_blob_size(n)) << n;
+    }
+}
+
 TEST(BlobCipher, RoundTripsRandomSizesUpTo5MB) {
     std::mt19937_64 rng(2024);
     Bytes raw = test::random_bytes(rng, 32);
