@@ -201,6 +201,14 @@ moto_lines() { grep -cE '"(GET|PUT|POST|HEAD|DELETE) [^"]*" [0-9]{3} ' "$WORK/mo
 gen_vault() { "$PY" "$HERE/gen_vault.py" vault "$1" "$NOTES" "$ATTACHMENTS" "$SEED"; }
 # gen_large DIR MB: one attachment of MB*10^6 random bytes (streamed, seeded).
 gen_large() { "$PY" "$HERE/gen_vault.py" large "$1" "$2" "$SEED"; }
+# seed_bench_vault: the benchmark vault generated into $WORK/src, measured (SRC_FILES, SRC_BYTES)
+# and seeded on the fake server as $VAULT.
+seed_bench_vault() {
+    log "generating the vault (seed $SEED)"
+    gen_vault "$WORK/src"
+    measure_source "$WORK/src"
+    seed "$VAULT" "$WORK/src"
+}
 measure_source() { # measure_source DIR
     SRC_FILES=$(find "$1" -type f | wc -l)
     SRC_BYTES=$(find "$1" -type f -printf '%s\n' | awk '{s+=$1} END{print s+0}')

@@ -139,10 +139,7 @@ ratio() { awk -v a="${BEST[$1]}" -v b="${BEST[$2]}" 'BEGIN{ if (b>0) printf "%.2
 
 start_moto "$BUCKET"
 start_server "$LATENCY_MS"
-log "generating the vault (seed $SEED)"
-gen_vault "$WORK/src"
-measure_source "$WORK/src"
-seed "$VAULT" "$WORK/src"
+seed_bench_vault
 export XDG_CONFIG_HOME=$WORK/obsync-config
 mkdir -p "$XDG_CONFIG_HOME"
 timed login "$OBSYNC" --api-url "$API" login --email "$EMAIL" --password "$ACCOUNT_PASSWORD"

@@ -185,10 +185,7 @@ ratio_rows() {
 start_moto "$BUCKET"
 start_server "$LATENCY_MS"
 
-log "generating the vault (seed $SEED)"
-gen_vault "$WORK/src"
-measure_source "$WORK/src"
-seed "$VAULT" "$WORK/src"
+seed_bench_vault
 
 export XDG_CONFIG_HOME=$WORK/obsync-config
 mkdir -p "$XDG_CONFIG_HOME"

@@ -183,10 +183,7 @@ row() {
 start_server "$LATENCY_MS"
 export OBS_FAKE_API=$API
 
-log "generating the vault (seed $SEED)"
-gen_vault "$WORK/src"
-measure_source "$WORK/src"
-seed "$VAULT" "$WORK/src"
+seed_bench_vault
 
 # Login (measured on its own; the token is then shared by every obsync case).
 OBS_CFG=$WORK/obsync-config

@@ -31,6 +31,14 @@ public:
     const std::string prefix = "obsidian/encrypted-vault-backups";
     const std::string backup = "s3://" + k_bucket + "/" + prefix;
 
+    // Every test backs up the fixture's corpus.
+    void SetUp() override {
+        CliRestoreFixture::SetUp();
+        start();
+        make_corpus();
+        seed();
+    }
+
     // The account's credentials and no vault password.
     std::string account_only() const {
         return "OBSIDIAN_EMAIL=alice@example.com OBSIDIAN_PASSWORD=" +
@@ -61,9 +69,6 @@ public:
 };
 
 TEST_F(CliEncryptedRestoreTest, RestoresTheLatestBackupAndAnEarlierMomentWithTheirMtimes) {
-    start();
-    make_corpus();
-    seed();
     AwsProbe probe;
     probe.create_bucket(k_bucket);
     probe.enable_versioning(k_bucket);
@@ -128,9 +133,6 @@ TEST_F(CliEncryptedRestoreTest, RestoresTheLatestBackupAndAnEarlierMomentWithThe
 }
 
 TEST_F(CliEncryptedRestoreTest, AWrongOrMissingPasswordWritesNothing) {
-    start();
-    make_corpus();
-    seed();
     AwsProbe probe;
     probe.create_bucket(k_bucket);
     sync_encrypted(backup);
@@ -158,9 +160,6 @@ TEST_F(CliEncryptedRestoreTest, AWrongOrMissingPasswordWritesNothing) {
 }
 
 TEST_F(CliEncryptedRestoreTest, ALocalEncryptedBackupRestoresAndPathsArePlaintext) {
-    start();
-    make_corpus();
-    seed();
     const fs::path local = work.path() / "local-backup";
     sync_encrypted(local.string());
 
@@ -222,9 +221,6 @@ TEST_F(CliEncryptedRestoreTest, ALocalEncryptedBackupRestoresAndPathsArePlaintex
 }
 
 TEST_F(CliEncryptedRestoreTest, ATamperedObjectIsRefusedByRestoreAndFoundByVerifyDeep) {
-    start();
-    make_corpus();
-    seed();
     AwsProbe probe;
     probe.create_bucket(k_bucket);
     sync_encrypted(backup);
@@ -278,9 +274,6 @@ TEST_F(CliEncryptedRestoreTest, ATamperedObjectIsRefusedByRestoreAndFoundByVerif
 }
 
 TEST_F(CliEncryptedRestoreTest, VerifyWithoutThePasswordFindsMissingAndStaleEntries) {
-    start();
-    make_corpus();
-    seed();
     AwsProbe probe;
     probe.create_bucket(k_bucket);
     sync_encrypted(backup);
@@ -322,9 +315,6 @@ TEST_F(CliEncryptedRestoreTest, VerifyWithoutThePasswordFindsMissingAndStaleEntr
 }
 
 TEST_F(CliEncryptedRestoreTest, AScheduledDeepShareWithoutThePasswordIsSkipped) {
-    start();
-    make_corpus();
-    seed();
     AwsProbe probe;  // exports moto's AWS_* for the storage below
     probe.create_bucket(k_bucket);
     sync_encrypted(backup);
