@@ -12,16 +12,6 @@ namespace obsync::archive {
 
 namespace asio = boost::asio;
 
-std::optional<std::string> marker_vault_id(std::string_view document) {
-    std::string id = sink::parse_backup_marker(document).vault_id;
-    return id.empty() ? std::nullopt : std::optional<std::string>(std::move(id));
-}
-
-asio::awaitable<std::optional<std::string>> BackupReader::vault_id() {
-    const std::optional<std::string> document = co_await marker();
-    co_return document ? marker_vault_id(*document) : std::nullopt;
-}
-
 asio::awaitable<HashedRead> read_hashed(BackupReader& reader, const ArchivedEntry& entry) {
     crypto::Sha256 hasher;
     HashedRead out;

@@ -55,9 +55,6 @@ using RecordedHandler = std::function<boost::asio::awaitable<void>(const Recorde
 // holds the marker "backup.json", so a vault's own folder of that name elsewhere is kept.
 void finish_listing(std::vector<ArchivedEntry>& entries);
 
-// The vault id a backup marker document names (sink::parse_backup_marker), or nullopt.
-std::optional<std::string> marker_vault_id(std::string_view document);
-
 // An entry list() found but cannot present as a vault path: an encrypted backup's entry whose
 // recorded path or hash does not decrypt, or belongs to another entry (tampered with). A restore
 // reports each as failed; nothing is written for it.
@@ -81,8 +78,6 @@ public:
     // or nullopt when it has none. Always the current one, also for a reader at a moment: a
     // destination keeps one vault and one key (sink::check_backup_marker).
     virtual boost::asio::awaitable<std::optional<std::string>> marker() = 0;
-    // The vault id the marker names, or nullopt when there is none.
-    boost::asio::awaitable<std::optional<std::string>> vault_id();
 
     // Every file and folder of the backup, sorted by path, without obsync's own (.obsync/, temp
     // files) and without names no vault path can have (skipped(): counted, never restored).

@@ -214,9 +214,8 @@ asio::awaitable<void> Storage::add_recorded_hashes(const std::filesystem::path& 
     if (marker.vault_id.empty() || marker.encrypted) {
         co_return;
     }
-    const std::optional<std::string> vault = marker.vault_id;
     const std::unique_ptr<sync::StateStore> state =
-        open_state(sync::StateScope{*vault, bare->describe()}, /*dry_run=*/true);
+        open_state(sync::StateScope{marker.vault_id, bare->describe()}, /*dry_run=*/true);
     const sync::StateSnapshot snapshot = co_await state->load();
     for (const sync::FileState& file : snapshot.files) {
         if (!file.folder) {

@@ -15,6 +15,7 @@
 
 #include "archive/readers.hpp"
 #include "crypto/sha256.hpp"
+#include "sink/backup_marker.hpp"
 #include "support/fake_server_process.hpp"
 #include "support/files.hpp"
 #include "support/run_coro.hpp"
@@ -76,7 +77,9 @@ TEST_F(RestoreTest, ReaderListsFilesAndFoldersButNotObsyncsOwnNorLinks) {
     EXPECT_EQ(entries[3].recorded.content_hash, hash("alpha"));
     EXPECT_EQ(entries[3].size, 5U);
     EXPECT_FALSE(entries[2].recorded.content_hash.has_value());  // the state knows none
-    EXPECT_EQ(test::run_coro_value(io, reader->vault_id()), std::optional<std::string>("v1"));
+    const std::optional<std::string> marker = test::run_coro_value(io, reader->marker());
+    ASSERT_TRUE(marker.has_value());
+    EXPECT_EQ(sink::parse_backup_marker(*marker).vault_id, "v1");
 }
 
 TEST_F(RestoreTest, ReaderLeavesOutTheObsyncFoldersOfNestedBackupsOnly) {
