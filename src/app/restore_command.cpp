@@ -287,6 +287,30 @@ asio::awaitable<void> refuse_nested_encrypted(backup::Storage& storage,
     }
 }
 
+// The backup named by --from itself (no vault folder), as it was at `at`, and its marker (the
+// current one): whether it is encrypted decides how it is read.
+struct OpenedBackup {
+    std::unique_ptr<archive::BackupReader> reader;
+    bool has_marker = false;
+    sink::BackupMarker marker;
+};
+
+OpenedBackup open_backup(asio::io_context& io, backup::Storage& storage,
+                         std::optional<std::int64_t> at) {
+    OpenedBackup out;
+    std::optional<std::string> document;
+    run_coro(io, [&]() -> asio::awaitable<void> {
+        const std::string whole;  // named, as every argument of a co_await'ed call
+        out.reader = co_await storage.open_reader(whole, at);
+        document = co_await out.reader->marker();
+    }());
+    if (document) {
+        out.has_marker = true;
+        out.marker = sink::parse_backup_marker(*document);
+    }
+    return out;
+}
+
 int list_versions(const GlobalOptions& global, const RestoreRequest& request) {
     if (!request.from.starts_with("s3://")) {
         throw Error(ErrorKind::config,
@@ -298,15 +322,7 @@ int list_versions(const GlobalOptions& global, const RestoreRequest& request) {
     backup::StorageOptions options;
     options.dest = request.from;
     backup::Storage storage(io, options);
-    std::optional<std::string> document;
-    run_coro(io, [&]() -> asio::awaitable<void> {
-        const std::string whole;
-        const std::optional<std::int64_t> now;
-        const auto reader = co_await storage.open_reader(whole, now);
-        document = co_await reader->marker();
-    }());
-    const sink::BackupMarker marker =
-        document ? sink::parse_backup_marker(*document) : sink::BackupMarker{};
+    const sink::BackupMarker marker = open_backup(io, storage, std::nullopt).marker;
     // An encrypted backup keeps the file as "e/<sha256 of its encoded path>".
     std::optional<crypto::VaultCipher> cipher;
     std::string stored = path;
@@ -405,22 +421,16 @@ int run_restore(const GlobalOptions& global, const RestoreRequest& request) {
         backup::Storage storage(io, options);
         // The marker says whether the backup is encrypted: then the password opens it before
         // anything is listed or written (a wrong one writes nothing, not even --to).
-        std::unique_ptr<archive::BackupReader> reader;
-        std::optional<std::string> document;
-        run_coro(io, [&]() -> asio::awaitable<void> {
-            const std::string whole;  // the backup named by --from itself, no vault folder
-            reader = co_await storage.open_reader(whole, at);
-            document = co_await reader->marker();
-        }());
-        const sink::BackupMarker marker =
-            document ? sink::parse_backup_marker(*document) : sink::BackupMarker{};
+        OpenedBackup opened = open_backup(io, storage, at);
+        std::unique_ptr<archive::BackupReader> reader = std::move(opened.reader);
+        const sink::BackupMarker& marker = opened.marker;
         std::optional<crypto::VaultCipher> cipher;
         if (marker.encrypted) {
             cipher.emplace(unlock_backup(global, marker, display_name(request.from)));
             reader = storage.encrypted_reader(std::move(reader), &*cipher);
         } else {
             warn_unused_password(global);
-            if (!document) {
+            if (!opened.has_marker) {
                 run_coro(io, refuse_nested_encrypted(storage, *reader, request.from));
             }
         }
