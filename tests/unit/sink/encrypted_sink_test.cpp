@@ -1,19 +1,18 @@
 #include "sink/encrypted_sink.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "crypto/sha256.hpp"
 #include "sink/local_dir.hpp"
+#include "support/fake_server_process.hpp"
 #include "support/files.hpp"
 #include "support/run_coro.hpp"
 #include "support/test_util.hpp"
@@ -29,28 +28,13 @@ using boost::asio::awaitable;
 const std::string k_note = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 const std::string k_folder = "ffeeddccbbaa99887766554433221100";
 
-std::vector<std::string> tree(const fs::path& dir) {
-    std::vector<std::string> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-        out.push_back(fs::relative(e.path(), dir).string());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
+using test::list_tree;
 
 class EncryptedLocal : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string pattern = (fs::temp_directory_path() / "obsync-enc-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-        m_root = pattern;
         m_sink = make_encrypted_sink(open_local_dir(m_root), true);
         run(m_sink->prepare());
-    }
-
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(m_root, ec);
     }
 
     template <typename T>
@@ -74,7 +58,8 @@ protected:
     }
 
     boost::asio::io_context m_io;
-    fs::path m_root;
+    test::TempDir m_dir;
+    fs::path m_root = m_dir.path();
     std::unique_ptr<sync::Sink> m_sink;
 };
 
@@ -112,7 +97,7 @@ TEST_F(EncryptedLocal, StoresEachEntryFlatWithItsSidecar) {
     std::vector<std::string> expected = {"e", name(k_folder), name(k_folder) + ".json",
                                          name(k_note), name(k_note) + ".json"};
     std::sort(expected.begin(), expected.end());
-    EXPECT_EQ(tree(m_root), expected);
+    EXPECT_EQ(list_tree(m_root), expected);
     EXPECT_EQ(test::read_file(m_root / name(k_note)), "iv-ciphertext-and-tag-bytes-here");
     const auto note = parse_sidecar(test::read_file(m_root / (name(k_note) + ".json")));
     ASSERT_TRUE(note);
@@ -129,7 +114,7 @@ TEST_F(EncryptedLocal, StoresEachEntryFlatWithItsSidecar) {
     EXPECT_EQ(m_sink->stored_name(k_note), name(k_note));
     run(m_sink->remove_file(name(k_note)));
     EXPECT_TRUE(run(m_sink->remove_folder_if_empty(k_folder)));
-    EXPECT_EQ(tree(m_root), std::vector<std::string>{"e"});
+    EXPECT_EQ(list_tree(m_root), std::vector<std::string>{"e"});
 }
 
 TEST_F(EncryptedLocal, RefusesWhatIsNotAnEncodedPath) {
@@ -138,7 +123,7 @@ TEST_F(EncryptedLocal, RefusesWhatIsNotAnEncodedPath) {
           std::string(k_max_encoded_path + 2, 'a')}) {
         EXPECT_EQ(test::error_kind_of([&] { put(path, "x", ""); }), ErrorKind::bad_input) << path;
     }
-    EXPECT_TRUE(tree(m_root).empty());
+    EXPECT_TRUE(list_tree(m_root).empty());
 }
 
 }  // namespace

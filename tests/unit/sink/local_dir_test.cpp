@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/files.hpp"
 #include "support/run_coro.hpp"
 #include "support/test_util.hpp"
 #include "util/bytes.hpp"
@@ -40,15 +41,7 @@ void write_plain(const fs::path& p, const std::string& content) {
     out << content;
 }
 
-// Every entry below `dir` (relative, '/'-separated), links not followed.
-std::vector<std::string> tree(const fs::path& dir) {
-    std::vector<std::string> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-        out.push_back(fs::relative(e.path(), dir).string());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
+using test::list_tree;
 
 class LocalDir : public ::testing::Test {
 protected:
@@ -140,7 +133,7 @@ TEST_F(LocalDir, WritesInSeveralPiecesAndReplacesAnExistingFile) {
     EXPECT_EQ(read(m_root / "n.md"), "old content that is longer");  // not before commit
     run(writer->commit());
     EXPECT_EQ(read(m_root / "n.md"), "new content");
-    EXPECT_EQ(tree(m_root), std::vector<std::string>{"n.md"});
+    EXPECT_EQ(list_tree(m_root), std::vector<std::string>{"n.md"});
 }
 
 TEST_F(LocalDir, WithoutReplaceACommitKeepsWhatAppearedMeanwhile) {
@@ -153,7 +146,7 @@ TEST_F(LocalDir, WithoutReplaceACommitKeepsWhatAppearedMeanwhile) {
     EXPECT_EQ(test::error_kind_of([&] { run(writer->commit()); }), ErrorKind::storage);
     writer.reset();
     EXPECT_EQ(read(m_root / "n.md"), "another program's");
-    EXPECT_EQ(tree(m_root), std::vector<std::string>{"n.md"});  // no temp file left
+    EXPECT_EQ(list_tree(m_root), std::vector<std::string>{"n.md"});  // no temp file left
 
     auto fresh = run(m_sink->create_file("new.md", meta));
     run(fresh->write(as_bytes("fine")));
@@ -170,7 +163,7 @@ TEST_F(LocalDir, NothingIsVisibleBeforeCommit) {
     EXPECT_TRUE(run(m_sink->list_files()).empty());
     EXPECT_FALSE(run(m_sink->stat("d/x.md")).has_value());
     // The temp file sits next to its target, recognisably named.
-    const auto entries = tree(m_root / "d");
+    const auto entries = list_tree(m_root / "d");
     ASSERT_EQ(entries.size(), 1U);
     EXPECT_TRUE(is_local_dir_temp_name(entries[0])) << entries[0];
     EXPECT_EQ(entries[0].rfind(".x.md.obsync-tmp-", 0), 0U) << entries[0];
@@ -183,7 +176,7 @@ TEST_F(LocalDir, AbandonedWriterLeavesNoFile) {
         const std::string content = "partial";
         run(writer->write(as_bytes(content)));
     }
-    EXPECT_EQ(tree(m_root), std::vector<std::string>{"d"});  // the folder, no file
+    EXPECT_EQ(list_tree(m_root), std::vector<std::string>{"d"});  // the folder, no file
 }
 
 TEST_F(LocalDir, RefusesASymlinkedParentPointingOutside) {
@@ -206,7 +199,7 @@ TEST_F(LocalDir, RefusesASymlinkedParentPointingOutside) {
     EXPECT_EQ(test::error_kind_of([&] { run(m_sink->stat("evil/victim.md")); }),
               ErrorKind::storage);
 
-    EXPECT_EQ(tree(m_outside), std::vector<std::string>{"victim.md"});
+    EXPECT_EQ(list_tree(m_outside), std::vector<std::string>{"victim.md"});
     EXPECT_EQ(read(m_outside / "victim.md"), "precious");
 }
 
@@ -237,13 +230,13 @@ TEST_F(LocalDir, ReplacesASymlinkAtTheTargetWithoutFollowingIt) {
     EXPECT_FALSE(fs::is_symlink(m_root / "dirlink"));
     EXPECT_EQ(read(m_root / "dirlink"), "a file now");
     EXPECT_EQ(read(m_outside / "target.md"), "outside");
-    EXPECT_EQ(tree(m_outside), std::vector<std::string>{"target.md"});
+    EXPECT_EQ(list_tree(m_outside), std::vector<std::string>{"target.md"});
 }
 
 TEST_F(LocalDir, AFolderInTheWayOfAFileIsAStorageError) {
     run(m_sink->create_folder("f/sub"));
     EXPECT_EQ(put_error("f"), ErrorKind::storage);
-    EXPECT_EQ(tree(m_root), (std::vector<std::string>{"f", "f/sub"}));  // no temp left behind
+    EXPECT_EQ(list_tree(m_root), (std::vector<std::string>{"f", "f/sub"}));  // no temp left behind
 }
 
 TEST_F(LocalDir, AFileInTheWayOfAFolderIsAStorageError) {
@@ -304,7 +297,7 @@ TEST_F(LocalDir, PrepareCreatesTheRootAndRemovesLeftovers) {
     auto abandoned = run(m_sink->create_file("a/crash.md", meta));
 
     run(m_sink->prepare());
-    EXPECT_EQ(tree(m_root),
+    EXPECT_EQ(list_tree(m_root),
               (std::vector<std::string>{".obsync-tmp-notes.md", ".x.obsync-tmp-ABCDEFABCDEF0123",
                                         "a", "a/.hidden", "a/b", "keep.md"}));
     abandoned.reset();
@@ -412,7 +405,7 @@ TEST_F(LocalDir, AFolderRemovedAndRecreatedIsOpenedAgain) {
     run(m_sink->remove_file("a"));
     put("a/b/y.md", "y");
     EXPECT_EQ(read(m_root / "a" / "b" / "y.md"), "y");
-    EXPECT_EQ(tree(m_root), (std::vector<std::string>{"a", "a/b", "a/b/y.md"}));
+    EXPECT_EQ(list_tree(m_root), (std::vector<std::string>{"a", "a/b", "a/b/y.md"}));
 }
 
 TEST_F(LocalDir, ManyFoldersInOneRunAllArrive) {
@@ -473,7 +466,7 @@ TEST_F(LocalDir, RefusesUnsafePaths) {
         EXPECT_EQ(test::error_kind_of([&] { run(m_sink->stat(path)); }), ErrorKind::bad_input);
     }
     EXPECT_FALSE(fs::exists(m_base / "escape.md"));
-    EXPECT_TRUE(tree(m_root).empty());
+    EXPECT_TRUE(list_tree(m_root).empty());
 }
 
 TEST_F(LocalDir, RefusesNamesReservedForTempFiles) {
